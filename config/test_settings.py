@@ -1,0 +1,25 @@
+"""Settings for the test suite: fast hashing, local mail, an in-memory broker, eager tasks.
+
+Only what a test run needs differs from ``config.settings``; the database is
+whatever DATABASE_URL names (PostgreSQL in CI), SQLite otherwise.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijklmnop")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import STORAGES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+MEDIA_ROOT = VAR_DIR / "test-media"
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

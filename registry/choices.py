@@ -1,0 +1,152 @@
+"""The registry's vocabulary. Values are stable lowercase strings; labels are for people.
+
+Each enumeration has a badge-colour map beside it for templates.
+"""
+
+from django.db import models
+
+
+class UserKind(models.TextChoices):
+    PERSON = "person", "Person"
+    SERVICE = "service", "Service account"
+
+
+class Pattern(models.TextChoices):
+    EMPLOYEE_ENABLEMENT = "employee_enablement", "Employee AI enablement"
+    EXPERT_EMPOWERMENT = "expert_empowerment", "Business expert empowerment"
+    WORKPLACE_SERVICES = "workplace_services", "Workplace and IT services"
+    CORE_PROCESS = "core_process", "Core business process transformation"
+    EXTERNAL_ENGAGEMENT = "external_engagement", "External engagement"
+    AI_FIRST = "ai_first", "AI-first capability"
+
+
+PATTERN_COLORS = {
+    Pattern.EMPLOYEE_ENABLEMENT: "teal",
+    Pattern.EXPERT_EMPOWERMENT: "blue",
+    Pattern.WORKPLACE_SERVICES: "indigo",
+    Pattern.CORE_PROCESS: "purple",
+    Pattern.EXTERNAL_ENGAGEMENT: "orange",
+    Pattern.AI_FIRST: "pink",
+}
+
+
+class Mode(models.TextChoices):
+    ASSIST = "assist", "Assist"
+    EXECUTE = "execute", "Execute"
+
+
+class AutonomyLevel(models.IntegerChoices):
+    SUGGEST_ONLY = 1, "1 · Suggest only"
+    PREPARE_AND_PROPOSE = 2, "2 · Prepare and propose"
+    EXECUTE_WITH_REVIEW = 3, "3 · Execute with review"
+    EXECUTE_WITH_GUARDRAILS = 4, "4 · Execute with guardrails"
+    FULL_AUTONOMY = 5, "5 · Full autonomy"
+
+
+# Levels 1-2 only recommend or draft; from level 3 the agent acts.
+EXECUTE_MODE_FROM_LEVEL = 3
+
+
+def mode_for_autonomy(level: int) -> str:
+    return Mode.EXECUTE if level >= EXECUTE_MODE_FROM_LEVEL else Mode.ASSIST
+
+
+class Topology(models.TextChoices):
+    EMBEDDED = "embedded", "Embedded in an application"
+    SERVICE = "service", "Standalone service"
+    EVENT_DRIVEN = "event_driven", "Event-driven"
+    LONG_RUNNING = "long_running", "Long-running"
+    HYBRID = "hybrid", "Hybrid"
+
+
+class Environment(models.TextChoices):
+    DEVELOPMENT = "development", "Development"
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class DataClassification(models.TextChoices):
+    PUBLIC = "public", "Public"
+    INTERNAL = "internal", "Internal"
+    CONFIDENTIAL = "confidential", "Confidential"
+    RESTRICTED = "restricted", "Restricted"
+
+
+DATA_CLASSIFICATION_COLORS = {
+    DataClassification.PUBLIC: "green",
+    DataClassification.INTERNAL: "blue",
+    DataClassification.CONFIDENTIAL: "orange",
+    DataClassification.RESTRICTED: "red",
+}
+
+
+class RiskTier(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+RISK_TIER_ORDER = {RiskTier.LOW: 0, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2, RiskTier.CRITICAL: 3}
+RISK_TIER_COLORS = {
+    RiskTier.LOW: "green",
+    RiskTier.MEDIUM: "yellow",
+    RiskTier.HIGH: "orange",
+    RiskTier.CRITICAL: "red",
+}
+
+
+class Lifecycle(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    PILOT = "pilot", "Pilot"
+    PRODUCTION = "production", "Production"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+
+
+LIFECYCLE_COLORS = {
+    Lifecycle.PROPOSED: "gray",
+    Lifecycle.IN_REVIEW: "blue",
+    Lifecycle.APPROVED: "teal",
+    Lifecycle.PILOT: "yellow",
+    Lifecycle.PRODUCTION: "green",
+    Lifecycle.SUSPENDED: "red",
+    Lifecycle.RETIRED: "dark",
+}
+
+# States in which an agent runs and must be watched.
+RUNNING_STATES = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
+
+
+class ToolAccess(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+class AuditEventType(models.TextChoices):
+    AGENT_CREATED = "agent.created", "Agent registered"
+    AGENT_CHANGED = "agent.changed", "Agent changed"
+    AGENT_TRANSITIONED = "agent.transitioned", "Lifecycle changed"
+    AGENT_OWNER_TRANSFERRED = "agent.owner_transferred", "Ownership transferred"
+    AGENT_DELEGATE_GRANTED = "agent.delegate_granted", "Delegate granted"
+    AGENT_DELEGATE_REVOKED = "agent.delegate_revoked", "Delegate revoked"
+    VERSION_CREATED = "version.created", "Version added"
+    VERSION_CHANGED = "version.changed", "Version changed"
+    BUSINESS_UNIT_CREATED = "business_unit.created", "Business unit created"
+    BUSINESS_UNIT_CHANGED = "business_unit.changed", "Business unit changed"
+    TOOL_CREATED = "tool.created", "Tool added to catalog"
+    TOOL_CHANGED = "tool.changed", "Tool changed"
+    USER_CREATED = "user.created", "User created"
+    USER_CHANGED = "user.changed", "User changed"
+    USER_ROLES_CHANGED = "user.roles_changed", "Roles changed"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    AUTH_LOGIN = "auth.login", "Signed in"
+    AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    AUTH_LOGOUT = "auth.logout", "Signed out"
+    AUTH_REFUSED = "auth.refused", "Access refused"
+    # Event types of upper layers (governance, portfolio) are free-form strings
+    # of the same "<noun>.<verb>" shape; the column is not limited to this list.

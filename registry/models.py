@@ -1,0 +1,502 @@
+"""The registry: people, business units, the shared tool catalog, agents and their versions.
+
+An agent is a product with a named owner. Everything a governance board or a
+leader later reads about it starts from the row described here.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from registry.choices import (
+    AutonomyLevel,
+    DataClassification,
+    Lifecycle,
+    Mode,
+    Pattern,
+    RiskTier,
+    ToolAccess,
+    Topology,
+    UserKind,
+    mode_for_autonomy,
+)
+from registry.querysets import (
+    AgentQuerySet,
+    AgentVersionQuerySet,
+    ApiTokenQuerySet,
+    AuditEventQuerySet,
+    CatalogQuerySet,
+    UserQuerySet,
+)
+
+# Agent keys match OpenTelemetry's gen_ai.agent.id as teams configure it:
+# lowercase words joined by dots or dashes, e.g. "hr.leave-assistant".
+KEY_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+key_validator = RegexValidator(
+    KEY_PATTERN,
+    "Use lowercase letters and digits, separated by dots, dashes or underscores (for example hr.leave-assistant).",
+)
+
+
+class AccountManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """One account that signs in or calls the API: a person, or a service account for a machine."""
+
+    kind = models.CharField(
+        max_length=16,
+        choices=UserKind.choices,
+        default=UserKind.PERSON,
+        help_text="Only people can own agents; service accounts exist for integrations.",
+    )
+    business_unit = models.ForeignKey(
+        "registry.BusinessUnit",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    job_title = models.CharField(max_length=120, blank=True)
+
+    objects = AccountManager()
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=UserKind.values), name="user_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == UserKind.PERSON
+
+    @property
+    def can_own_agents(self) -> bool:
+        return self.is_active and self.is_person
+
+
+class BusinessUnit(models.Model):
+    """One organisational unit (division, department or team) in the enterprise hierarchy.
+
+    ``path`` is the materialised chain of slugs from the root ("/group/hr/recruiting/"),
+    so "this unit and everything under it" is one indexed prefix match.
+    """
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    path = models.CharField(max_length=600, unique=True, editable=False)
+    description = models.TextField(blank=True, max_length=2000)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        # The tree reads top-down in path order; unique=True already indexes it.
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=models.F("pk")), name="business_unit_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return self.path.strip("/").count("/")
+
+    def compute_path(self) -> str:
+        prefix = self.parent.path if self.parent_id else "/"
+        return f"{prefix}{self.slug}/"
+
+
+class Tool(models.Model):
+    """One tool in the shared catalog that agents may be allowed to call (an API, a system action)."""
+
+    key = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    system = models.CharField(max_length=120, blank=True, help_text="The system the tool reads from or acts on.")
+    supports_write = models.BooleanField(
+        default=False,
+        help_text="Whether the tool can change data; only such tools may be granted write access.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    """One AI agent the enterprise runs or plans to run, with its accountable owner.
+
+    Classification facts (pattern, autonomy, external-facing, data) drive the
+    risk tier and required controls that the governance layer derives.
+    ``risk_tier`` is that layer's current answer, copied here so the catalog
+    filters and sorts on it without a join.
+    """
+
+    # Identity
+    key = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[key_validator],
+        help_text="Stable identifier matched against runtime telemetry (gen_ai.agent.id). "
+        "It cannot change once telemetry has seen it.",
+    )
+    name = models.CharField(max_length=150)
+    description = models.TextField(max_length=4000, blank=True)
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="agents")
+
+    # Accountability
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_agents")
+    escalation_contact = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Who a human hand-off goes to: a person, a queue or an on-call rota.",
+    )
+    escalation_procedure = models.TextField(
+        max_length=4000,
+        blank=True,
+        help_text="How and when the agent hands off to a human.",
+    )
+
+    # Purpose and boundaries
+    objective = models.TextField(max_length=4000, blank=True, help_text="The primary objective, in one or two sentences.")
+    allowed_actions = models.TextField(max_length=4000, blank=True, help_text="What the agent may do.")
+    forbidden_actions = models.TextField(max_length=4000, blank=True, help_text="What the agent must never do.")
+    inputs = models.TextField(max_length=4000, blank=True, help_text="The data and systems it reads.")
+    actions = models.TextField(max_length=4000, blank=True, help_text="The actions it takes in other systems.")
+
+    # Classification
+    pattern = models.CharField(max_length=32, choices=Pattern.choices)
+    autonomy_level = models.PositiveSmallIntegerField(
+        choices=AutonomyLevel.choices,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    mode = models.CharField(
+        max_length=16,
+        choices=Mode.choices,
+        editable=False,
+        help_text="Derived from the autonomy level: 1-2 assist, 3-5 execute.",
+    )
+    topology = models.CharField(max_length=32, choices=Topology.choices)
+    runs_in_development = models.BooleanField(default=True)
+    runs_in_staging = models.BooleanField(default=False)
+    runs_in_production = models.BooleanField(default=False)
+    external_facing = models.BooleanField(
+        default=False,
+        help_text="Talks to customers or partners across the enterprise trust boundary.",
+    )
+    data_classification = models.CharField(max_length=16, choices=DataClassification.choices)
+    handles_personal_data = models.BooleanField(default=False)
+    handles_regulated_data = models.BooleanField(default=False)
+
+    # Lifecycle
+    lifecycle = models.CharField(max_length=16, choices=Lifecycle.choices, default=Lifecycle.PROPOSED)
+    lifecycle_changed_at = models.DateTimeField()
+    production_since = models.DateTimeField(null=True, blank=True)
+    risk_tier = models.CharField(max_length=16, choices=RiskTier.choices, blank=True, default="")
+
+    # Outcomes and adoption
+    business_outcome = models.TextField(max_length=2000, blank=True)
+    metric_name = models.CharField(max_length=150, blank=True)
+    metric_unit = models.CharField(max_length=40, blank=True)
+    metric_baseline = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    metric_target = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    metric_current = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    metric_updated_at = models.DateTimeField(null=True, blank=True)
+    eligible_users = models.PositiveIntegerField(null=True, blank=True, help_text="Licensed or eligible users.")
+    active_users = models.PositiveIntegerField(null=True, blank=True, help_text="Users active in the last 30 days.")
+
+    # Bookkeeping
+    key_locked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When telemetry first reported this key; from then on the key is fixed.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Incremented on every change; an edit based on an older copy is refused
+    # instead of silently overwriting someone else's change.
+    row_version = models.PositiveIntegerField(default=1, editable=False)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "key"]
+        permissions = [("manage_agent", "Can transfer ownership and manage delegates")]
+        indexes = [
+            # Default ordering of the catalog.
+            models.Index(fields=["name", "key"], name="agent_name_idx"),
+            # Catalog filters and the portfolio's group-bys.
+            models.Index(fields=["lifecycle", "pattern"], name="agent_lifecycle_pattern_idx"),
+            models.Index(fields=["risk_tier"], name="agent_risk_tier_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(autonomy_level__gte=1, autonomy_level__lte=5), name="agent_autonomy_1_5"),
+            models.CheckConstraint(
+                condition=Q(autonomy_level__lte=2, mode=Mode.ASSIST) | Q(autonomy_level__gte=3, mode=Mode.EXECUTE),
+                name="agent_mode_matches_autonomy",
+            ),
+            models.CheckConstraint(condition=Q(pattern__in=Pattern.values), name="agent_pattern_valid"),
+            models.CheckConstraint(condition=Q(topology__in=Topology.values), name="agent_topology_valid"),
+            models.CheckConstraint(condition=Q(lifecycle__in=Lifecycle.values), name="agent_lifecycle_valid"),
+            models.CheckConstraint(
+                condition=Q(data_classification__in=DataClassification.values),
+                name="agent_data_classification_valid",
+            ),
+            models.CheckConstraint(condition=Q(risk_tier__in=["", *RiskTier.values]), name="agent_risk_tier_valid"),
+            models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="agent_key_format"),
+            models.CheckConstraint(
+                condition=Q(production_since__isnull=True) | ~Q(lifecycle__in=[Lifecycle.PROPOSED, Lifecycle.IN_REVIEW]),
+                name="agent_production_since_only_after_release",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # The mode is never chosen: it follows from the autonomy level.
+        if self.autonomy_level:
+            self.mode = mode_for_autonomy(self.autonomy_level)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.autonomy_level:
+            self.mode = mode_for_autonomy(self.autonomy_level)
+
+    @property
+    def environments(self) -> list[str]:
+        envs = []
+        if self.runs_in_development:
+            envs.append("development")
+        if self.runs_in_staging:
+            envs.append("staging")
+        if self.runs_in_production:
+            envs.append("production")
+        return envs
+
+    @property
+    def is_orphaned(self) -> bool:
+        return not self.owner.is_active
+
+    def adoption_rate(self) -> float | None:
+        """Active users as a share of eligible users, or None where either is unknown."""
+        if not self.eligible_users or self.active_users is None:
+            return None
+        return self.active_users / self.eligible_users
+
+
+class AgentUserObjectPermission(UserObjectPermissionBase):
+    """One object permission a user holds on one agent (owner or delegate).
+
+    A direct foreign key instead of guardian's generic table: the generic
+    object_pk varchar join slows down badly at enterprise size.
+    """
+
+    content_object = models.ForeignKey(Agent, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        ordering = ["id"]
+
+
+class AgentGroupObjectPermission(GroupObjectPermissionBase):
+    """One object permission a group holds on one agent."""
+
+    content_object = models.ForeignKey(Agent, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        ordering = ["id"]
+
+
+class AgentDelegate(models.Model):
+    """One co-maintainer the owner granted to help keep one agent current.
+
+    The edit right itself is the guardian object permission granted in the
+    same transaction; this row is what pages list and what the audit names.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="delegations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agent", "user"]
+        constraints = [models.UniqueConstraint(fields=["agent", "user"], name="agent_delegate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.agent}"
+
+
+class AgentVersion(models.Model):
+    """One version of an agent's components: model, prompt, tools and orchestration.
+
+    A release (governance) is a version approved for an environment.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
+    label = models.CharField(max_length=40, help_text="Version label, for example 1.4.0.")
+    model_provider = models.CharField(max_length=80)
+    model_name = models.CharField(max_length=120)
+    model_version = models.CharField(max_length=80, blank=True)
+    prompt_version = models.CharField(max_length=80, blank=True)
+    orchestration_version = models.CharField(max_length=80, blank=True)
+    change_summary = models.TextField(max_length=4000, blank=True)
+    tools = models.ManyToManyField(Tool, through="AgentVersionTool", related_name="versions", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = AgentVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "-created_at", "-id"]
+        indexes = [models.Index(fields=["agent", "-created_at", "-id"], name="version_agent_recent_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "label"], name="version_label_unique_per_agent"),
+            models.CheckConstraint(condition=~Q(label=""), name="version_label_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.key} {self.label}"
+
+
+class AgentVersionTool(models.Model):
+    """One tool a version may call, with read or write access."""
+
+    version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="tool_grants")
+    tool = models.ForeignKey(Tool, on_delete=models.PROTECT, related_name="grants")
+    access = models.CharField(max_length=8, choices=ToolAccess.choices, default=ToolAccess.READ)
+
+    class Meta:
+        ordering = ["version", "tool"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "tool"], name="version_tool_unique"),
+            models.CheckConstraint(condition=Q(access__in=ToolAccess.values), name="version_tool_access_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool.key} ({self.access})"
+
+
+class ApiToken(models.Model):
+    """One personal API token. Only its SHA-256 digest is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="api_token_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only, hash-chained audit trail.
+
+    Worked examples: an owner edits an agent's objective -> ``agent.changed``
+    with ``before={"objective": "old"}`` and ``after={"objective": "new"}``; a
+    board member accepts evidence -> ``evidence.accepted`` whose target is the
+    evidence and whose ``agent`` is the agent it belongs to, so it shows on the
+    agent's timeline.
+
+    ``hash`` covers every stored field that describes the event plus the
+    previous entry's hash, so changing or removing any entry breaks the chain
+    from there on (``manage.py verify_audit``). The actor and agent foreign
+    keys are conveniences outside the hash; the ``*_repr`` copies are inside.
+    """
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    occurred_at = models.DateTimeField(editable=False)
+    # DO_NOTHING and no database constraint: the trail never changes, not even
+    # to null out an actor or agent that is later removed; the *_repr copies stay.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_repr = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=300)
+    agent = models.ForeignKey(
+        Agent,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            # The agent page's timeline.
+            models.Index(fields=["agent", "-seq"], name="audit_agent_seq_idx"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["event_type", "-seq"], name="audit_event_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.event_type} {self.target_repr}"

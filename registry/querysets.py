@@ -1,0 +1,152 @@
+"""Reads: one restricted queryset per model, and the catalog's query helpers.
+
+``for_user(user, action)`` is the single place where what a user may see or
+change is decided. Pages and the API both start from it; nothing else filters
+by permission.
+"""
+
+from django.db import connection, models
+from django.db.models import Q
+from guardian.shortcuts import get_objects_for_user
+
+
+def _can_act(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can narrow itself to what one user may do.
+
+    Superusers see everything, anonymous and inactive users nothing; everyone
+    else goes through guardian, with global (model-level, usually from a role
+    group) permissions accepted explicitly.
+    """
+
+    def for_user(self, user, action: str = "view"):
+        if not _can_act(user):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self._restrict(user, action)
+
+    def _restrict(self, user, action: str):
+        opts = self.model._meta
+        return get_objects_for_user(
+            user,
+            f"{opts.app_label}.{action}_{opts.model_name}",
+            klass=self,
+            accept_global_perms=True,
+            with_superuser=True,
+        )
+
+
+class CatalogQuerySet(RestrictedQuerySet):
+    """Reference data (business units, tools): every signed-in person reads it; changes need a global permission."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+
+class UserQuerySet(RestrictedQuerySet):
+    def people(self):
+        return self.filter(kind="person")
+
+    def eligible_owners(self):
+        """Accounts that may own an agent: active people."""
+        return self.filter(kind="person", is_active=True)
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+
+class AgentQuerySet(RestrictedQuerySet):
+    """Agents. Every signed-in person may read the whole catalog; changing an
+    agent needs the object permission its owner and delegates hold, or a
+    platform administrator's global permission."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+    def in_business_unit(self, unit):
+        """Agents of this unit and of every unit below it."""
+        return self.filter(business_unit__path__startswith=unit.path)
+
+    def running(self):
+        return self.filter(lifecycle__in=["pilot", "production"])
+
+    def orphaned(self):
+        return self.filter(owner__is_active=False)
+
+    def search(self, text: str):
+        """Full-text search over name, key and description.
+
+        PostgreSQL uses its text search (stemmed, ranked by name first); other
+        databases fall back to a case-insensitive substring match. Keys match by
+        substring everywhere because their dots and dashes do not tokenise well.
+        """
+        text = (text or "").strip()
+        if not text:
+            return self
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            vector = SearchVector("name", weight="A", config="english") + SearchVector(
+                "description", weight="B", config="english"
+            )
+            query = SearchQuery(text, search_type="websearch", config="english")
+            return self.annotate(_search=vector).filter(
+                Q(_search=query) | Q(key__icontains=text) | Q(name__icontains=text)
+            )
+        return self.filter(Q(name__icontains=text) | Q(key__icontains=text) | Q(description__icontains=text))
+
+    def with_list_related(self):
+        """What a catalog row shows, fetched in a constant number of queries."""
+        return self.select_related("owner", "business_unit")
+
+
+class AgentChildQuerySet(RestrictedQuerySet):
+    """Rows that belong to one agent: visible with the agent, changeable by whoever may change the agent."""
+
+    agent_field = "agent"
+
+    def _restrict(self, user, action: str):
+        from registry.models import Agent
+
+        agent_action = "view" if action == "view" else "change"
+        agents = Agent.objects.for_user(user, agent_action)
+        return self.filter(**{f"{self.agent_field}__in": agents.values("pk")})
+
+
+class AgentVersionQuerySet(AgentChildQuerySet):
+    pass
+
+
+class ApiTokenQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        # A personal token is its user's alone; administrators see all through their global permission.
+        if user.has_perm(f"registry.{action}_apitoken"):
+            return self
+        return self.filter(user=user)
+
+    def active(self, now):
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class AuditEventQuerySet(RestrictedQuerySet):
+    """The audit trail is read-only for everyone. People see the entries of agents they can see;
+    the whole trail needs the global view permission (board, admins)."""
+
+    def _restrict(self, user, action: str):
+        if action != "view":
+            return self.none()
+        if user.has_perm("registry.view_auditevent"):
+            return self
+        from registry.models import Agent
+
+        return self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
