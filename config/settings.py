@@ -175,13 +175,29 @@ SECURE_CSP = {
 }
 
 # --- E-mail -------------------------------------------------------------------
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
-EMAIL_FILE_PATH = VAR_DIR / "mail"
+# EMAIL_BACKEND picks the transport: smtp (default), console or file (the demo).
+_email_backend = env("EMAIL_BACKEND", "smtp")
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+}
+if _email_backend not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(f"EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)}, not {_email_backend!r}")
+_email_options: dict = {}
+if _email_backend == "smtp":
+    _email_options = {
+        "host": env("EMAIL_HOST", "localhost"),
+        "port": envint("EMAIL_PORT", 25),
+        "username": env("EMAIL_HOST_USER", ""),
+        "password": envsecret("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": envbool("EMAIL_USE_TLS", False),
+        "timeout": 20,
+    }
+elif _email_backend == "file":
+    _email_options = {"file_path": str(VAR_DIR / "mail")}
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKENDS[_email_backend], "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "agent-registry@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -249,7 +265,7 @@ CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Product policy knobs -----------------------------------------------------
-API_TOKEN_PREFIX = "agr_"
+API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())

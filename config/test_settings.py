@@ -9,13 +9,14 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijklmnop")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("EMAIL_BACKEND", "locmem")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import STORAGES, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -23,3 +24,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 MEDIA_ROOT = VAR_DIR / "test-media"
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# WhiteNoise warns when STATIC_ROOT is missing; tests never collect static files.
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ def check_broker_configured(app_configs, **kwargs):
     """Without a broker the background checks never run; say so on every start-up."""
     if getattr(settings, "CELERY_BROKER_URL", None):
         return []
-    return [Warning("CELERY_BROKER_URL is not set; background checks cannot run.", hint=BROKER_HINT, id="registry.W001")]
+    return [
+        Warning("CELERY_BROKER_URL is not set; background checks cannot run.", hint=BROKER_HINT, id="registry.W001")
+    ]
 
 
 @register(Tags.security, deploy=True)

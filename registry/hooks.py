@@ -22,3 +22,10 @@ agent_change_listeners: list[Callable] = []
 
 # (agent, actor) -> None. Called inside the creation's transaction.
 agent_created_listeners: list[Callable] = []
+
+# (request, agent) -> dict | None. Upper layers add panels to the agent page:
+# {"title": str, "template": str, "context": dict, "order": int}.
+agent_detail_panels: list[Callable] = []
+
+# (request, agent) -> list of {"label": str, "url": str}. Extra action links on the agent page.
+agent_detail_actions: list[Callable] = []

@@ -180,7 +180,9 @@ class Agent(models.Model):
     )
 
     # Purpose and boundaries
-    objective = models.TextField(max_length=4000, blank=True, help_text="The primary objective, in one or two sentences.")
+    objective = models.TextField(
+        max_length=4000, blank=True, help_text="The primary objective, in one or two sentences."
+    )
     allowed_actions = models.TextField(max_length=4000, blank=True, help_text="What the agent may do.")
     forbidden_actions = models.TextField(max_length=4000, blank=True, help_text="What the agent must never do.")
     inputs = models.TextField(max_length=4000, blank=True, help_text="The data and systems it reads.")
@@ -260,7 +262,9 @@ class Agent(models.Model):
             models.Index(fields=["risk_tier"], name="agent_risk_tier_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(autonomy_level__gte=1, autonomy_level__lte=5), name="agent_autonomy_1_5"),
+            models.CheckConstraint(
+                condition=Q(autonomy_level__gte=1, autonomy_level__lte=5), name="agent_autonomy_1_5"
+            ),
             models.CheckConstraint(
                 condition=Q(autonomy_level__lte=2, mode=Mode.ASSIST) | Q(autonomy_level__gte=3, mode=Mode.EXECUTE),
                 name="agent_mode_matches_autonomy",
@@ -275,7 +279,8 @@ class Agent(models.Model):
             models.CheckConstraint(condition=Q(risk_tier__in=["", *RiskTier.values]), name="agent_risk_tier_valid"),
             models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="agent_key_format"),
             models.CheckConstraint(
-                condition=Q(production_since__isnull=True) | ~Q(lifecycle__in=[Lifecycle.PROPOSED, Lifecycle.IN_REVIEW]),
+                condition=Q(production_since__isnull=True)
+                | ~Q(lifecycle__in=[Lifecycle.PROPOSED, Lifecycle.IN_REVIEW]),
                 name="agent_production_since_only_after_release",
             ),
         ]

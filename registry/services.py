@@ -406,7 +406,9 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
         if access not in ("read", "write"):
             raise ValidationError({"tools": f"Access to {tool.key} must be read or write."})
         if access == "write" and not tool.supports_write:
-            raise ValidationError({"tools": f"{tool.key} is read-only in the tool catalog; it cannot be granted write."})
+            raise ValidationError(
+                {"tools": f"{tool.key} is read-only in the tool catalog; it cannot be granted write."}
+            )
     return grants
 
 
@@ -575,7 +577,11 @@ def set_user_roles(user: User, roles: Iterable[str], *, actor: User | None) -> U
         after = sorted(wanted)
         if before != after:
             audit.record(
-                AuditEventType.USER_ROLES_CHANGED, actor=actor, target=user, before={"roles": before}, after={"roles": after}
+                AuditEventType.USER_ROLES_CHANGED,
+                actor=actor,
+                target=user,
+                before={"roles": before},
+                after={"roles": after},
             )
     return user
 

@@ -1,5 +1,6 @@
 """Personal API tokens sent as ``Authorization: Bearer <token>``."""
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -25,12 +26,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         raw = parts[1]
         # Tokens of other kinds (telemetry ingest tokens) are not personal tokens;
         # their own endpoints authenticate them.
-        if not raw.startswith("agr_"):
+        if not raw.startswith(settings.API_TOKEN_PREFIX):
             return None
         now = timezone.now()
-        token = (
-            ApiToken.objects.active(now).select_related("user").filter(digest=hash_token(raw)).first()
-        )
+        token = ApiToken.objects.active(now).select_related("user").filter(digest=hash_token(raw)).first()
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("This API token is unknown, expired or revoked.")
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:

@@ -1,7 +1,12 @@
-"""API routes of this app, registered on the shared /api/v1/ router by config.api_urls."""
+"""Registry routes on the shared /api/v1/ router."""
+
+from registry.api import views
 
 extra_urlpatterns: list = []
 
 
 def register(router) -> None:
-    pass
+    router.register("agents", views.AgentViewSet, basename="agent")
+    router.register("business-units", views.BusinessUnitViewSet, basename="businessunit")
+    router.register("tools", views.ToolViewSet, basename="tool")
+    router.register("agent-versions", views.AgentVersionViewSet, basename="agentversion")

@@ -1,0 +1,97 @@
+"""Catalog filters, shared by the HTML catalog and the agents API so both answer the same question."""
+
+import django_filters
+from django.db.models import Q
+
+from registry.choices import Environment, Lifecycle, Pattern, RiskTier
+from registry.models import Agent, AgentVersion, BusinessUnit, Tool
+
+
+class AgentFilterSet(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+    pattern = django_filters.MultipleChoiceFilter(choices=Pattern.choices)
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
+    lifecycle = django_filters.MultipleChoiceFilter(choices=Lifecycle.choices)
+    business_unit = django_filters.ModelChoiceFilter(
+        queryset=BusinessUnit.objects.all(),
+        to_field_name="slug",
+        method="filter_business_unit",
+        label="Business unit (with its sub-units)",
+    )
+    owner = django_filters.CharFilter(field_name="owner__username", label="Owner (username)")
+    environment = django_filters.ChoiceFilter(choices=Environment.choices, method="filter_environment")
+    external_facing = django_filters.BooleanFilter(label="External-facing")
+    orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive)")
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("key", "key"),
+            ("lifecycle", "lifecycle"),
+            ("risk_tier", "risk_tier"),
+            ("autonomy_level", "autonomy_level"),
+            ("updated_at", "updated"),
+            ("business_unit__name", "business_unit"),
+        ),
+        label="Sort by",
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "search",
+            "pattern",
+            "risk_tier",
+            "lifecycle",
+            "business_unit",
+            "owner",
+            "environment",
+            "external_facing",
+        ]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)
+
+    def filter_business_unit(self, queryset, name, value):
+        return queryset.in_business_unit(value) if value else queryset
+
+    def filter_environment(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(**{f"runs_in_{value}": True})
+
+    def filter_orphaned(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(owner__is_active=not value)
+
+
+class AgentVersionFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    tool = django_filters.CharFilter(field_name="tools__key", label="Tool key", distinct=True)
+
+    class Meta:
+        model = AgentVersion
+        fields = ["agent", "tool", "model_provider", "model_name"]
+
+
+class BusinessUnitFilterSet(django_filters.FilterSet):
+    parent = django_filters.CharFilter(field_name="parent__slug")
+    search = django_filters.CharFilter(method="filter_search")
+
+    class Meta:
+        model = BusinessUnit
+        fields = ["parent", "search"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
+
+
+class ToolFilterSet(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search")
+
+    class Meta:
+        model = Tool
+        fields = ["supports_write", "system", "search"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value))

@@ -1,0 +1,1 @@
+"""Fixtures of this app's tests, registered through pytest_plugins in tests/conftest.py."""
