@@ -104,7 +104,7 @@ def agent_detail(request, key):
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_create(request):
-    if not (request.user.is_person or request.user.has_perm("registry.add_agent")):
+    if not services.can_register_agents(request.user):
         raise PermissionDenied("Only people register agents.")
     form = AgentForm(request.POST or None, user=request.user, initial=_prefill(request))
     if request.method == "POST" and form.is_valid():
