@@ -425,6 +425,9 @@ def create_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str
     grants = _validate_tool_grants(tools)
     with transaction.atomic():
         version = AgentVersion(agent=agent, created_by=actor, **fields)
+        if AgentVersion.objects.filter(agent=agent, label=version.label).exists():
+            # Said on the field (full_clean would report the pair constraint as a form-wide error).
+            raise ValidationError({"label": "This agent already has a version with this label."})
         version.full_clean()
         _save_unique(version, "label", "This agent already has a version with this label.")
         AgentVersionTool.objects.bulk_create(
