@@ -565,6 +565,35 @@ def create_user(
     return user
 
 
+EDITABLE_USER_FIELDS = ("first_name", "last_name", "email", "kind", "business_unit", "job_title")
+
+
+def update_user(user: User, *, actor: User | None, **changes) -> User:
+    """Change an account's profile facts. Roles and deactivation have their own services."""
+    if actor is not None:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change accounts.")
+    unknown = set(changes) - set(EDITABLE_USER_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = audit.snapshot(current, EDITABLE_USER_FIELDS)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        if current.kind != UserKind.PERSON and current.owned_agents.exists():
+            raise ValidationError(
+                {"kind": f"{current.username} owns agents; transfer them before making this a service account."}
+            )
+        current.full_clean(exclude=["password"])
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, EDITABLE_USER_FIELDS))
+        if changed_after:
+            current.save(update_fields=list(changed_after))
+            audit.record(
+                AuditEventType.USER_CHANGED, actor=actor, target=current, before=changed_before, after=changed_after
+            )
+    return current
+
+
 def set_user_roles(user: User, roles: Iterable[str], *, actor: User | None) -> User:
     """Replace a user's role groups. Platform administrators also get access to the Django admin."""
     if actor is not None:
