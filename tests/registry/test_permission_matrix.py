@@ -10,7 +10,6 @@ import importlib
 import pkgutil
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -73,19 +72,36 @@ def api_methods(callback) -> set[str] | None:
 # --- The matrix ------------------------------------------------------------------------
 
 
+class MatrixContext:
+    """What routes point at. Any pytest fixture is an attribute (``c.owner``, ``c.agent``, ``c.version``),
+    created only when a route touches it, so each case builds just the rows it needs."""
+
+    def __init__(self, request):
+        self._request = request
+        self.extra: dict = {}
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = self._request.getfixturevalue(name)
+        setattr(self, name, value)
+        return value
+
+
 @pytest.fixture
-def matrix(request, agent, tool, unit, owner, delegate):
-    """Every persona plus the registry objects routes point at."""
-    version = services.create_version(
+def version(agent, owner, tool):
+    return services.create_version(
         agent, actor=owner, tools=[(tool, "read")], label="1.0.0", model_provider="openai", model_name="gpt-5"
     )
-    personas = {name: request.getfixturevalue(name) for name in PERSONAS if name != "anonymous"}
-    return SimpleNamespace(**personas, agent=agent, tool=tool, unit=unit, version=version, extra={})
 
 
-def send(route: Route, c, user, token: str | None):
-    url = reverse(route.name, kwargs=route.kwargs(c))
-    data = route.data(c, user)
+@pytest.fixture
+def matrix(request, agent):
+    """The context every route's kwargs, data and setup receive; the agent (with owner and delegate) always exists."""
+    return MatrixContext(request)
+
+
+def send(route: Route, url: str, data, user, token: str | None):
     method = route.method.lower()
     if route.is_api:
         client = APIClient()
@@ -113,10 +129,13 @@ def test_permission_matrix(route, persona, matrix):
     if route.is_api and persona == "service_account":
         # Machines call the API with a personal token, as they would in production.
         _, token = services.create_api_token(user, actor=user, name="matrix")
+    # URL and body first: they may create the rows they point at (and those rows' audit entries).
+    url = reverse(route.name, kwargs=route.kwargs(matrix))
+    data = route.data(matrix, user)
     seq_before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
     # when
-    response = send(route, matrix, user, token)
+    response = send(route, url, data, user, token)
 
     # then
     expected = route.expected[persona]
