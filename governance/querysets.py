@@ -46,6 +46,17 @@ class RiskAssessmentQuerySet(GovernedQuerySet):
 
 
 class EvidenceQuerySet(GovernedQuerySet):
+    """Evidence can hold sensitive material (security reviews, contracts), so unlike the rest of an
+    agent's governance record it is not public to every employee: the agent's owner and delegates
+    see it, and the roles holding the global view permission (board, leadership, administrators)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view":
+            if user.has_perm("governance.view_evidence"):
+                return self
+            return AgentChildQuerySet._restrict(self, user, "change")
+        return super()._restrict(user, action)
+
     def awaiting_review(self):
         return self.filter(status="submitted")
 
