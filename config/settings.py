@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name per vocabulary, however many serializers use it.
+    "ENUM_NAME_OVERRIDES": {"LifecycleEnum": "registry.choices.Lifecycle"},
 }
 
 # --- Celery -------------------------------------------------------------------
