@@ -143,6 +143,20 @@ def validate_owner(user: User | None, field: str = "owner") -> None:
         raise ValidationError({field: f"{user.username} is deactivated; choose an active person."})
 
 
+# The fields transition_agent changes (row_version aside).
+TRANSITION_FIELDS = ("lifecycle", "lifecycle_changed_at", "production_since", "runs_in_production")
+
+
+def _clean_only(instance, fields) -> None:
+    """``full_clean()`` limited to the fields a service changed.
+
+    Django checks each CheckConstraint with its own query (SAVEPOINT, SELECT,
+    RELEASE): nine on an agent. A transition touches two of them, and the
+    others cannot have changed, so they are skipped.
+    """
+    instance.full_clean(exclude=[f.name for f in instance._meta.concrete_fields if f.name not in fields])
+
+
 def _save_unique(instance, unique_field: str, message: str) -> None:
     """Save, turning a lost race on a unique column into a field error instead of a 500."""
     try:
@@ -269,7 +283,7 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
         if to_state == Lifecycle.PRODUCTION:
             current.runs_in_production = True
         current.row_version += 1
-        current.full_clean()
+        _clean_only(current, TRANSITION_FIELDS)
         current.save()
         audit.record(
             AuditEventType.AGENT_TRANSITIONED,
