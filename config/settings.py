@@ -231,6 +231,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One schema name per vocabulary that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "RiskTierEnum": "registry.choices.RiskTier",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------
