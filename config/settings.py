@@ -231,8 +231,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    # One schema name per vocabulary that several fields share.
+    # One name per vocabulary, however many serializers use it.
     "ENUM_NAME_OVERRIDES": {
+        "LifecycleEnum": "registry.choices.Lifecycle",
         "RiskTierEnum": "registry.choices.RiskTier",
     },
 }
