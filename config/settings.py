@@ -232,7 +232,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name per vocabulary, however many serializers use it.
-    "ENUM_NAME_OVERRIDES": {"LifecycleEnum": "registry.choices.Lifecycle"},
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleEnum": "registry.choices.Lifecycle",
+        "RiskTierEnum": "registry.choices.RiskTier",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------
