@@ -268,6 +268,27 @@ CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
 # Each entry expires close to its interval so a backlog of missed runs cannot
 # pile up behind a stopped worker: a late run is dropped, the next one comes.
 CELERY_BEAT_SCHEDULE: dict = {
+    "governance-run-all-checks": {
+        "task": "governance.run_all_checks",
+        "schedule": CHECKS_INTERVAL_SECONDS,
+        "options": {"expires": max(CHECKS_INTERVAL_SECONDS - 10, 10)},
+    },
+    "governance-notify-owners": {
+        "task": "governance.notify_owners",
+        "schedule": envint("NOTIFY_INTERVAL_SECONDS", 120),
+        "options": {"expires": max(envint("NOTIFY_INTERVAL_SECONDS", 120) - 10, 10)},
+    },
+    "governance-deliver-webhooks": {
+        "task": "governance.deliver_due_webhooks",
+        "schedule": envint("WEBHOOK_INTERVAL_SECONDS", 60),
+        "options": {"expires": max(envint("WEBHOOK_INTERVAL_SECONDS", 60) - 5, 5)},
+    },
+    # Runs hourly; the DigestLog row makes it send once per day.
+    "governance-board-digest": {
+        "task": "governance.send_board_digest",
+        "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
+        "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
+    },
     "telemetry-purge-old-events": {
         "task": "telemetry.purge_old_events",
         "schedule": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600),
@@ -279,6 +300,12 @@ CELERY_BEAT_SCHEDULE: dict = {
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
+
+# --- Findings and notifications ---------------------------------------------------
+# Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 30)
+WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
 
 # --- Telemetry ----------------------------------------------------------------
 # Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.

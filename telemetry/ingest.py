@@ -383,10 +383,11 @@ def _upsert_sightings(source_id: int, events: list[Event], agents: dict) -> None
     )
 
 
-def deadline_for(agent: Agent, last_seen_at: datetime | None) -> datetime | None:
+def deadline_for(agent: Agent, last_seen_at: datetime | None, windows: dict | None = None) -> datetime | None:
     """When the next report is due: the tier's window after the later of the last report and
     the moment the agent entered its current state (a fresh pilot gets the full window)."""
-    window = hooks.monitoring_window(agent.risk_tier, agent.lifecycle)
+    windows = windows if windows is not None else hooks.monitoring_windows()
+    window = windows.get(agent.risk_tier or hooks.UNASSESSED_TIER, {}).get(agent.lifecycle)
     if window is None:
         return None
     start = max(last_seen_at, agent.lifecycle_changed_at) if last_seen_at else agent.lifecycle_changed_at
@@ -404,9 +405,10 @@ def _upsert_monitoring(source_id: int, events: list[Event], agents: dict, now: d
             latest[agent.pk] = e
     rows = []
     by_pk = {a.pk: a for a in agents.values()}
+    windows = hooks.monitoring_windows() if latest else {}
     for pk in sorted(latest):
         e = latest[pk]
-        deadline = deadline_for(by_pk[pk], e.occurred_at)
+        deadline = deadline_for(by_pk[pk], e.occurred_at, windows)
         rows.append([pk, _dt(e.occurred_at), e.environment, source_id, _dt(deadline), _dt(now)])
     _upsert(
         MonitoringState._meta.db_table,
