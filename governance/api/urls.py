@@ -4,4 +4,7 @@ extra_urlpatterns: list = []
 
 
 def register(router) -> None:
-    pass
+    from governance.api import findings
+
+    router.register("findings", findings.FindingViewSet, basename="finding")
+    router.register("check-runs", findings.CheckRunViewSet, basename="checkrun")
