@@ -16,7 +16,7 @@ MAX_WAIVER = timedelta(days=366)
 
 
 def _locked(finding: Finding) -> Finding:
-    return Finding.objects.select_for_update().select_related("agent").get(pk=finding.pk)
+    return Finding.objects.select_for_update(of=("self",)).select_related("agent").get(pk=finding.pk)
 
 
 def acknowledge_finding(finding: Finding, *, actor, note: str = "") -> Finding:
