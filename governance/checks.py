@@ -442,6 +442,12 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
     if kind not in checks:
         raise ValueError(f"Unknown check {kind!r}; known: {', '.join(sorted(checks))}.")
     now = now or timezone.now()
+    # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
+    CheckRun.objects.filter(
+        check_kind=kind,
+        status=CheckRunStatus.RUNNING,
+        started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+    ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
     run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
     try:
         with transaction.atomic():
