@@ -155,6 +155,7 @@ def unit_maturity(request, slug):
 @login_required
 @require_http_methods(["GET", "POST"])
 def assess_unit(request, slug):
+    _scope(request.user)
     unit = get_object_or_404(BusinessUnit.objects.for_user(request.user), slug=slug)
     if not services.can_record_maturity(request.user):
         raise PermissionDenied("Only the governance board and platform administrators assess maturity.")

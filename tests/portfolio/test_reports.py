@@ -80,7 +80,13 @@ def test_pattern_by_tier_splits_each_pattern_by_risk(full):
 def test_funnel_runs_from_proposal_to_production_then_suspended_and_retired(full):
     funnel = reports.lifecycle_funnel(full, PortfolioFilter())
     assert [c.key for c in funnel] == [
-        "proposed", "in_review", "approved", "pilot", "production", "suspended", "retired",
+        "proposed",
+        "in_review",
+        "approved",
+        "pilot",
+        "production",
+        "suspended",
+        "retired",
     ]
     assert [c.value for c in funnel] == [1, 1, 1, 1, 3, 0, 1]
 

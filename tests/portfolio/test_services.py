@@ -75,7 +75,9 @@ def test_it_refuses_an_assessment_dated_in_the_future(board, unit):
 def test_the_database_refuses_a_level_outside_one_to_five(unit):
     with pytest.raises(IntegrityError), transaction.atomic():
         MaturityAssessment.objects.create(
-            business_unit=unit, assessed_on=date(2026, 1, 1), **{**LEVELS, "strategy": 0},
+            business_unit=unit,
+            assessed_on=date(2026, 1, 1),
+            **{**LEVELS, "strategy": 0},
             **{f"{d}_rationale": "x" for d in LEVELS},
         )
 
