@@ -65,7 +65,8 @@ def test_the_workbook_holds_the_summary_every_chart_and_the_agents(world, leader
     assert summary["Agents"] == 8
     assert summary["Orphaned agents"] == 1
     agents = list(wb["Agents"].iter_rows(values_only=True))
-    assert agents[0][0] == "key" and len(agents) == 9
+    assert agents[0][0] == "key"
+    assert len(agents) == 9
     funnel = {row[0]: row[1] for row in wb["Lifecycle funnel"].iter_rows(min_row=4, values_only=True)}
     assert funnel["Production"] == 3
     maturity = {row[0]: row for row in wb["Maturity"].iter_rows(min_row=2, values_only=True)}
@@ -82,14 +83,16 @@ def test_the_board_pack_is_a_pdf_with_the_figures_and_the_maturity_picture(world
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
     assert "Agent portfolio: board pack" in text
     assert "Human Resources" in text
-    assert "Top risks" in text and "A3" in text
+    assert "Top risks" in text
+    assert "A3" in text
     assert "Maturity traps" in text
 
 
 def test_the_inventory_is_a_cyclonedx_bill_of_materials(world, leadership, client_for):
     response = client_for(leadership).get("/portfolio/export/agent-inventory.cdx.json")
     bom = json.loads(_body(response))
-    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
+    assert bom["bomFormat"] == "CycloneDX"
+    assert bom["specVersion"] == "1.6"
     apps = [c for c in bom["components"] if c["type"] == "application"]
     assert [c["bom-ref"] for c in apps] == [f"agent:a{i}" for i in range(1, 9)]
     assert [s["bom-ref"] for s in bom["services"]] == ["tool:crm.read", "tool:ledger.post"]

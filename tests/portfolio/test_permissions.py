@@ -34,7 +34,8 @@ APIS = {
 def test_page_access(url, who, persona, client_for, agent, unit):
     response = client_for(persona(who)).get(url)
     if who == "anonymous":
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
     elif who in PAGES[url]:
         assert response.status_code == 200
     else:
@@ -65,7 +66,8 @@ def test_api_records_an_assessment_only_for_board_and_admin(who, persona, api_fo
     response = api_for(persona(who)).post("/api/v1/maturity-assessments/", payload, format="json")
     if who in ("board", "admin"):
         assert response.status_code == 201, response.content
-        assert response.json()["overall"] == 2 and response.json()["ceiling"] == [
+        assert response.json()["overall"] == 2
+        assert response.json()["ceiling"] == [
             "strategy",
             "process",
             "technology",
@@ -93,7 +95,8 @@ def test_api_dashboard_returns_every_section(world, leadership, api_for):
     data = api_for(leadership).get("/api/v1/portfolio/dashboard/").json()
     assert set(data) >= {"headline", "pattern_by_tier", "funnel", "trend", "maturity", "adoption", "outcomes", "tools"}
     hr = next(u for u in data["maturity"] if u["unit"]["slug"] == "hr")
-    assert hr["overall"] == 2 and hr["ceiling"] == ["process"]
+    assert hr["overall"] == 2
+    assert hr["ceiling"] == ["process"]
     core = next(r for r in hr["readiness"] if r["pattern"] == "core_process")
     assert core == {
         "pattern": "core_process",

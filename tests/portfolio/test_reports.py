@@ -143,10 +143,12 @@ def test_readiness_lists_short_dimensions_and_gap_size(full, world):
     assert [(s.dimension, s.gap) for s in hr["external_engagement"].shortfalls] == [("process", 1), ("technology", 1)]
     assert hr["ai_first"].gap == 5
     # agents of hr itself (not recruiting) decide the trap marks
-    assert hr["workplace_services"].trapped and hr["core_process"].trapped
+    assert hr["workplace_services"].trapped
+    assert hr["core_process"].trapped
     assert not hr["ai_first"].trapped
     group = {r.pattern: r for r in units["group"].readiness}
-    assert group["ai_first"].gap == 6 and group["ai_first"].trapped
+    assert group["ai_first"].gap == 6
+    assert group["ai_first"].trapped
     assert units["hr"].ready_patterns == ["employee_enablement", "expert_empowerment"]
 
 

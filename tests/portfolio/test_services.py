@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -108,7 +108,7 @@ def test_it_refuses_a_policy_change_by_the_board(board):
 
 def test_find_maturity_traps_names_each_short_dimension_and_its_gap(world):
     # when
-    traps = services.find_maturity_traps(timezone.make_aware(datetime(2026, 2, 1)))
+    traps = services.find_maturity_traps(datetime(2026, 2, 1, tzinfo=UTC))
     # then (hand-computed in tests/portfolio/fixtures.py)
     assert traps == {
         (world.a2.pk, "process", 1),
@@ -127,12 +127,12 @@ def test_find_maturity_traps_names_each_short_dimension_and_its_gap(world):
 def test_no_trap_is_raised_where_nobody_assessed_the_unit_or_its_ancestors(world):
     # before 2026-01-10 only hr's old (2,2,2,2,2) exists: finance and group agents are not judged,
     # recruiting inherits hr's and its expert agent a4 lacks governance (needs 3)
-    traps = services.find_maturity_traps(timezone.make_aware(datetime(2025, 12, 1)))
+    traps = services.find_maturity_traps(datetime(2025, 12, 1, tzinfo=UTC))
     assert {t.agent_id for t in traps} == {world.a2.pk, world.a3.pk, world.a4.pk}
 
 
 def test_the_trap_check_describes_the_scale_breaker(world):
-    conditions = checks.maturity_trap_conditions(timezone.make_aware(datetime(2026, 2, 1)))
+    conditions = checks.maturity_trap_conditions(datetime(2026, 2, 1, tzinfo=UTC))
     assert set(conditions) == {world.a2.pk, world.a3.pk, world.a6.pk, world.a8.pk}
     assert conditions[world.a8.pk].endswith("Scale-breaker: adoption.")
 

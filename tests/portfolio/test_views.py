@@ -57,7 +57,8 @@ def test_the_unit_maturity_page_names_the_ceiling_and_keeps_history(world, emplo
     response = client_for(employee).get("/portfolio/maturity/hr/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "held back by" in html and ">process</strong>" in html
+    assert "held back by" in html
+    assert ">process</strong>" in html
     assert html.count('<tr><th scope="row">20') == 2  # two assessments in the history
 
 
