@@ -607,12 +607,19 @@ def trend(scope: Scope, flt: PortfolioFilter, today: date) -> list[TrendPoint] |
 
 
 def weekly(points: list[TrendPoint]) -> list[TrendPoint]:
-    """The last point of each ISO week, so a 12-week chart reads as 12 steps."""
-    by_week: dict[tuple[int, int], TrendPoint] = {}
-    for point in points:
-        iso = point.day.isocalendar()
-        by_week[(iso.year, iso.week)] = point
-    return [by_week[k] for k in sorted(by_week)]
+    """One point per 7-day step counting back from the latest, so a 12-week window reads as 12 steps.
+
+    Each step shows the last snapshot within its seven days; a week without
+    any snapshot is left out rather than invented.
+    """
+    if not points:
+        return []
+    ordered = sorted(points, key=lambda p: p.day)
+    end = ordered[-1].day
+    steps: dict[int, TrendPoint] = {}
+    for point in ordered:
+        steps[(end - point.day).days // 7] = point
+    return [steps[k] for k in sorted(steps, reverse=True)]
 
 
 # --- Maturity ------------------------------------------------------------------------

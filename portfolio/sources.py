@@ -7,7 +7,7 @@ to adjust.
 """
 
 from django.apps import apps
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
 OPEN_STATES = ("open", "acknowledged")
@@ -118,6 +118,8 @@ def usage_by_month(agents: QuerySet, start, end) -> list[dict] | None:
             if _has_field(Rollup, candidate):
                 sums[name] = Sum(candidate)
                 break
+    if "tokens" not in sums and _has_field(Rollup, "input_tokens"):
+        sums["tokens"] = Sum(F("input_tokens") + F("output_tokens"))
     filters = Q(**{f"{day_field}__gte": start, f"{day_field}__lte": end})
     if _has_field(Rollup, "agent"):
         filters &= Q(agent__in=agents.values("pk"))

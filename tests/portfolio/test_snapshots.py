@@ -70,12 +70,12 @@ def test_the_trend_follows_the_unit_filter_and_the_period(world):
     assert [p.day for p in all_points] == [date(2026, 1, 1), date(2026, 2, 1)]
 
 
-def test_weekly_keeps_the_last_day_of_each_week(world):
-    for day in ("2026-01-05", "2026-01-09", "2026-01-12"):
+def test_weekly_keeps_the_last_day_of_each_seven_day_step(world):
+    for day in ("2026-01-05", "2026-01-06", "2026-01-12"):
         with time_machine.travel(f"{day} 12:00Z"):
             tasks.take_snapshot.delay()
     points = reports.weekly(reports.trend(full_scope(), PortfolioFilter(), date(2026, 1, 12)))
-    assert [p.day for p in points] == [date(2026, 1, 9), date(2026, 1, 12)]
+    assert [p.day for p in points] == [date(2026, 1, 5), date(2026, 1, 12)]
 
 
 def test_owners_get_no_organisation_wide_history(world):
