@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name per vocabulary, however many serializers use it.
+    "ENUM_NAME_OVERRIDES": {"LifecycleEnum": "registry.choices.Lifecycle"},
 }
 
 # --- Celery -------------------------------------------------------------------
@@ -283,6 +285,12 @@ API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
+
+# --- Governance -----------------------------------------------------------------
+# Evidence uploads larger than this are refused (the type allow-list is in
+# governance/services/evidence.py); a waiver lasts at most this many days.
+GOVERNANCE_EVIDENCE_MAX_BYTES = envint("GOVERNANCE_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+GOVERNANCE_WAIVER_MAX_DAYS = envint("GOVERNANCE_WAIVER_MAX_DAYS", 180)
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {
