@@ -112,11 +112,45 @@ def findings_csv(agents: QuerySet) -> Iterator[str] | None:
     return _generic_csv(Finding.objects.filter(agent__in=agents.values("pk")))
 
 
-def requirements_csv(agents: QuerySet) -> Iterator[str] | None:
-    Requirement = sources.requirement_model()
-    if Requirement is None:
+REQUIREMENT_COLUMNS = [
+    "agent_key",
+    "agent_name",
+    "business_unit",
+    "risk_tier",
+    "lifecycle",
+    "control",
+    "control_name",
+    "state",
+    "why_required",
+    "next_step",
+]
+
+
+def requirements_csv(agents: QuerySet, now: datetime | None = None) -> Iterator[str] | None:
+    """One row per (agent, required control) with its state now, from governance's checklist."""
+    from django.utils import timezone
+
+    rows = sources.requirement_rows(agents, now or timezone.now())
+    if rows is None:
         return None
-    return _generic_csv(Requirement.objects.filter(agent__in=agents.values("pk")))
+    return _csv(
+        REQUIREMENT_COLUMNS,
+        (
+            (
+                agent.key,
+                agent.name,
+                agent.business_unit.name,
+                agent.risk_tier,
+                agent.lifecycle,
+                status.code,
+                status.control.name,
+                status.state,
+                "; ".join(status.reasons),
+                status.next_step,
+            )
+            for agent, status in rows
+        ),
+    )
 
 
 # --- Workbook -------------------------------------------------------------------------

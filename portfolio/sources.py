@@ -155,10 +155,24 @@ def findings_url(**params) -> str | None:
     return None
 
 
-def requirement_model():
-    """Governance's per-agent required controls (one row per agent × control), or None."""
-    for name in ("Requirement", "ControlRequirement", "AgentControl", "AgentRequirement"):
-        model = _model("governance", name)
-        if model is not None:
-            return model
-    return None
+def requirement_rows(agents: QuerySet, now):
+    """(agent, control status) pairs for every required control of every agent, or None without governance.
+
+    Governance derives requirements per agent (``governance.compliance.checklist``)
+    rather than storing them, so this walks the agents in chunks and asks for each
+    one's checklist: a fixed handful of queries per agent, streamed, never the
+    whole portfolio in memory.
+    """
+    try:
+        from governance import compliance
+    except ImportError:
+        return None
+    if not hasattr(compliance, "checklist"):
+        return None
+
+    def rows():
+        for agent in agents.select_related("business_unit").order_by("key").iterator(chunk_size=500):
+            for status in compliance.checklist(agent, now):
+                yield agent, status
+
+    return rows()

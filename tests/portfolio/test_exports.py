@@ -5,6 +5,7 @@ import json
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from portfolio import sources
 from registry.models import Agent
 
 
@@ -50,9 +51,34 @@ def test_the_csv_neutralises_spreadsheet_formulas(world, leadership, client_for)
     assert rows[0]["name"] == "'=HYPERLINK(1)"
 
 
-def test_findings_and_requirements_csv_say_not_tracked_until_governance_lands(world, leadership, client_for):
-    assert client_for(leadership).get("/portfolio/export/findings.csv").status_code == 404
-    assert client_for(leadership).get("/portfolio/export/requirements.csv").status_code == 404
+def test_the_findings_csv_says_not_tracked_until_findings_exist(world, leadership, client_for):
+    response = client_for(leadership).get("/portfolio/export/findings.csv")
+    if sources.finding_model() is None:
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 200
+
+
+def test_the_requirements_csv_lists_each_agents_required_controls(world, leadership, client_for):
+    # when
+    response = client_for(leadership).get("/portfolio/export/requirements.csv", {"business_unit": "hr"})
+    # then
+    assert response.streaming
+    rows = list(csv.DictReader(io.StringIO(_body(response).decode("utf-8-sig"))))
+    assert {r["agent_key"] for r in rows} == {"a1", "a2", "a3", "a4", "a5"}
+    owner_rows = [r for r in rows if r["control"] == "owner"]
+    assert len(owner_rows) == 5
+    assert {r["state"] for r in rows} <= {
+        "missing",
+        "submitted",
+        "accepted",
+        "rejected",
+        "expired",
+        "waived",
+        "satisfied",
+        "failing",
+        "unknown",
+    }
 
 
 def test_the_workbook_holds_the_summary_every_chart_and_the_agents(world, leadership, client_for):
