@@ -142,7 +142,7 @@ def _legend(svg: _Svg, items: list[tuple[str, str]], x: float, y: float) -> None
 
 
 def stacked_bars(
-    rows: list[BarRow], *, title: str, desc: str, legend: list[tuple[str, str]], label_width: int = 230
+    rows: list[BarRow], *, title: str, desc: str, legend: list[tuple[str, str]], label_width: int = 270
 ) -> SafeString:
     """Horizontal bars, one per row, split into coloured segments (e.g. patterns by risk tier)."""
     width, bar_h, gap, top = 720, 22, 10, 30

@@ -159,7 +159,7 @@ def heatmap_chart(units: list[reports.UnitMaturity]) -> ChartView:
     for um in units:
         url = _maturity_url(um.unit)
         note = f"(as {um.inherited_from.name})" if um.inherited_from else ""
-        label = ("  " * um.unit.depth) + um.unit.name
+        label = um.unit.name
         if um.assessment is None:
             cells = [charts.GridCell("—", "#f3f4f6", url, f"{um.unit.name}: not assessed") for _ in cols]
             table.append([_c(um.unit.name, url), *[_c("not assessed") for _ in cols]])

@@ -405,7 +405,11 @@ def _group_units(flt: PortfolioFilter) -> list[BusinessUnit]:
     if flt.business_unit is not None:
         unit = flt.business_unit
         return [unit, *BusinessUnit.objects.filter(parent=unit).order_by("path")]
-    return list(BusinessUnit.objects.filter(parent__isnull=True).order_by("path"))
+    roots = list(BusinessUnit.objects.filter(parent__isnull=True).order_by("path"))
+    if len(roots) == 1:
+        # One enterprise root: its divisions say more than a single bar for the whole group.
+        return [roots[0], *BusinessUnit.objects.filter(parent=roots[0]).order_by("path")]
+    return roots
 
 
 def _group_for(path: str, groups: list[BusinessUnit]) -> BusinessUnit | None:

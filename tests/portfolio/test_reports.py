@@ -92,9 +92,9 @@ def test_funnel_runs_from_proposal_to_production_then_suspended_and_retired(full
 
 
 def test_adoption_sums_eligible_and_active_users_of_running_agents(full, world):
-    # unfiltered: one root unit, running agents with eligible users are a1-a3
+    # unfiltered: the one root's divisions; running agents with eligible users are a1-a3, all under hr
     bars = reports.adoption_by_unit(full, PortfolioFilter())
-    assert [(b.key, b.values) for b in bars] == [("group", {"eligible": 350, "active": 90})]
+    assert [(b.key, b.values) for b in bars] == [("hr", {"eligible": 350, "active": 90})]
     # under finance no running agent reports eligible users
     assert reports.adoption_by_unit(full, PortfolioFilter(business_unit=world.finance)) == []
 
