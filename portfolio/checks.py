@@ -1,8 +1,10 @@
-"""The ``maturity_trap`` background check, registered with the governance layer's checks at start-up.
+"""The ``maturity_trap`` background check, registered with governance's check engine at start-up.
 
 Governance owns findings and runs the checks; the maturity model lives here,
-one layer up. So portfolio hands governance a callable instead of governance
-importing portfolio.
+one layer up. So portfolio appends ``("maturity_trap", maturity_trap_check)``
+to ``governance.hooks.check_providers`` instead of governance importing
+portfolio. The engine keeps one open finding per agent and kind and resolves
+it when the agent's unit catches up (or the agent retires).
 """
 
 from portfolio.choices import Dimension
@@ -10,34 +12,56 @@ from portfolio.choices import Dimension
 MATURITY_TRAP = "maturity_trap"
 
 
-def maturity_trap_conditions(now) -> dict[int, str]:
-    """agent id -> a sentence naming the short dimensions, for every agent in the maturity trap now."""
+def maturity_trap_conditions(now) -> dict[int, dict]:
+    """agent id -> {"summary", "details", "worst_gap"} for every agent in the maturity trap now."""
     from portfolio import services
 
     conditions = {}
     for agent_id, traps in services.maturity_trap_agents(now).items():
         parts = ", ".join(f"{Dimension(t.dimension).label.lower()} short by {t.gap}" for t in traps)
         worst = Dimension(traps[0].dimension).label.lower()
-        conditions[agent_id] = f"Its pattern needs more maturity than its unit has: {parts}. Scale-breaker: {worst}."
+        conditions[agent_id] = {
+            "summary": f"Its pattern needs more maturity than its unit has: {parts}. Scale-breaker: {worst}.",
+            "details": {
+                "scale_breaker": traps[0].dimension,
+                "gaps": {t.dimension: t.gap for t in traps},
+            },
+            "worst_gap": traps[0].gap,
+        }
     return conditions
 
 
-def register_maturity_trap_check() -> bool:
-    """Add the check to governance's list of extra checks, if governance offers one.
+def maturity_trap_check(now) -> dict:
+    """The check in the shape governance's engine takes: {("agent", id): Wanted(severity, summary, details)}.
 
-    Returns whether it was registered. Governance's findings framework reads
-    ``governance.hooks.extra_checks`` (kind, callable(now) -> {agent_id: detail}).
+    Two or more levels short in any dimension is high severity; one level, medium.
+    """
+    from governance.checks import Wanted
+
+    return {
+        ("agent", agent_id): Wanted(
+            severity="high" if condition["worst_gap"] >= 2 else "medium",
+            summary=condition["summary"][:300],
+            details=condition["details"],
+        )
+        for agent_id, condition in maturity_trap_conditions(now).items()
+    }
+
+
+def register_maturity_trap_check() -> bool:
+    """Add the check to ``governance.hooks.check_providers`` when governance offers that hook.
+
+    Returns whether it was registered; until governance has a check engine
+    the function simply does nothing (``find_maturity_traps`` still serves the
+    reports and snapshots).
     """
     try:
         from governance import hooks as governance_hooks
     except ImportError:
         return False
-    registry = getattr(governance_hooks, "extra_checks", None)
-    if registry is None:
+    providers = getattr(governance_hooks, "check_providers", None)
+    if providers is None:
         return False
-    entry = (MATURITY_TRAP, maturity_trap_conditions)
-    if isinstance(registry, dict):
-        registry[MATURITY_TRAP] = maturity_trap_conditions
-    elif entry not in registry:
-        registry.append(entry)
+    if not any(kind == MATURITY_TRAP for kind, _ in providers):
+        providers.append((MATURITY_TRAP, maturity_trap_check))
     return True

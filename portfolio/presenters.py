@@ -97,7 +97,7 @@ def trend_chart(points: list[reports.TrendPoint] | None, flt: reports.PortfolioF
     if not weekly:
         return ChartView("trend", title, "No daily snapshots in this period yet.", None)
     labels = [p.day.strftime("%d %b") for p in weekly]
-    findings_link = reports.findings_url(flt, status="open")
+    findings_link = reports.findings_url(flt, state="open")
     shadow_link = reports.sources.findings_url(kind="shadow_agent")
     series = [
         charts.Series("Open findings", [p.open_findings for p in weekly], charts.SERIES_FILLS[0], findings_link),

@@ -238,7 +238,7 @@ def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
                 key=f"findings.{sev}",
                 label=f"{sev.title()} findings",
                 value=rows.get(sev, 0),
-                url=findings_url(flt, severity=sev, status="open"),
+                url=findings_url(flt, severity=sev, state="open"),
             )
             for sev in sources.SEVERITIES
         ]
@@ -268,21 +268,21 @@ def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
             "open_findings",
             "Open findings",
             total_findings,
-            findings_url(flt, status="open"),
+            findings_url(flt, state="open"),
             "" if findings is not None else "findings are not tracked yet",
         ),
         open_shadow_agents=Figure(
             "open_shadow_agents",
             "Open shadow agents",
             shadow,
-            sources.findings_url(kind="shadow_agent", status="open"),
+            sources.findings_url(kind="shadow_agent", state="open"),
             "organisation-wide" if scope.full else "shown to leadership only",
         ),
         reviews_overdue=Figure(
             "reviews_overdue",
             "Reviews overdue",
             overdue,
-            findings_url(flt, kind="review_overdue", status="open"),
+            findings_url(flt, kind="review_overdue", state="open"),
             "" if overdue is not None else "reviews are not tracked yet",
         ),
         orphaned_agents=Figure(

@@ -134,7 +134,11 @@ def test_no_trap_is_raised_where_nobody_assessed_the_unit_or_its_ancestors(world
 def test_the_trap_check_describes_the_scale_breaker(world):
     conditions = checks.maturity_trap_conditions(datetime(2026, 2, 1, tzinfo=UTC))
     assert set(conditions) == {world.a2.pk, world.a3.pk, world.a6.pk, world.a8.pk}
-    assert conditions[world.a8.pk].endswith("Scale-breaker: adoption.")
+    assert conditions[world.a8.pk]["summary"].endswith("Scale-breaker: adoption.")
+    assert conditions[world.a8.pk]["details"] == {
+        "scale_breaker": "adoption",
+        "gaps": {"adoption": 2, "strategy": 1, "process": 1, "governance": 1, "technology": 1},
+    }
 
 
 @time_machine.travel("2026-02-01 09:00Z")
