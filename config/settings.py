@@ -299,6 +299,20 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# --- Portfolio ----------------------------------------------------------------
+# The daily snapshot behind the leadership trend charts. Taking it twice on one
+# day replaces that day's figures, so a shorter interval only refreshes today.
+PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = envint("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE["portfolio-snapshot"] = {
+    "task": "portfolio.take_snapshot",
+    "schedule": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS,
+    "options": {"expires": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS * 0.9},
+}
+# The five maturity dimensions share one 1-5 scale; one schema enum names it.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["MaturityLevelEnum"] = "portfolio.choices.MaturityLevel"
+# Rows per database round-trip when streaming CSV exports.
+PORTFOLIO_EXPORT_CHUNK_SIZE = envint("PORTFOLIO_EXPORT_CHUNK_SIZE", 2000)
+
 # --- Product policy knobs -----------------------------------------------------
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
