@@ -125,7 +125,7 @@ def record(
             actor_repr=describe_actor(actor)[:200],
             event_type=event_type,
             target_type=target._meta.label_lower,
-            target_id=str(target.pk),
+            target_id="" if target.pk is None else str(target.pk),
             target_repr=(target_repr if target_repr is not None else str(target))[:300],
             agent=agent,
             before=to_json_value(before or {}),
