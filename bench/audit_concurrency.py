@@ -1,7 +1,7 @@
 """Four writers x 1,000 audit events each, on separate connections, against a real database; then verify.
 
 Usage (writes into the database DATABASE_URL names; use a scratch one):
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/agentreg_bench .venv/bin/python bench/audit_concurrency.py [WRITERS] [EACH]
+    DATABASE_URL=postgres://127.0.0.1/scratch .venv/bin/python bench/audit_concurrency.py [WRITERS] [EACH]
 
 Prints the throughput and whether the chain is gapless and verifies; exits 1 if not.
 """
