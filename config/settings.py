@@ -319,6 +319,12 @@ AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
+# --- Governance -----------------------------------------------------------------
+# Evidence uploads larger than this are refused (the type allow-list is in
+# governance/services/evidence.py); a waiver lasts at most this many days.
+GOVERNANCE_EVIDENCE_MAX_BYTES = envint("GOVERNANCE_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+GOVERNANCE_WAIVER_MAX_DAYS = envint("GOVERNANCE_WAIVER_MAX_DAYS", 180)
+
 # --- Logging ------------------------------------------------------------------
 # JSON lines by default (one object per line with the request id); LOG_FORMAT=plain for reading by eye.
 LOG_FORMAT = env("LOG_FORMAT", "json")

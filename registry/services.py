@@ -104,6 +104,16 @@ def allowed_transitions(from_state: str) -> list[str]:
 # --- Permission checks ----------------------------------------------------------
 
 
+def can_register_agents(user) -> bool:
+    """Every active person registers agents; machines only with an administrator's global permission."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_person or user.has_perm("registry.add_agent"))
+    )
+
+
 def can_change_agent(user, agent: Agent) -> bool:
     return Agent.objects.for_user(user, "change").filter(pk=agent.pk).exists()
 
@@ -147,10 +157,7 @@ def _save_unique(instance, unique_field: str, message: str) -> None:
 
 def create_agent(*, actor: User, owner: User | None = None, **fields) -> Agent:
     """Register a new agent in the proposed state; the owner gets the agent's edit and manage rights."""
-    _ensure(
-        actor is not None and actor.is_active and (actor.is_person or actor.has_perm("registry.add_agent")),
-        "Only people and administrators may register agents.",
-    )
+    _ensure(can_register_agents(actor), "Only people and administrators may register agents.")
     unknown = set(fields) - set(EDITABLE_AGENT_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be set here." for name in sorted(unknown)})
@@ -418,6 +425,9 @@ def create_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str
     grants = _validate_tool_grants(tools)
     with transaction.atomic():
         version = AgentVersion(agent=agent, created_by=actor, **fields)
+        if AgentVersion.objects.filter(agent=agent, label=version.label).exists():
+            # Said on the field (full_clean would report the pair constraint as a form-wide error).
+            raise ValidationError({"label": "This agent already has a version with this label."})
         version.full_clean()
         _save_unique(version, "label", "This agent already has a version with this label.")
         AgentVersionTool.objects.bulk_create(

@@ -14,7 +14,7 @@ from registry.choices import UserKind
 from registry.roles import Role
 from tests.factories import BusinessUnitFactory, ToolFactory, UserFactory
 
-pytest_plugins = ["tests.governance.fixtures", "tests.portfolio.fixtures"]
+pytest_plugins = ["tests.transactional", "tests.governance.fixtures", "tests.portfolio.fixtures"]
 
 
 @pytest.fixture

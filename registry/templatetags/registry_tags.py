@@ -33,13 +33,21 @@ def badge(kind: str, value):
     return format_html('<span class="badge {}">{}</span>', colors.get(value, "gray"), label)
 
 
+EMPTY = (None, "", [], {})
+
+
 @register.filter
 def audit_changes(event):
-    """[(field, before, after)] for an audit entry, with underscores turned into words."""
+    """[(field, before, after)] for an audit entry, with underscores turned into words.
+
+    Fields empty on both sides (most of a freshly registered agent) say nothing and are left out.
+    """
     before = event.before or {}
     after = event.after or {}
     rows = []
     for key in sorted(set(before) | set(after)):
+        if before.get(key) in EMPTY and after.get(key) in EMPTY:
+            continue
         rows.append((key.replace("_", " "), before.get(key), after.get(key)))
     return rows
 
