@@ -658,6 +658,28 @@ def deactivate_user(user: User, *, actor: User) -> User:
     return user
 
 
+PROFILE_FIELDS = ("first_name", "last_name", "email")
+
+
+def update_user_profile(user: User, *, actor: User | None, **changes) -> User:
+    """Change a person's name or e-mail address. ``actor=None``: copied from the identity provider at sign-in."""
+    if actor is not None and actor.pk != user.pk:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change other people's profiles.")
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError({next(iter(sorted(unknown))): "This field cannot be changed here."})
+    with transaction.atomic():
+        before = audit.snapshot(user, PROFILE_FIELDS)
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.full_clean(exclude=["password"], validate_unique=False)
+        before, after = audit.diff(before, audit.snapshot(user, PROFILE_FIELDS))
+        if after:
+            user.save(update_fields=list(after))
+            audit.record(AuditEventType.USER_CHANGED, actor=actor, target=user, before=before, after=after)
+    return user
+
+
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
