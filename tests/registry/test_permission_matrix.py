@@ -212,3 +212,9 @@ def test_every_management_command_is_called_by_a_test():
 def test_the_guard_walks_the_project_apps():
     # The command guard only means something if the project's apps are the ones it looks at.
     assert PROJECT_APPS & {config.label for config in apps.get_app_configs()} >= {"registry"}
+
+
+def test_matrix_entries_are_unique_and_cover_every_persona():
+    ids = [route.id for route in ROUTES]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    assert all(set(route.expected) == set(PERSONAS) for route in ROUTES)
