@@ -1,6 +1,92 @@
 from django.apps import AppConfig
 
+GOVERNED_MODELS = ("riskassessment", "evidence", "review", "reviewcondition", "release", "incident", "waiver")
+
 
 class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = "Governance"
+
+    def ready(self):
+        from governance import choices, gate, listeners, panels
+        from registry import hooks
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+
+        # The release gate and the reactions to agent changes, inside the registry's transactions.
+        if gate.transition_guard not in hooks.transition_guards:
+            hooks.transition_guards.append(gate.transition_guard)
+            hooks.transition_listeners.append(listeners.on_transition)
+            hooks.agent_change_listeners.append(listeners.on_agent_changed)
+            hooks.agent_detail_panels.append(panels.compliance_panel)
+            hooks.agent_detail_actions.append(panels.governance_actions)
+
+        views = [f"governance.view_{m}" for m in (*GOVERNED_MODELS, "riskpolicy", "control")]
+        ROLE_PERMISSIONS[Role.BOARD].extend(
+            [
+                *views,
+                "governance.change_riskassessment",
+                "governance.change_evidence",
+                "governance.change_review",
+                "governance.change_reviewcondition",
+                "governance.add_incident",
+                "governance.change_incident",
+                "governance.add_waiver",
+                "governance.change_waiver",
+            ]
+        )
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(views)
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
+            [*views, "governance.add_riskpolicy", "governance.change_riskpolicy", "governance.change_control"]
+        )
+
+        self._ready_findings()
+
+        EXTRA_BADGES.update(
+            {
+                "control_state": (choices.ControlState, choices.CONTROL_STATE_COLORS),
+                "evidence_state": (choices.ControlState, choices.EVIDENCE_STATE_COLORS),
+                "assessment_status": (choices.AssessmentStatus, choices.ASSESSMENT_STATUS_COLORS),
+                "review_status": (choices.ReviewStatus, choices.REVIEW_STATUS_COLORS),
+                "decision": (choices.Decision, choices.DECISION_COLORS),
+                "incident_severity": (choices.IncidentSeverity, choices.INCIDENT_SEVERITY_COLORS),
+                "incident_status": (choices.IncidentStatus, choices.INCIDENT_STATUS_COLORS),
+                "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
+            }
+        )
+
+    def _ready_findings(self):
+        """Findings and checks: telemetry reads the monitoring windows from the policy in force,
+        linking an identity resolves its shadow-agent finding, and the roles' permissions."""
+        from governance import choices, findings_links
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+        from telemetry import hooks as telemetry_hooks
+
+        if findings_links.monitoring_windows not in telemetry_hooks.monitoring_window_provider:
+            telemetry_hooks.monitoring_window_provider.append(findings_links.monitoring_windows)
+            telemetry_hooks.identity_linked_listeners.append(findings_links.on_identity_linked)
+        ROLE_PERMISSIONS[Role.BOARD].extend(
+            ["governance.view_finding", "governance.change_finding", "governance.view_checkrun"]
+        )
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(["governance.view_finding", "governance.view_checkrun"])
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
+            [
+                "governance.view_finding",
+                "governance.view_checkrun",
+                "governance.add_checkrun",
+                "governance.view_webhookendpoint",
+                "governance.add_webhookendpoint",
+                "governance.change_webhookendpoint",
+                "governance.view_webhookdelivery",
+            ]
+        )
+        EXTRA_BADGES.update(
+            {
+                "finding_kind": (choices.FindingKind, choices.FINDING_KIND_COLORS),
+                "finding_severity": (choices.FindingSeverity, choices.FINDING_SEVERITY_COLORS),
+                "finding_state": (choices.FindingState, choices.FINDING_STATE_COLORS),
+                "check_run_status": (choices.CheckRunStatus, choices.CHECK_RUN_STATUS_COLORS),
+                "delivery_status": (choices.DeliveryStatus, choices.DELIVERY_STATUS_COLORS),
+            }
+        )

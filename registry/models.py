@@ -126,7 +126,8 @@ class BusinessUnit(models.Model):
 class Tool(models.Model):
     """One tool in the shared catalog that agents may be allowed to call (an API, a system action)."""
 
-    key = models.SlugField(max_length=80, unique=True)
+    # Same shape as agent keys, so a tool reads as "<system>.<action>" (workday.read-leave).
+    key = models.CharField(max_length=80, unique=True, validators=[key_validator])
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
     system = models.CharField(max_length=120, blank=True, help_text="The system the tool reads from or acts on.")
@@ -140,6 +141,7 @@ class Tool(models.Model):
 
     class Meta:
         ordering = ["key"]
+        constraints = [models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="tool_key_format")]
 
     def __str__(self) -> str:
         return self.name

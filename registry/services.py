@@ -104,6 +104,16 @@ def allowed_transitions(from_state: str) -> list[str]:
 # --- Permission checks ----------------------------------------------------------
 
 
+def can_register_agents(user) -> bool:
+    """Every active person registers agents; machines only with an administrator's global permission."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_person or user.has_perm("registry.add_agent"))
+    )
+
+
 def can_change_agent(user, agent: Agent) -> bool:
     return Agent.objects.for_user(user, "change").filter(pk=agent.pk).exists()
 
@@ -161,10 +171,7 @@ def _save_unique(instance, unique_field: str, message: str) -> None:
 
 def create_agent(*, actor: User, owner: User | None = None, **fields) -> Agent:
     """Register a new agent in the proposed state; the owner gets the agent's edit and manage rights."""
-    _ensure(
-        actor is not None and actor.is_active and (actor.is_person or actor.has_perm("registry.add_agent")),
-        "Only people and administrators may register agents.",
-    )
+    _ensure(can_register_agents(actor), "Only people and administrators may register agents.")
     unknown = set(fields) - set(EDITABLE_AGENT_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be set here." for name in sorted(unknown)})
@@ -432,6 +439,9 @@ def create_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str
     grants = _validate_tool_grants(tools)
     with transaction.atomic():
         version = AgentVersion(agent=agent, created_by=actor, **fields)
+        if AgentVersion.objects.filter(agent=agent, label=version.label).exists():
+            # Said on the field (full_clean would report the pair constraint as a form-wide error).
+            raise ValidationError({"label": "This agent already has a version with this label."})
         version.full_clean()
         _save_unique(version, "label", "This agent already has a version with this label.")
         AgentVersionTool.objects.bulk_create(
@@ -569,6 +579,35 @@ def create_user(
     return user
 
 
+EDITABLE_USER_FIELDS = ("first_name", "last_name", "email", "kind", "business_unit", "job_title")
+
+
+def update_user(user: User, *, actor: User | None, **changes) -> User:
+    """Change an account's profile facts. Roles and deactivation have their own services."""
+    if actor is not None:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change accounts.")
+    unknown = set(changes) - set(EDITABLE_USER_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = audit.snapshot(current, EDITABLE_USER_FIELDS)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        if current.kind != UserKind.PERSON and current.owned_agents.exists():
+            raise ValidationError(
+                {"kind": f"{current.username} owns agents; transfer them before making this a service account."}
+            )
+        current.full_clean(exclude=["password"])
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, EDITABLE_USER_FIELDS))
+        if changed_after:
+            current.save(update_fields=list(changed_after))
+            audit.record(
+                AuditEventType.USER_CHANGED, actor=actor, target=current, before=changed_before, after=changed_after
+            )
+    return current
+
+
 def set_user_roles(user: User, roles: Iterable[str], *, actor: User | None) -> User:
     """Replace a user's role groups. Platform administrators also get access to the Django admin."""
     if actor is not None:
@@ -616,6 +655,28 @@ def deactivate_user(user: User, *, actor: User) -> User:
             before={"is_active": True},
             after={"is_active": False, "orphaned_agents": list(user.owned_agents.values_list("key", flat=True))},
         )
+    return user
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "email")
+
+
+def update_user_profile(user: User, *, actor: User | None, **changes) -> User:
+    """Change a person's name or e-mail address. ``actor=None``: copied from the identity provider at sign-in."""
+    if actor is not None and actor.pk != user.pk:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change other people's profiles.")
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError({next(iter(sorted(unknown))): "This field cannot be changed here."})
+    with transaction.atomic():
+        before = audit.snapshot(user, PROFILE_FIELDS)
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.full_clean(exclude=["password"], validate_unique=False)
+        before, after = audit.diff(before, audit.snapshot(user, PROFILE_FIELDS))
+        if after:
+            user.save(update_fields=list(after))
+            audit.record(AuditEventType.USER_CHANGED, actor=actor, target=user, before=before, after=after)
     return user
 
 

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -36,6 +36,14 @@ def get_agent_for_user(user, key: str, action: str = "view") -> Agent:
     if action != "view" and not Agent.objects.for_user(user, action).filter(pk=agent.pk).exists():
         raise PermissionDenied("You may see this agent but not change it.")
     return agent
+
+
+def _pk_or_404(value) -> int:
+    """A primary key from a form button; anything that is not one is a missing row, not a server error."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such row.") from None
 
 
 @login_required
@@ -104,7 +112,7 @@ def agent_detail(request, key):
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_create(request):
-    if not (request.user.is_person or request.user.has_perm("registry.add_agent")):
+    if not services.can_register_agents(request.user):
         raise PermissionDenied("Only people register agents.")
     form = AgentForm(request.POST or None, user=request.user, initial=_prefill(request))
     if request.method == "POST" and form.is_valid():
@@ -167,7 +175,7 @@ def agent_transition(request, key):
     else:
         for field, errors in form.errors.items():
             for error in errors:
-                messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: {error}")
+                messages.error(request, f"{form[field].label}: {error}" if field in form.fields else error)
     return HttpResponseRedirect(reverse("registry:agent-detail", args=[agent.key]))
 
 
@@ -196,7 +204,7 @@ def agent_delegates(request, key):
     form = DelegateForm(request.POST or None, agent=agent)
     if request.method == "POST":
         if "remove" in request.POST:
-            person = get_object_or_404(User, pk=request.POST.get("remove"))
+            person = get_object_or_404(User, pk=_pk_or_404(request.POST.get("remove")))
             try:
                 services.revoke_delegate(agent, person, actor=request.user)
             except ValidationError as exc:
@@ -245,7 +253,9 @@ def profile(request):
     new_token = None
     if request.method == "POST":
         if "revoke" in request.POST:
-            token = get_object_or_404(ApiToken.objects.for_user(request.user, "view"), pk=request.POST.get("revoke"))
+            token = get_object_or_404(
+                ApiToken.objects.for_user(request.user, "view"), pk=_pk_or_404(request.POST.get("revoke"))
+            )
             services.revoke_api_token(token, actor=request.user)
             messages.success(request, f"Token {token.name} revoked.")
             return redirect("registry:profile")

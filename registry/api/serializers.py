@@ -168,4 +168,5 @@ class AgentVersionSerializer(DisplayMixin, serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
-            self.fields["agent"].queryset = Agent.objects.for_user(request.user, "change")
+            # Visible agents resolve; whether the caller may add a version is the service's 403.
+            self.fields["agent"].queryset = Agent.objects.for_user(request.user, "view")

@@ -1,6 +1,6 @@
 """Registry API. Every viewset reads through ``for_user`` and writes through services."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from registry import services
+from registry.api.permissions import GlobalModelWritePermission
 from registry.api.serializers import (
     AgentSerializer,
     AgentVersionSerializer,
@@ -58,6 +59,31 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
             .prefetch_related(Prefetch("delegations", queryset=AgentDelegate.objects.select_related("user")))
         )
 
+    # Actions that need more than read access, checked before the body is validated.
+    ACTION_RIGHTS = {
+        "update": "change",
+        "partial_update": "change",
+        "destroy": "change",
+        "transfer": "manage",
+        "delegates": "manage",
+    }
+
+    def create(self, request, *args, **kwargs):
+        if not services.can_register_agents(request.user):
+            raise PermissionDenied("Only people and administrators may register agents.")
+        return super().create(request, *args, **kwargs)
+
+    def get_object(self):
+        agent = super().get_object()
+        action = self.ACTION_RIGHTS.get(self.action)
+        if action and not Agent.objects.for_user(self.request.user, action).filter(pk=agent.pk).exists():
+            raise PermissionDenied(
+                "You may see this agent but not change it."
+                if action == "change"
+                else "Only the agent's owner or a platform administrator may do this."
+            )
+        return agent
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("row_version", None)
@@ -76,9 +102,7 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         )
 
     def destroy(self, request, *args, **kwargs):
-        agent = self.get_object()
-        if not services.can_change_agent(request.user, agent):
-            return Response({"detail": "You may not change this agent."}, status=status.HTTP_403_FORBIDDEN)
+        self.get_object()
         return Response(
             {"detail": "Agents are never deleted; move the agent to retired instead (POST …/transition/)."},
             status=status.HTTP_405_METHOD_NOT_ALLOWED,
@@ -131,6 +155,7 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
 
 class BusinessUnitViewSet(viewsets.ModelViewSet):
     serializer_class = BusinessUnitSerializer
+    permission_classes = [GlobalModelWritePermission]
     filterset_class = BusinessUnitFilterSet
     lookup_field = "slug"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
@@ -151,8 +176,10 @@ class ToolViewSet(viewsets.ModelViewSet):
     """The shared tool catalog agents draw their allowed tools from."""
 
     serializer_class = ToolSerializer
+    permission_classes = [GlobalModelWritePermission]
     filterset_class = ToolFilterSet
     lookup_field = "key"
+    lookup_value_regex = KEY_LOOKUP
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):

@@ -1,0 +1,297 @@
+"""The governance vocabulary. Values are stable lowercase strings; labels are for people.
+
+Each enumeration has a badge-colour map beside it for templates.
+"""
+
+from django.db import models
+
+
+class EUAIActCategory(models.TextChoices):
+    PROHIBITED = "prohibited", "Prohibited (Art. 5)"
+    HIGH_RISK = "high_risk", "High-risk (Annex III)"
+    TRANSPARENCY = "transparency", "Transparency obligations (Art. 50)"
+    MINIMAL = "minimal", "Minimal risk"
+    NOT_APPLICABLE = "not_applicable", "Out of scope"
+
+
+EU_AI_ACT_COLORS = {
+    EUAIActCategory.PROHIBITED: "red",
+    EUAIActCategory.HIGH_RISK: "orange",
+    EUAIActCategory.TRANSPARENCY: "yellow",
+    EUAIActCategory.MINIMAL: "green",
+    EUAIActCategory.NOT_APPLICABLE: "gray",
+}
+
+
+class ActionImpact(models.TextChoices):
+    READ_ONLY = "read_only", "Read-only"
+    INTERNAL_REVERSIBLE = "internal_reversible", "Internal and reversible"
+    PRODUCTION_AFFECTING = "production_affecting", "Affects production systems"
+    FINANCIAL_LEGAL = "financial_legal", "Financial or legal consequences"
+
+
+class PeopleAffected(models.TextChoices):
+    UNDER_100 = "under_100", "Fewer than 100 people"
+    UNDER_10000 = "under_10000", "Fewer than 10,000 people"
+    MORE = "more", "10,000 people or more"
+
+
+class AssessmentStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Awaiting confirmation"
+    CONFIRMED = "confirmed", "Confirmed"
+    RETURNED = "returned", "Returned to owner"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+ASSESSMENT_STATUS_COLORS = {
+    AssessmentStatus.SUBMITTED: "blue",
+    AssessmentStatus.CONFIRMED: "green",
+    AssessmentStatus.RETURNED: "orange",
+    AssessmentStatus.SUPERSEDED: "gray",
+}
+
+
+class Validity(models.TextChoices):
+    DAYS = "days", "A number of days"
+    PER_RELEASE = "per_release", "Per release (tied to one version)"
+    UNTIL_CHANGED = "until_changed", "Until the relevant facts change"
+    SYSTEM = "system", "Verified by the system"
+
+
+class NistFunction(models.TextChoices):
+    GOVERN = "govern", "Govern"
+    MAP = "map", "Map"
+    MEASURE = "measure", "Measure"
+    MANAGE = "manage", "Manage"
+
+
+class EvidenceKind(models.TextChoices):
+    LINK = "link", "Link"
+    FILE = "file", "Uploaded file"
+    STATEMENT = "statement", "Written statement"
+
+
+class EvidenceStatus(models.TextChoices):
+    """Stored states. ``missing`` and ``expired`` are derived (see Evidence.state)."""
+
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class ControlState(models.TextChoices):
+    """The state of one required control of one agent, as the checklist shows it."""
+
+    MISSING = "missing", "Missing"
+    SUBMITTED = "submitted", "Submitted, awaiting review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    WAIVED = "waived", "Waived"
+    SATISFIED = "satisfied", "Verified by the system"
+    FAILING = "failing", "Failing (system check)"
+    UNKNOWN = "unknown", "Not yet reporting"
+
+
+CONTROL_STATE_COLORS = {
+    ControlState.MISSING: "red",
+    ControlState.SUBMITTED: "blue",
+    ControlState.ACCEPTED: "green",
+    ControlState.REJECTED: "red",
+    ControlState.EXPIRED: "orange",
+    ControlState.WAIVED: "purple",
+    ControlState.SATISFIED: "green",
+    ControlState.FAILING: "red",
+    ControlState.UNKNOWN: "gray",
+}
+EVIDENCE_STATE_COLORS = CONTROL_STATE_COLORS
+
+# Control states that count as covered at the release gate.
+COVERED_STATES = (ControlState.ACCEPTED, ControlState.WAIVED, ControlState.SATISFIED)
+
+
+class ReviewKind(models.TextChoices):
+    RELEASE = "release", "Release review"
+    PERIODIC = "periodic", "Periodic review"
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", "Awaiting decision"
+    DECIDED = "decided", "Decided"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+REVIEW_STATUS_COLORS = {
+    ReviewStatus.OPEN: "blue",
+    ReviewStatus.DECIDED: "green",
+    ReviewStatus.CANCELLED: "gray",
+}
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    APPROVE_WITH_CONDITIONS = "approve_with_conditions", "Approve with conditions"
+    REJECT = "reject", "Reject"
+
+
+DECISION_COLORS = {
+    Decision.APPROVE: "green",
+    Decision.APPROVE_WITH_CONDITIONS: "yellow",
+    Decision.REJECT: "red",
+}
+APPROVING_DECISIONS = (Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS)
+
+
+class ConditionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class IncidentSeverity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+INCIDENT_SEVERITY_COLORS = {
+    IncidentSeverity.LOW: "green",
+    IncidentSeverity.MEDIUM: "yellow",
+    IncidentSeverity.HIGH: "orange",
+    IncidentSeverity.CRITICAL: "red",
+}
+# Severities whose open incident lets the owner or board suspend the agent.
+SUSPENDING_SEVERITIES = (IncidentSeverity.HIGH, IncidentSeverity.CRITICAL)
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+INCIDENT_STATUS_COLORS = {IncidentStatus.OPEN: "red", IncidentStatus.RESOLVED: "green"}
+
+
+class GovernanceEvent(models.TextChoices):
+    """Audit event types written by governance services ("<noun>.<verb>")."""
+
+    POLICY_PUBLISHED = "policy.published", "Policy version published"
+    ASSESSMENT_SUBMITTED = "assessment.submitted", "Risk assessment submitted"
+    ASSESSMENT_CONFIRMED = "assessment.confirmed", "Risk assessment confirmed"
+    ASSESSMENT_RETURNED = "assessment.returned", "Risk assessment returned"
+    ASSESSMENT_STALE = "assessment.stale", "Risk assessment marked stale"
+    EVIDENCE_SUBMITTED = "evidence.submitted", "Evidence submitted"
+    EVIDENCE_ACCEPTED = "evidence.accepted", "Evidence accepted"
+    EVIDENCE_REJECTED = "evidence.rejected", "Evidence rejected"
+    EVIDENCE_INVALIDATED = "evidence.invalidated", "Evidence invalidated by a change"
+    REVIEW_REQUESTED = "review.requested", "Review requested"
+    REVIEW_SCHEDULED = "review.scheduled", "Periodic review scheduled"
+    REVIEW_DECIDED = "review.decided", "Review decided"
+    REVIEW_CANCELLED = "review.cancelled", "Review cancelled"
+    CONDITION_CLOSED = "condition.closed", "Condition closed"
+    RELEASE_APPROVED = "release.approved", "Release approved"
+    RELEASE_DEPLOYED = "release.deployed", "Release deployed"
+    INCIDENT_REPORTED = "incident.reported", "Incident reported"
+    INCIDENT_CHANGED = "incident.changed", "Incident updated"
+    INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
+    WAIVER_GRANTED = "waiver.granted", "Waiver granted"
+    WAIVER_REVOKED = "waiver.revoked", "Waiver revoked"
+
+
+# --- Findings and background checks (telemetry helper) ----------------------------
+
+
+class FindingKind(models.TextChoices):
+    SHADOW_AGENT = "shadow_agent", "Shadow agent"
+    UNAPPROVED_IN_PRODUCTION = "unapproved_in_production", "Unapproved in production"
+    LAPSED_MONITORING = "lapsed_monitoring", "Monitoring lapsed"
+    REVIEW_OVERDUE = "review_overdue", "Review overdue"
+    ORPHANED_OWNER = "orphaned_owner", "Orphaned owner"
+    CONTROL_GAP = "control_gap", "Control gap"
+    EVIDENCE_EXPIRED = "evidence_expired", "Evidence expired"
+    # Raised by the portfolio layer's check (registered through governance.hooks.check_providers).
+    MATURITY_TRAP = "maturity_trap", "Maturity trap"
+    NO_SUCCESS_METRIC = "no_success_metric", "No success metric"
+    LOW_ADOPTION = "low_adoption", "Low adoption"
+
+
+FINDING_KIND_COLORS = {
+    FindingKind.SHADOW_AGENT: "purple",
+    FindingKind.UNAPPROVED_IN_PRODUCTION: "red",
+    FindingKind.LAPSED_MONITORING: "orange",
+    FindingKind.REVIEW_OVERDUE: "yellow",
+    FindingKind.ORPHANED_OWNER: "red",
+    FindingKind.CONTROL_GAP: "orange",
+    FindingKind.EVIDENCE_EXPIRED: "yellow",
+    FindingKind.MATURITY_TRAP: "indigo",
+    FindingKind.NO_SUCCESS_METRIC: "blue",
+    FindingKind.LOW_ADOPTION: "teal",
+}
+
+
+class FindingSeverity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+FINDING_SEVERITY_COLORS = {
+    FindingSeverity.LOW: "green",
+    FindingSeverity.MEDIUM: "yellow",
+    FindingSeverity.HIGH: "orange",
+    FindingSeverity.CRITICAL: "red",
+}
+
+
+class FindingState(models.TextChoices):
+    """What a finding's row says about it (derived from its timestamps)."""
+
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    WAIVED = "waived", "Waived"
+    RESOLVED = "resolved", "Resolved"
+
+
+FINDING_STATE_COLORS = {
+    FindingState.OPEN: "red",
+    FindingState.ACKNOWLEDGED: "yellow",
+    FindingState.WAIVED: "purple",
+    FindingState.RESOLVED: "green",
+}
+
+
+class FindingEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    UPDATED = "updated", "Details changed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    WAIVED = "waived", "Waived"
+    NOTIFIED = "notified", "Owner notified"
+    RESOLVED = "resolved", "Resolved"
+
+
+class CheckRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+CHECK_RUN_STATUS_COLORS = {
+    CheckRunStatus.RUNNING: "blue",
+    CheckRunStatus.SUCCEEDED: "green",
+    CheckRunStatus.FAILED: "red",
+}
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+DELIVERY_STATUS_COLORS = {
+    DeliveryStatus.PENDING: "blue",
+    DeliveryStatus.DELIVERED: "green",
+    DeliveryStatus.FAILED: "red",
+}

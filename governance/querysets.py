@@ -1,0 +1,155 @@
+"""Reads of the governance layer. Every manager is a RestrictedQuerySet; pages and API start from ``for_user``."""
+
+from registry.querysets import AgentChildQuerySet, RestrictedQuerySet
+
+
+class RiskPolicyQuerySet(RestrictedQuerySet):
+    """Policy is public to every signed-in person; only platform admins change it (global permission)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+    def current(self):
+        """The policy in force: the newest published version."""
+        return self.order_by("-version").first()
+
+
+class ControlQuerySet(RiskPolicyQuerySet):
+    def current(self):
+        from governance.models import RiskPolicy
+
+        return self.filter(policy=RiskPolicy.objects.current())
+
+
+class GovernedQuerySet(AgentChildQuerySet):
+    """Rows that belong to one agent. Everyone who sees the agent sees them; the owner and
+    delegates may act on them as owners (submit), the board through its global permissions."""
+
+    def _restrict(self, user, action: str):
+        if action == "view":
+            return super()._restrict(user, "view")
+        opts = self.model._meta
+        if user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"):
+            return self
+        return super()._restrict(user, action)
+
+
+class RiskAssessmentQuerySet(GovernedQuerySet):
+    def awaiting_confirmation(self):
+        return self.filter(status="submitted")
+
+    def current(self):
+        """Confirmed assessments still in force (one per agent at most; stale ones included)."""
+        return self.filter(status="confirmed")
+
+
+class EvidenceQuerySet(GovernedQuerySet):
+    """Evidence can hold sensitive material (security reviews, contracts), so unlike the rest of an
+    agent's governance record it is not public to every employee: the agent's owner and delegates
+    see it, and the roles holding the global view permission (board, leadership, administrators)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view":
+            if user.has_perm("governance.view_evidence"):
+                return self
+            return AgentChildQuerySet._restrict(self, user, "change")
+        return super()._restrict(user, action)
+
+    def awaiting_review(self):
+        return self.filter(status="submitted")
+
+    def live(self):
+        """Evidence not replaced by a newer submission for the same control."""
+        return self.exclude(status="superseded")
+
+
+class ReviewQuerySet(GovernedQuerySet):
+    def open(self):
+        return self.filter(status="open")
+
+    def periodic_overdue(self, now):
+        """Open periodic reviews past their due date (read by the review_overdue check)."""
+        return self.filter(status="open", kind="periodic", due_at__lt=now)
+
+
+class ReleaseQuerySet(GovernedQuerySet):
+    def for_environment(self, environment: str):
+        return self.filter(environment=environment)
+
+
+class IncidentQuerySet(GovernedQuerySet):
+    def open(self):
+        return self.filter(status="open")
+
+
+class WaiverQuerySet(GovernedQuerySet):
+    def in_force(self, now):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ReviewConditionQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        from governance.models import Review
+
+        return self.filter(review__in=Review.objects.for_user(user, action).values("pk"))
+
+    def open(self):
+        return self.filter(status="open")
+
+
+# --- Findings (telemetry helper) -----------------------------------------------------
+
+
+class FindingQuerySet(RestrictedQuerySet):
+    """Findings about agents are read with the catalog (every person); findings about
+    unregistered identities need the global view permission (board, leadership, admins)."""
+
+    def _restrict(self, user, action: str):
+        if user.has_perm(f"governance.{action}_finding"):
+            return self
+        if action == "view" and user.is_person:
+            return self.filter(agent__isnull=False)
+        return self.none()
+
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+    def of_kind(self, kind: str):
+        return self.filter(kind=kind)
+
+    def unnotified(self):
+        """Open findings about an agent whose owner has not been told (partial index finding_unnotified_idx)."""
+        return self.filter(resolved_at__isnull=True, notified_at__isnull=True, agent__isnull=False)
+
+
+class FindingEventQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        from governance.models import Finding
+
+        return self.filter(finding__in=Finding.objects.for_user(user, "view").values("pk"))
+
+
+class CheckRunQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+    def latest_per_kind(self):
+        """The newest run of each check (one query; PostgreSQL DISTINCT ON, elsewhere a subquery)."""
+        from django.db.models import Max
+
+        newest = self.values("check_kind").annotate(last=Max("id")).values("last")
+        return self.filter(id__in=newest).order_by("check_kind")
+
+
+class WebhookEndpointQuerySet(RestrictedQuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class WebhookDeliveryQuerySet(RestrictedQuerySet):
+    def due(self, now):
+        return self.filter(status="pending", next_attempt_at__lte=now)
