@@ -249,6 +249,8 @@ class EvidenceSerializer(DisplayMixin, serializers.ModelSerializer):
             "invalidated_reason",
         ]
         extra_kwargs = {"statement": {"required": False}, "summary": {"required": False}}
+        # Uniqueness (one piece awaiting review per control) is the service's and the database's.
+        validators: list = []
 
     url_link = serializers.URLField(source="url", required=False, allow_blank=True, max_length=1000)
 
@@ -329,6 +331,7 @@ class ReviewSerializer(DisplayMixin, serializers.ModelSerializer):
             "decided_at",
         ]
         extra_kwargs = {"summary": {"required": False}}
+        validators: list = []
 
     def get_requested_by(self, obj) -> str | None:
         return username(obj.requested_by)
