@@ -56,7 +56,7 @@ def resolve_version(agent, label):
         return None
     version = AgentVersion.objects.filter(agent=agent, label=label).first()
     if version is None:
-        raise serializers.ValidationError({"version": f"{agent.key} has no version {label}."})
+        raise serializers.ValidationError({"version": [f"{agent.key} has no version {label}."]})
     return version
 
 
