@@ -16,7 +16,8 @@ from tests.factories import UserFactory
 
 
 def last_event() -> AuditEvent:
-    return AuditEvent.objects.order_by("-seq").first()
+    # Sign-in and refusal records (auth.*) describe requests, not the change under test.
+    return AuditEvent.objects.exclude(event_type__startswith="auth.").order_by("-seq").first()
 
 
 def events_since(seq: int) -> list[AuditEvent]:
