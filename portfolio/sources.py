@@ -65,25 +65,25 @@ def severity_field() -> str | None:
     return None
 
 
-def compliant_agents(agents: QuerySet) -> QuerySet | None:
-    """Those of ``agents`` that meet every required control, or None while governance cannot say.
+def compliant_agents(agents: QuerySet, now=None) -> QuerySet | None:
+    """Those of ``agents`` that are fully compliant now, or None while governance cannot say.
 
-    Governance exposes the predicate as a queryset method (``fully_compliant``) on
-    the agents or as a function in its reports module; whichever exists is used.
+    Fully compliant: an active owner, and every required evidence control
+    covered (valid accepted evidence, or a waiver in force). The control states
+    come from governance's set-based evaluation (``governance.checks._control_states``,
+    the same reading the ``control_gap`` check uses: a constant number of
+    queries for any number of agents). Monitoring is left to its own finding.
     """
-    if hasattr(agents, "fully_compliant"):
-        return agents.fully_compliant()
     try:
-        from governance import reports as governance_reports  # noqa: PLC0415
+        from governance.checks import _control_states
+        from governance.choices import COVERED_STATES
     except ImportError:
-        governance_reports = None
-    if governance_reports is not None and hasattr(governance_reports, "compliant_agents"):
-        return governance_reports.compliant_agents(agents)
-    if open_findings() is not None:
-        # Fallback definition: no open control-gap or expired-evidence finding.
-        gaps = open_findings().filter(kind__in=("control_gap", "evidence_expired")).values("agent_id")
-        return agents.exclude(pk__in=gaps)
-    return None
+        return None
+    from django.utils import timezone
+
+    states = _control_states(now or timezone.now(), agents.filter(owner__is_active=True))
+    compliant = [pk for pk, controls in states.items() if all(state in COVERED_STATES for _, state in controls)]
+    return agents.filter(pk__in=compliant)
 
 
 def review_overdue_agents(agents: QuerySet) -> QuerySet | None:

@@ -149,7 +149,9 @@ def test_lowering_autonomy_keeps_a_production_agent_in_production(gate_ready, ow
 def test_board_accepts_evidence_with_validity_from_the_control(agent, owner, board, assess):
     # given
     assess(agent)
-    evidence = services.submit_evidence(agent, "tool-allowlist", actor=owner, kind="link", url="https://wiki.example.com/tools")
+    evidence = services.submit_evidence(
+        agent, "tool-allowlist", actor=owner, kind="link", url="https://wiki.example.com/tools"
+    )
     # when
     accepted = services.accept_evidence(evidence, actor=board)
     # then
