@@ -65,25 +65,28 @@ def severity_field() -> str | None:
     return None
 
 
-def compliant_agents(agents: QuerySet, now=None) -> QuerySet | None:
-    """Those of ``agents`` that are fully compliant now, or None while governance cannot say.
+# Open findings of these kinds mean an agent is not fully compliant.
+NON_COMPLIANT_KINDS = ("control_gap", "evidence_expired", "orphaned_owner")
 
-    Fully compliant: an active owner, and every required evidence control
-    covered (valid accepted evidence, or a waiver in force). The control states
-    come from governance's set-based evaluation (``governance.checks._control_states``,
-    the same reading the ``control_gap`` check uses: a constant number of
-    queries for any number of agents). Monitoring is left to its own finding.
+
+def compliant_agents(agents: QuerySet) -> QuerySet | None:
+    """Those of ``agents`` that are fully compliant, as of the background checks' last sweep; None while unknown.
+
+    Fully compliant: no open ``control_gap`` (a required control without valid
+    accepted evidence or a waiver), ``evidence_expired`` or ``orphaned_owner``
+    finding. Reading the findings keeps this one indexed query at any size and
+    makes the figure agree with the findings list it links to; evaluating every
+    agent's checklist live took 14 s at 50,000 agents. Until the control-gap
+    check has completed once, compliance is unknown (None), not 100 %.
     """
-    try:
-        from governance.checks import _control_states
-        from governance.choices import COVERED_STATES
-    except ImportError:
+    Finding = finding_model()
+    CheckRun = _model("governance", "CheckRun")
+    if Finding is None or CheckRun is None:
         return None
-    from django.utils import timezone
-
-    states = _control_states(now or timezone.now(), agents.filter(owner__is_active=True))
-    compliant = [pk for pk, controls in states.items() if all(state in COVERED_STATES for _, state in controls)]
-    return agents.filter(pk__in=compliant)
+    if not CheckRun.objects.filter(check_kind="control_gap", status="succeeded").exists():
+        return None
+    failing = open_findings().filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
+    return agents.exclude(pk__in=failing)
 
 
 def review_overdue_agents(agents: QuerySet) -> QuerySet | None:
