@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "registry",
+    "telemetry",
     "governance",
     "portfolio",
 ]
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Refuses telemetry ingest tokens anywhere but the ingest endpoints (403), before sessions load.
+    "telemetry.middleware.IngestTokenScopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -284,7 +287,10 @@ SPECTACULAR_SETTINGS = {
         "registry.api.schema.add_error_responses",
     ],
     # One name per vocabulary, however many serializers use it.
-    "ENUM_NAME_OVERRIDES": {"LifecycleEnum": "registry.choices.Lifecycle"},
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleEnum": "registry.choices.Lifecycle",
+        "RiskTierEnum": "registry.choices.RiskTier",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------
@@ -316,12 +322,63 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
 # Each entry expires close to its interval so a backlog of missed runs cannot
 # pile up behind a stopped worker: a late run is dropped, the next one comes.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "governance-run-all-checks": {
+        "task": "governance.run_all_checks",
+        "schedule": CHECKS_INTERVAL_SECONDS,
+        "options": {"expires": max(CHECKS_INTERVAL_SECONDS - 10, 10)},
+    },
+    "governance-notify-owners": {
+        "task": "governance.notify_owners",
+        "schedule": envint("NOTIFY_INTERVAL_SECONDS", 120),
+        "options": {"expires": max(envint("NOTIFY_INTERVAL_SECONDS", 120) - 10, 10)},
+    },
+    "governance-deliver-webhooks": {
+        "task": "governance.deliver_due_webhooks",
+        "schedule": envint("WEBHOOK_INTERVAL_SECONDS", 60),
+        "options": {"expires": max(envint("WEBHOOK_INTERVAL_SECONDS", 60) - 5, 5)},
+    },
+    # Runs hourly; the DigestLog row makes it send once per day.
+    "governance-board-digest": {
+        "task": "governance.send_board_digest",
+        "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
+        "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
+    },
+    "telemetry-purge-old-events": {
+        "task": "telemetry.purge_old_events",
+        "schedule": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600),
+        "options": {"expires": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600) - 60},
+    },
+}
+
+# --- Portfolio ----------------------------------------------------------------
+# The daily snapshot behind the leadership trend charts. Taking it twice on one
+# day replaces that day's figures, so a shorter interval only refreshes today.
+PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = envint("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE["portfolio-snapshot"] = {
+    "task": "portfolio.take_snapshot",
+    "schedule": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS,
+    "options": {"expires": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS * 0.9},
+}
+# The five maturity dimensions share one 1-5 scale; one schema enum names it.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["MaturityLevelEnum"] = "portfolio.choices.MaturityLevel"
+# Rows per database round-trip when streaming CSV exports.
+PORTFOLIO_EXPORT_CHUNK_SIZE = envint("PORTFOLIO_EXPORT_CHUNK_SIZE", 2000)
 
 # --- Product policy knobs -----------------------------------------------------
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
+
+# --- Findings and notifications ---------------------------------------------------
+# Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 30)
+WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
+
+# --- Telemetry ----------------------------------------------------------------
+# Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
+TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
 # --- Governance -----------------------------------------------------------------

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health, metrics
 from registry import auth_views as auth_views_local
+from telemetry import endpoints as telemetry_endpoints
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -18,6 +19,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
+    # OpenTelemetry OTLP/HTTP: exporters post to <endpoint>/v1/traces.
+    path("v1/traces", telemetry_endpoints.otlp_traces, name="otlp-traces"),
+    path("telemetry/", include("telemetry.urls")),
     path("governance/", include("governance.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("", include("registry.urls")),

@@ -143,6 +143,20 @@ def validate_owner(user: User | None, field: str = "owner") -> None:
         raise ValidationError({field: f"{user.username} is deactivated; choose an active person."})
 
 
+# The fields transition_agent changes (row_version aside).
+TRANSITION_FIELDS = ("lifecycle", "lifecycle_changed_at", "production_since", "runs_in_production")
+
+
+def _clean_only(instance, fields) -> None:
+    """``full_clean()`` limited to the fields a service changed.
+
+    Django checks each CheckConstraint with its own query (SAVEPOINT, SELECT,
+    RELEASE): nine on an agent. A transition touches two of them, and the
+    others cannot have changed, so they are skipped.
+    """
+    instance.full_clean(exclude=[f.name for f in instance._meta.concrete_fields if f.name not in fields])
+
+
 def _save_unique(instance, unique_field: str, message: str) -> None:
     """Save, turning a lost race on a unique column into a field error instead of a 500."""
     try:
@@ -269,7 +283,7 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
         if to_state == Lifecycle.PRODUCTION:
             current.runs_in_production = True
         current.row_version += 1
-        current.full_clean()
+        _clean_only(current, TRANSITION_FIELDS)
         current.save()
         audit.record(
             AuditEventType.AGENT_TRANSITIONED,
@@ -563,6 +577,35 @@ def create_user(
         if roles:
             set_user_roles(user, roles, actor=actor)
     return user
+
+
+EDITABLE_USER_FIELDS = ("first_name", "last_name", "email", "kind", "business_unit", "job_title")
+
+
+def update_user(user: User, *, actor: User | None, **changes) -> User:
+    """Change an account's profile facts. Roles and deactivation have their own services."""
+    if actor is not None:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change accounts.")
+    unknown = set(changes) - set(EDITABLE_USER_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = audit.snapshot(current, EDITABLE_USER_FIELDS)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        if current.kind != UserKind.PERSON and current.owned_agents.exists():
+            raise ValidationError(
+                {"kind": f"{current.username} owns agents; transfer them before making this a service account."}
+            )
+        current.full_clean(exclude=["password"])
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, EDITABLE_USER_FIELDS))
+        if changed_after:
+            current.save(update_fields=list(changed_after))
+            audit.record(
+                AuditEventType.USER_CHANGED, actor=actor, target=current, before=changed_before, after=changed_after
+            )
+    return current
 
 
 def set_user_roles(user: User, roles: Iterable[str], *, actor: User | None) -> User:

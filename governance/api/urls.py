@@ -1,7 +1,27 @@
-"""API routes of this app, registered on the shared /api/v1/ router by config.api_urls."""
+"""Governance routes on the shared /api/v1/ router, registered by config.api_urls."""
 
-extra_urlpatterns: list = []
+from django.urls import path
+
+from governance.api import views
+
+extra_urlpatterns: list = [
+    path("agents/<str:key>/requirements/", views.AgentRequirementsView.as_view(), name="agent-requirements"),
+    path("evidence/<int:pk>/download/", views.EvidenceDownloadView.as_view(), name="evidence-download"),
+]
 
 
 def register(router) -> None:
-    pass
+    router.register("risk-policies", views.RiskPolicyViewSet, basename="riskpolicy")
+    router.register("controls", views.ControlViewSet, basename="control")
+    router.register("risk-assessments", views.RiskAssessmentViewSet, basename="riskassessment")
+    router.register("evidence", views.EvidenceViewSet, basename="evidence")
+    router.register("reviews", views.ReviewViewSet, basename="review")
+    router.register("review-conditions", views.ReviewConditionViewSet, basename="reviewcondition")
+    router.register("releases", views.ReleaseViewSet, basename="release")
+    router.register("incidents", views.IncidentViewSet, basename="incident")
+    router.register("waivers", views.WaiverViewSet, basename="waiver")
+
+    from governance.api import findings
+
+    router.register("findings", findings.FindingViewSet, basename="finding")
+    router.register("check-runs", findings.CheckRunViewSet, basename="checkrun")

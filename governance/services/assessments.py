@@ -72,13 +72,13 @@ def submit_assessment(agent, *, actor, **answers) -> RiskAssessment:
             computed_tier=RiskTier.LOW,
             **answers,
         )
+        # The assessment still awaiting confirmation (if any) is replaced by this one.
+        RiskAssessment.objects.filter(agent=agent, status=AssessmentStatus.SUBMITTED).update(
+            status=AssessmentStatus.SUPERSEDED
+        )
         assessment.full_clean(exclude=["score", "computed_tier", "reasons"])
         tier, score, reasons = compute_tier(assessment.answers(), policy)
         assessment.score, assessment.computed_tier, assessment.reasons = score, tier, reasons
-        previous = list(RiskAssessment.objects.select_for_update().filter(agent=agent, status="submitted"))
-        for old in previous:
-            old.status = AssessmentStatus.SUPERSEDED
-            old.save(update_fields=["status"])
         try:
             with transaction.atomic():
                 assessment.save()

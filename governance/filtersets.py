@@ -1,0 +1,122 @@
+"""Filters of the governance lists, shared by the API (and usable by pages)."""
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+
+from governance.choices import (
+    AssessmentStatus,
+    EUAIActCategory,
+    EvidenceStatus,
+    FindingKind,
+    FindingSeverity,
+    FindingState,
+    IncidentSeverity,
+    IncidentStatus,
+    ReviewKind,
+    ReviewStatus,
+)
+from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
+from registry.choices import Environment
+
+
+class AgentKeyFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+
+
+class RiskAssessmentFilterSet(AgentKeyFilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=AssessmentStatus.choices)
+    eu_ai_act_category = django_filters.MultipleChoiceFilter(choices=EUAIActCategory.choices)
+    stale = django_filters.BooleanFilter(field_name="stale_at", lookup_expr="isnull", exclude=True, label="Stale")
+
+    class Meta:
+        model = RiskAssessment
+        fields = ["agent", "status", "eu_ai_act_category", "stale"]
+
+
+class ControlFilterSet(django_filters.FilterSet):
+    policy_version = django_filters.NumberFilter(
+        field_name="policy__version", label="Policy version (default: the one in force)"
+    )
+    validity = django_filters.CharFilter()
+    nist_function = django_filters.CharFilter()
+
+    class Meta:
+        model = Control
+        fields = ["policy_version", "validity", "nist_function"]
+
+
+class EvidenceFilterSet(AgentKeyFilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=EvidenceStatus.choices)
+    control = django_filters.CharFilter(field_name="control_code")
+
+    class Meta:
+        model = Evidence
+        fields = ["agent", "status", "control"]
+
+
+class ReviewFilterSet(AgentKeyFilterSet):
+    kind = django_filters.ChoiceFilter(choices=ReviewKind.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ReviewStatus.choices)
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+
+    class Meta:
+        model = Review
+        fields = ["agent", "kind", "status", "environment"]
+
+
+class ReleaseFilterSet(AgentKeyFilterSet):
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+
+    class Meta:
+        model = Release
+        fields = ["agent", "environment"]
+
+
+class IncidentFilterSet(AgentKeyFilterSet):
+    severity = django_filters.MultipleChoiceFilter(choices=IncidentSeverity.choices)
+    status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
+
+    class Meta:
+        model = Incident
+        fields = ["agent", "severity", "status"]
+
+
+class WaiverFilterSet(AgentKeyFilterSet):
+    control = django_filters.CharFilter(field_name="control_code")
+
+    class Meta:
+        model = Waiver
+        fields = ["agent", "control"]
+
+
+class FindingFilterSet(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=FindingKind.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=FindingSeverity.choices)
+    state = django_filters.ChoiceFilter(
+        choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None
+    )
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
+    business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
+    opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+
+    class Meta:
+        model = Finding
+        fields = ["kind", "severity", "state", "agent", "identity", "business_unit", "opened_after"]
+
+    def filter_state(self, queryset, name, value):
+        now = timezone.now()
+        waived = Q(waived_at__isnull=False, waived_until__gt=now)
+        if value == FindingState.RESOLVED:
+            return queryset.filter(resolved_at__isnull=False)
+        if value == FindingState.WAIVED:
+            return queryset.filter(waived, resolved_at__isnull=True)
+        if value == FindingState.ACKNOWLEDGED:
+            return queryset.filter(resolved_at__isnull=True, acknowledged_at__isnull=False).exclude(waived)
+        if value == FindingState.OPEN:
+            return queryset.filter(resolved_at__isnull=True)
+        return queryset
+
+    def filter_unit(self, queryset, name, value):
+        return queryset.filter(agent__business_unit__path__contains=f"/{value}/") if value else queryset
