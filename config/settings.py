@@ -281,6 +281,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Error answers are part of the contract too (checked by schemathesis in tests/config/test_api_fuzz.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "registry.api.schema.add_error_responses",
+    ],
     # One name per vocabulary, however many serializers use it.
     "ENUM_NAME_OVERRIDES": {
         "LifecycleEnum": "registry.choices.Lifecycle",

@@ -29,3 +29,4 @@ urlpatterns = [
 
 # Never a stack trace; a 503 with a clear message while the database is away.
 handler500 = "registry.middleware.server_error"
+handler404 = "registry.middleware.page_not_found"

@@ -13,6 +13,7 @@ import uuid
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.views import defaults
 
 from registry import audit, auth_audit
 
@@ -112,3 +113,10 @@ def server_error(request, *args, **kwargs) -> HttpResponse:
             status=500,
         )
     return render_without_database("500.html", request, 500)
+
+
+def page_not_found(request, exception=None):
+    """handler404: JSON under /api/ (clients parse it), the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

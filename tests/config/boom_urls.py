@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from config.urls import handler500
+from config.urls import handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
 
 
@@ -11,4 +11,4 @@ def boom(request):
 
 
 urlpatterns = [path("boom/", boom), path("api/boom/", boom), *project_urlpatterns]
-__all__ = ["handler500", "urlpatterns"]
+__all__ = ["handler404", "handler500", "urlpatterns"]

@@ -138,3 +138,11 @@ def test_a_forced_api_error_is_json_without_a_trace(db):
     response = Client(raise_request_exception=False).get("/api/boom/")
     assert response.status_code == 500
     assert response.json() == {"detail": "Server error. It has been logged.", "request_id": response["X-Request-ID"]}
+
+
+def test_an_unknown_api_address_answers_json_404_and_a_page_address_the_html_page(client, db):
+    api = client.get("/api/v1/agent-versions/1.5e-244/")
+    page = client.get("/no-such-page/")
+    assert (api.status_code, api["Content-Type"], api.json()) == (404, "application/json", {"detail": "Not found."})
+    assert page.status_code == 404
+    assert b"There is nothing here" in page.content
