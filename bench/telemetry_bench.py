@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -198,8 +199,8 @@ def reconcile_sql(kind: str, detect: str) -> str:
     col = "identity" if kind == "shadow_agent" else "agent_id"
     return f"""WITH wanted AS ({detect}), open AS (
           SELECT {col} AS subject FROM governance_finding WHERE kind = '{kind}' AND resolved_at IS NULL)
-        SELECT (SELECT count(*) FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.subject = w.subject)),
-               (SELECT count(*) FROM open o WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.subject = o.subject))"""
+        SELECT (SELECT count(*) FROM (SELECT subject FROM wanted EXCEPT SELECT subject FROM open) n),
+               (SELECT count(*) FROM (SELECT subject FROM open EXCEPT SELECT subject FROM wanted) c)"""
 
 
 def bench_sweep():
@@ -255,8 +256,10 @@ def start_gunicorn():
     )
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/v1/traces", timeout=1)  # noqa: S310
             return process
+        except urllib.error.HTTPError:
+            return process  # it answers (405 for a GET): ready
         except OSError:
             time.sleep(0.2)
     process.kill()
