@@ -256,10 +256,22 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     from governance import compliance
     from governance.requirements import Facts, derive_requirements
 
-    agents = list(agents.select_related("owner"))
+    # Only the facts the applicability rules read: agent rows are wide, and there may be tens of thousands.
+    subset = agents.only(
+        "pk",
+        "risk_tier",
+        "pattern",
+        "mode",
+        "autonomy_level",
+        "external_facing",
+        "data_classification",
+        "handles_personal_data",
+        "handles_regulated_data",
+    )
+    agents = list(subset)
     if not agents:
         return {}
-    ids = [a.pk for a in agents]
+    ids = subset.values("pk")
     policy = RiskPolicy.objects.current()
     controls = list(Control.objects.filter(policy=policy)) if policy else []
     assessments = {
