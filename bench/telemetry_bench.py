@@ -328,7 +328,9 @@ def bench_batch_ingest(token):
         for i in range(accepted)
     ]
     started = time.monotonic()
-    with connection.cursor() as cursor:
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE bench_copy (LIKE telemetry_telemetryevent INCLUDING DEFAULTS) ON COMMIT DROP")
         cols = "source_id, event_id, identity, agent_id, environment, kind, occurred_at, received_at, count, is_error, latency_ms, input_tokens, output_tokens, cost"
         with cursor.connection.cursor().copy(f"COPY bench_copy ({cols}) FROM STDIN") as copy:
@@ -358,7 +360,6 @@ def bench_batch_ingest(token):
                ON CONFLICT (agent_id, day, environment) DO UPDATE SET invocations = d.invocations + excluded.invocations,
                  input_tokens = d.input_tokens + excluded.input_tokens"""
         )
-    connection.commit() if not connection.get_autocommit() else None
     raw_elapsed = time.monotonic() - started
     raw_rate = accepted / raw_elapsed
     print(f"raw COPY + rollups: {accepted} events in {raw_elapsed:.2f}s = {raw_rate:,.0f} events/s")
