@@ -331,8 +331,10 @@ def bench_batch_ingest(token):
     from django.db import transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE bench_copy (LIKE telemetry_telemetryevent INCLUDING DEFAULTS) ON COMMIT DROP")
         cols = "source_id, event_id, identity, agent_id, environment, kind, occurred_at, received_at, count, is_error, latency_ms, input_tokens, output_tokens, cost"
+        cursor.execute(
+            f"CREATE TEMP TABLE bench_copy ON COMMIT DROP AS SELECT {cols} FROM telemetry_telemetryevent WITH NO DATA"
+        )
         with cursor.connection.cursor().copy(f"COPY bench_copy ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -235,7 +235,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name per vocabulary, however many serializers use it.
-    "ENUM_NAME_OVERRIDES": {"LifecycleEnum": "registry.choices.Lifecycle"},
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleEnum": "registry.choices.Lifecycle",
+        # Several vocabularies share field names ("kind", "severity"); name these after their own class.
+        "TelemetrySourceKindEnum": "telemetry.choices.SourceKind",
+        "FindingKindEnum": "governance.choices.FindingKind",
+        "SeverityEnum": "governance.choices.FindingSeverity",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------
