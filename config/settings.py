@@ -292,6 +292,9 @@ SPECTACULAR_SETTINGS = {
         "RiskTierEnum": "registry.choices.RiskTier",
         "UserKindEnum": "registry.choices.UserKind",
         "FindingKindEnum": "governance.choices.FindingKind",
+        # Several vocabularies share field names ("kind", "severity"); name these after their own class.
+        "TelemetrySourceKindEnum": "telemetry.choices.SourceKind",
+        "SeverityEnum": "governance.choices.FindingSeverity",
     },
 }
 

@@ -256,10 +256,22 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     from governance import compliance
     from governance.requirements import Facts, derive_requirements
 
-    agents = list(agents.select_related("owner"))
+    # Only the facts the applicability rules read: agent rows are wide, and there may be tens of thousands.
+    subset = agents.only(
+        "pk",
+        "risk_tier",
+        "pattern",
+        "mode",
+        "autonomy_level",
+        "external_facing",
+        "data_classification",
+        "handles_personal_data",
+        "handles_regulated_data",
+    )
+    agents = list(subset)
     if not agents:
         return {}
-    ids = [a.pk for a in agents]
+    ids = subset.values("pk")
     policy = RiskPolicy.objects.current()
     controls = list(Control.objects.filter(policy=policy)) if policy else []
     assessments = {
@@ -282,13 +294,22 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     waivers = defaultdict(list)
     for w in Waiver.objects.filter(agent_id__in=ids, revoked_at__isnull=True, expires_at__gt=now):
         waivers[w.agent_id].append(w)
+    # Thousands of agents share a handful of fact combinations: derive each combination once.
+    required_for: dict = {}
     result = {}
     for agent in agents:
+        facts = Facts.of(agent, assessments.get(agent.pk))
+        if facts not in required_for:
+            required_for[facts] = [
+                r for r in derive_requirements(facts, controls) if r.control.validity != Validity.SYSTEM
+            ]  # owner and monitoring have their own checks (orphaned_owner, lapsed_monitoring)
+        requirements = required_for[facts]
+        if not evidence[agent.pk] and not waivers[agent.pk]:
+            result[agent.pk] = [(r.control.code, ControlState.MISSING) for r in requirements]
+            continue
         states = []
-        for requirement in derive_requirements(Facts.of(agent, assessments.get(agent.pk)), controls):
+        for requirement in requirements:
             control = requirement.control
-            if control.validity == Validity.SYSTEM:
-                continue  # owner and monitoring have their own checks (orphaned_owner, lapsed_monitoring)
             status = compliance.ControlStatus(control=control, reasons=requirement.reasons, state=ControlState.MISSING)
             compliance._evaluate_evidence(
                 status, control, evidence[agent.pk], waivers[agent.pk], now, newest_version.get(agent.pk)
@@ -379,9 +400,15 @@ def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckR
     from governance import notifications
 
     result = CheckResult(kind=kind)
-    open_findings = {_subject_of(f): f for f in Finding.objects.open().filter(kind=kind)}
-    new_subjects = [s for s in wanted if s not in open_findings]
-    cleared = [f for s, f in open_findings.items() if s not in wanted]
+    # Plain rows, not model instances: at enterprise size most findings stay as they are.
+    open_rows = {
+        (("agent", r["agent_id"]) if r["agent_id"] else ("identity", r["identity"])): r
+        for r in Finding.objects.open()
+        .filter(kind=kind)
+        .values("id", "agent_id", "identity", "details", "severity", "summary")
+    }
+    new_subjects = [s for s in wanted if s not in open_rows]
+    cleared_ids = [r["id"] for s, r in open_rows.items() if s not in wanted]
     if new_subjects:
         Finding.objects.bulk_create(
             [
@@ -399,16 +426,17 @@ def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckR
             ignore_conflicts=True,
             batch_size=1000,
         )
-        created = list(Finding.objects.open().filter(kind=kind, opened_at=now))
-        created = [f for f in created if _subject_of(f) not in open_findings]
+        created = list(Finding.objects.open().filter(kind=kind, opened_at=now).select_related("agent"))
+        created = [f for f in created if _subject_of(f) not in open_rows]
         FindingEvent.objects.bulk_create(
             [FindingEvent(finding=f, kind=FindingEventKind.OPENED, at=now, note=f.summary) for f in created],
             batch_size=1000,
         )
         notifications.queue_webhooks(created, "finding.opened", now)
         result.found = len(created)
-    if cleared:
-        Finding.objects.filter(pk__in=[f.pk for f in cleared], resolved_at__isnull=True).update(resolved_at=now)
+    if cleared_ids:
+        Finding.objects.filter(pk__in=cleared_ids, resolved_at__isnull=True).update(resolved_at=now)
+        cleared = list(Finding.objects.filter(pk__in=cleared_ids).select_related("agent"))
         FindingEvent.objects.bulk_create(
             [
                 FindingEvent(finding=f, kind=FindingEventKind.RESOLVED, at=now, note="The condition cleared.")
@@ -416,20 +444,19 @@ def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckR
             ],
             batch_size=1000,
         )
-        for f in cleared:
-            f.resolved_at = now
         notifications.queue_webhooks(cleared, "finding.resolved", now)
         result.resolved = len(cleared)
     changed = []
-    for subject, finding in open_findings.items():
+    for subject, row in open_rows.items():
         want = wanted.get(subject)
-        if want is not None and (finding.details != want.details or finding.severity != want.severity):
-            finding.details, finding.severity, finding.summary = want.details, want.severity, want.summary[:300]
-            changed.append(finding)
+        if want is not None and (row["details"] != want.details or row["severity"] != want.severity):
+            changed.append(
+                Finding(pk=row["id"], details=want.details, severity=want.severity, summary=want.summary[:300])
+            )
     if changed:
         Finding.objects.bulk_update(changed, ["details", "severity", "summary"], batch_size=500)
         FindingEvent.objects.bulk_create(
-            [FindingEvent(finding=f, kind=FindingEventKind.UPDATED, at=now, data=f.details) for f in changed]
+            [FindingEvent(finding_id=f.pk, kind=FindingEventKind.UPDATED, at=now, data=f.details) for f in changed]
         )
     result.still_open = len(wanted)
     return result

@@ -142,6 +142,21 @@ ROUTES = [
         data=lambda c, user: {"description": "Changed"},
         audit="telemetry_source.changed",
     ),
+    # Sources are deactivated, never deleted or replaced wholesale.
+    Route(
+        "api:telemetrysource-detail",
+        "PUT",
+        statuses(405, anonymous=401),
+        setup=source,
+        kwargs=lambda c: {"pk": source(c).pk},
+    ),
+    Route(
+        "api:telemetrysource-detail",
+        "DELETE",
+        statuses(405, anonymous=401),
+        setup=source,
+        kwargs=lambda c: {"pk": source(c).pk},
+    ),
     Route(
         "api:telemetrysource-mint-token",
         "POST",
