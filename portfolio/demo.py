@@ -12,6 +12,9 @@ operations runs external agents on a governance of 3, manufacturing pursues
 core-process agents with weak technology, and R&D's AI-first ambitions
 outrun every dimension.
 
+Checks: if governance's background checks never ran, they sweep once here
+(after the assessments, so maturity traps are found too).
+
 Snapshots: today's comes from the live data (``take_portfolio_snapshot``).
 The 83 days before it are derived from today's lines with a deterministic
 curve: fewer agents and fewer in production further back, more open
@@ -188,9 +191,24 @@ def build_snapshots(stdout, now) -> int:
     return created
 
 
+def run_checks_once(stdout, now) -> None:
+    """Let governance's background checks sweep once (if they never have), so today's snapshot and the
+    dashboard show real findings: lapsed monitoring, control gaps, shadow agents, maturity traps."""
+    try:
+        from governance import checks
+        from governance.models import CheckRun
+    except ImportError:
+        return
+    if CheckRun.objects.exists():
+        return
+    results = checks.run_all_checks(now=now)
+    stdout.write(f"portfolio: ran {len(results)} background checks, {sum(r.found for r in results)} findings open")
+
+
 def build(stdout) -> None:
     now = timezone.now()
     build_assessments(stdout, timezone.localdate(now))
+    run_checks_once(stdout, now)
     build_snapshots(stdout, now)
     traps = services.maturity_trap_agents(now)
     stdout.write(f"portfolio: {len(traps)} agents in the maturity trap; {len(reports.PERIODS)} report periods")
