@@ -2,8 +2,9 @@
 
 Runs last (``manage.py load_demo``), on top of the registry demo's units and
 agents and whatever governance and telemetry added. Deterministic and
-idempotent: units that already have assessments keep them, days that already
-have a snapshot are left alone, and today's snapshot is simply retaken.
+idempotent: units that already have assessments keep them and days that
+already have a snapshot (today's included) are left alone, so a second run
+writes nothing.
 
 Assessments: every unit gets two, about six months apart, so each unit page
 shows history. The levels are chosen so that some units trail what their
@@ -146,7 +147,10 @@ def _curve(value: int, days_ago: int, *, growth: float, rng: random.Random) -> i
 
 
 def build_snapshots(stdout, now) -> int:
-    today_snapshot = services.take_portfolio_snapshot(now)
+    # A second run leaves today's snapshot alone too: nothing changes, no audit entry is added.
+    today_snapshot = PortfolioSnapshot.objects.filter(taken_on=timezone.localdate(now)).first()
+    if today_snapshot is None:
+        today_snapshot = services.take_portfolio_snapshot(now)
     today = today_snapshot.taken_on
     lines = list(today_snapshot.lines.values())
     existing = set(
@@ -187,7 +191,7 @@ def build_snapshots(stdout, now) -> int:
                 )
             PortfolioSnapshotLine.objects.bulk_create(rows, batch_size=1000)
         created += 1
-    stdout.write(f"portfolio: {created} daily snapshots back-filled, today's retaken")
+    stdout.write(f"portfolio: {created} daily snapshots back-filled")
     return created
 
 
