@@ -2,8 +2,9 @@
 
 Runs last (``manage.py load_demo``), on top of the registry demo's units and
 agents and whatever governance and telemetry added. Deterministic and
-idempotent: units that already have assessments keep them, days that already
-have a snapshot are left alone, and today's snapshot is simply retaken.
+idempotent: units that already have assessments keep them and days that
+already have a snapshot (today's included) are left alone, so a second run
+writes nothing.
 
 Assessments: every unit gets two, about six months apart, so each unit page
 shows history. The levels are chosen so that some units trail what their
@@ -11,6 +12,9 @@ agents' patterns need (the maturity trap shows on the dashboard): customer
 operations runs external agents on a governance of 3, manufacturing pursues
 core-process agents with weak technology, and R&D's AI-first ambitions
 outrun every dimension.
+
+Checks: if governance's background checks never ran, they sweep once here
+(after the assessments, so maturity traps are found too).
 
 Snapshots: today's comes from the live data (``take_portfolio_snapshot``).
 The 83 days before it are derived from today's lines with a deterministic
@@ -143,7 +147,10 @@ def _curve(value: int, days_ago: int, *, growth: float, rng: random.Random) -> i
 
 
 def build_snapshots(stdout, now) -> int:
-    today_snapshot = services.take_portfolio_snapshot(now)
+    # A second run leaves today's snapshot alone too: nothing changes, no audit entry is added.
+    today_snapshot = PortfolioSnapshot.objects.filter(taken_on=timezone.localdate(now)).first()
+    if today_snapshot is None:
+        today_snapshot = services.take_portfolio_snapshot(now)
     today = today_snapshot.taken_on
     lines = list(today_snapshot.lines.values())
     existing = set(
@@ -184,13 +191,28 @@ def build_snapshots(stdout, now) -> int:
                 )
             PortfolioSnapshotLine.objects.bulk_create(rows, batch_size=1000)
         created += 1
-    stdout.write(f"portfolio: {created} daily snapshots back-filled, today's retaken")
+    stdout.write(f"portfolio: {created} daily snapshots back-filled")
     return created
+
+
+def run_checks_once(stdout, now) -> None:
+    """Let governance's background checks sweep once (if they never have), so today's snapshot and the
+    dashboard show real findings: lapsed monitoring, control gaps, shadow agents, maturity traps."""
+    try:
+        from governance import checks
+        from governance.models import CheckRun
+    except ImportError:
+        return
+    if CheckRun.objects.exists():
+        return
+    results = checks.run_all_checks(now=now)
+    stdout.write(f"portfolio: ran {len(results)} background checks, {sum(r.found for r in results)} findings open")
 
 
 def build(stdout) -> None:
     now = timezone.now()
     build_assessments(stdout, timezone.localdate(now))
+    run_checks_once(stdout, now)
     build_snapshots(stdout, now)
     traps = services.maturity_trap_agents(now)
     stdout.write(f"portfolio: {len(traps)} agents in the maturity trap; {len(reports.PERIODS)} report periods")
