@@ -134,6 +134,7 @@ def add_agents(start, stop, units, owners, tools):
                 lifecycle_changed_at=now,
                 production_since=now if state in ("pilot", "production", "suspended", "retired") else None,
                 autonomy_level=1 + i % 5,
+                mode="assist" if 1 + i % 5 <= 2 else "execute",  # bulk_create skips save(), which derives it
                 topology="service",
                 data_classification="internal",
                 eligible_users=100 + i % 900,

@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LifecycleEnum": "registry.choices.Lifecycle",
         "RiskTierEnum": "registry.choices.RiskTier",
+        "UserKindEnum": "registry.choices.UserKind",
         "FindingKindEnum": "governance.choices.FindingKind",
     },
 }

@@ -59,6 +59,7 @@ class GovernanceConfig(AppConfig):
         """Findings and checks: telemetry reads the monitoring windows from the policy in force,
         linking an identity resolves its shadow-agent finding, and the roles' permissions."""
         from governance import choices, findings_links
+        from registry import hooks as registry_hooks
         from registry.roles import ROLE_PERMISSIONS, Role
         from registry.templatetags.registry_tags import EXTRA_BADGES
         from telemetry import hooks as telemetry_hooks
@@ -66,6 +67,7 @@ class GovernanceConfig(AppConfig):
         if findings_links.monitoring_windows not in telemetry_hooks.monitoring_window_provider:
             telemetry_hooks.monitoring_window_provider.append(findings_links.monitoring_windows)
             telemetry_hooks.identity_linked_listeners.append(findings_links.on_identity_linked)
+            registry_hooks.agent_detail_panels.append(findings_links.findings_panel)
         ROLE_PERMISSIONS[Role.BOARD].extend(
             ["governance.view_finding", "governance.change_finding", "governance.view_checkrun"]
         )

@@ -45,3 +45,21 @@ def on_identity_linked(identity: str, agent) -> None:
             for f in findings
         ]
     )
+
+
+def findings_panel(request, agent):
+    """The agent page's list of open findings (nothing when there are none)."""
+    from governance.models import Finding
+
+    findings = list(Finding.objects.for_user(request.user).open().filter(agent=agent).order_by("kind"))
+    if not findings:
+        return None
+    now = timezone.now()
+    for finding in findings:
+        finding.state_now = finding.state(now)
+    return {
+        "title": "Open findings",
+        "template": "governance/_findings_panel.html",
+        "context": {"findings": findings},
+        "order": 5,
+    }

@@ -3,7 +3,6 @@
 from django import forms
 
 from portfolio.choices import DIMENSION_HELP, DIMENSIONS, MaturityLevel
-from portfolio.models import PatternMinimum
 from portfolio.reports import DEFAULT_PERIOD, PERIODS, PortfolioFilter
 from registry.choices import Pattern, RiskTier
 from registry.models import BusinessUnit
@@ -67,9 +66,3 @@ class MaturityAssessmentForm(forms.Form):
 
     def dimension_fields(self):
         return [(self[name], self[f"{name}_rationale"]) for name in DIMENSIONS]
-
-
-class PatternMinimumForm(forms.ModelForm):
-    class Meta:
-        model = PatternMinimum
-        fields = list(DIMENSIONS)

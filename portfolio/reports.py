@@ -124,8 +124,12 @@ class PortfolioFilter:
         return " · ".join(parts)
 
 
+def query_string(params: dict) -> str:
+    return urlencode([(k, v) for k, v in params.items() if v not in (None, "", [])], doseq=True)
+
+
 def _url(base: str, params: dict) -> str:
-    query = urlencode([(k, v) for k, v in params.items() if v not in (None, "", [])], doseq=True)
+    query = query_string(params)
     return f"{base}?{query}" if query else base
 
 
@@ -451,7 +455,7 @@ def _progress_case():
     ), {"_delta2": delta * 2, "_span": span}
 
 
-def _with_outcome(agents: QuerySet) -> QuerySet:
+def with_outcome(agents: QuerySet) -> QuerySet:
     case, helpers = _progress_case()
     return agents.annotate(**helpers).annotate(outcome=case)
 
@@ -477,7 +481,7 @@ class Outcomes:
 def outcome_attainment(scope: Scope, flt: PortfolioFilter) -> Outcomes:
     """Running agents by how far their success metric has come towards its target."""
     agents = flt.apply(scope.agents).filter(lifecycle__in=(Lifecycle.PILOT, Lifecycle.PRODUCTION))
-    annotated = _with_outcome(agents)
+    annotated = with_outcome(agents)
     counts = dict(annotated.values_list("outcome").annotate(n=Count("pk")).order_by())
     buckets = [Cell(label, counts.get(key, 0), agents_url(flt, outcome=key), key=key) for key, label in OUTCOME_BUCKETS]
     lagging_rows = annotated.filter(outcome="behind").values(

@@ -65,25 +65,28 @@ def severity_field() -> str | None:
     return None
 
 
-def compliant_agents(agents: QuerySet) -> QuerySet | None:
-    """Those of ``agents`` that meet every required control, or None while governance cannot say.
+# Open findings of these kinds mean an agent is not fully compliant.
+NON_COMPLIANT_KINDS = ("control_gap", "evidence_expired", "orphaned_owner")
 
-    Governance exposes the predicate as a queryset method (``fully_compliant``) on
-    the agents or as a function in its reports module; whichever exists is used.
+
+def compliant_agents(agents: QuerySet) -> QuerySet | None:
+    """Those of ``agents`` that are fully compliant, as of the background checks' last sweep; None while unknown.
+
+    Fully compliant: no open ``control_gap`` (a required control without valid
+    accepted evidence or a waiver), ``evidence_expired`` or ``orphaned_owner``
+    finding. Reading the findings keeps this one indexed query at any size and
+    makes the figure agree with the findings list it links to; evaluating every
+    agent's checklist live took 14 s at 50,000 agents. Until the control-gap
+    check has completed once, compliance is unknown (None), not 100 %.
     """
-    if hasattr(agents, "fully_compliant"):
-        return agents.fully_compliant()
-    try:
-        from governance import reports as governance_reports  # noqa: PLC0415
-    except ImportError:
-        governance_reports = None
-    if governance_reports is not None and hasattr(governance_reports, "compliant_agents"):
-        return governance_reports.compliant_agents(agents)
-    if open_findings() is not None:
-        # Fallback definition: no open control-gap or expired-evidence finding.
-        gaps = open_findings().filter(kind__in=("control_gap", "evidence_expired")).values("agent_id")
-        return agents.exclude(pk__in=gaps)
-    return None
+    Finding = finding_model()
+    CheckRun = _model("governance", "CheckRun")
+    if Finding is None or CheckRun is None:
+        return None
+    if not CheckRun.objects.filter(check_kind="control_gap", status="succeeded").exists():
+        return None
+    failing = open_findings().filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
+    return agents.exclude(pk__in=failing)
 
 
 def review_overdue_agents(agents: QuerySet) -> QuerySet | None:

@@ -48,7 +48,7 @@ def dashboard(request):
     form, flt = filter_from(request.GET or None)
     now = timezone.now()
     dash = reports.dashboard(scope, flt, now)
-    query = reports._url("", flt.query_params()).lstrip("?")
+    query = reports.query_string(flt.query_params())
     return render(
         request,
         "portfolio/dashboard.html",
@@ -76,7 +76,7 @@ def agents(request):
         title = f"Live agents allowed to call {tool}"
     outcome = request.GET.get("outcome")
     if outcome in dict(reports.OUTCOME_BUCKETS):
-        qs = reports._with_outcome(qs.filter(lifecycle__in=("pilot", "production"))).filter(outcome=outcome)
+        qs = reports.with_outcome(qs.filter(lifecycle__in=("pilot", "production"))).filter(outcome=outcome)
         title = f"Running agents: {dict(reports.OUTCOME_BUCKETS)[outcome].lower()}"
     if request.GET.get("trap"):
         trapped = services.maturity_trap_agents(timezone.now())

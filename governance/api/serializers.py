@@ -56,7 +56,7 @@ def resolve_version(agent, label):
         return None
     version = AgentVersion.objects.filter(agent=agent, label=label).first()
     if version is None:
-        raise serializers.ValidationError({"version": f"{agent.key} has no version {label}."})
+        raise serializers.ValidationError({"version": [f"{agent.key} has no version {label}."]})
     return version
 
 
@@ -249,6 +249,8 @@ class EvidenceSerializer(DisplayMixin, serializers.ModelSerializer):
             "invalidated_reason",
         ]
         extra_kwargs = {"statement": {"required": False}, "summary": {"required": False}}
+        # Uniqueness (one piece awaiting review per control) is the service's and the database's.
+        validators: list = []
 
     url_link = serializers.URLField(source="url", required=False, allow_blank=True, max_length=1000)
 
@@ -329,6 +331,7 @@ class ReviewSerializer(DisplayMixin, serializers.ModelSerializer):
             "decided_at",
         ]
         extra_kwargs = {"summary": {"required": False}}
+        validators: list = []
 
     def get_requested_by(self, obj) -> str | None:
         return username(obj.requested_by)

@@ -99,3 +99,9 @@ def test_the_findings_api_lists_with_history(api_for, leadership, finding, djang
     assert row["kind"] == "no_success_metric"
     assert row["agent"] == "hr.leave-assistant"
     assert row["events"][0]["kind"] == "opened"
+
+
+def test_the_agent_page_lists_its_open_findings(client_for, owner, finding):
+    response = client_for(owner).get(f"/agents/{finding.agent.key}/")
+    assert b"Open findings" in response.content
+    assert finding.summary.encode() in response.content

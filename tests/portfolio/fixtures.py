@@ -26,6 +26,11 @@ a3 process 2 (core); a6 governance 1, technology 1, adoption 1 (external vs grou
 a8 strategy 1, process 1, governance 1, technology 1, adoption 2 (ai_first vs group).
 a1, a4, a7 fit their unit; a5 is retired.
 
+Open findings: a1 control_gap high, a2 review_overdue medium, a6 orphaned_owner critical,
+one shadow_agent (identity "mystery-bot") low; a resolved a3 lapsed_monitoring does not count.
+The control-gap check has run once; of the production agents a1 (control gap) and a6
+(orphaned owner) are not fully compliant, a2 (only an overdue review) is: 1 of 3, 33.3 %.
+
 Tools: "crm.read" granted to a1, a2 and a5 (retired: not counted) -> 2 agents;
 "ledger.post" to a3 only -> not shared.
 """
@@ -133,5 +138,25 @@ def world(unit, other_unit, owner):
     for a in (w.a1, w.a2, w.a5):
         AgentVersionFactory(agent=a).tool_grants.create(tool=shared)
     AgentVersionFactory(agent=w.a3).tool_grants.create(tool=solo, access="write")
+    from governance.models import CheckRun, Finding
+
+    CheckRun.objects.create(check_kind="control_gap", started_at=now, finished_at=now, status="succeeded")
+
+    def finding(kind, severity, agent=None, identity="", resolved=False):
+        return Finding.objects.create(
+            kind=kind,
+            severity=severity,
+            agent=agent,
+            identity=identity,
+            summary=f"{kind} finding",
+            opened_at=now,
+            resolved_at=now if resolved else None,
+        )
+
+    finding("control_gap", "high", w.a1)
+    finding("review_overdue", "medium", w.a2)
+    finding("orphaned_owner", "critical", w.a6)
+    finding("shadow_agent", "low", identity="mystery-bot")
+    finding("lapsed_monitoring", "high", w.a3, resolved=True)
     w.owner = owner
     return w

@@ -1,6 +1,7 @@
 """Every figure against the hand-computed fixture portfolio (tests/portfolio/fixtures.py)."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -37,11 +38,37 @@ def test_headline_counts_agents_by_lifecycle_and_orphans(full):
     assert head.production_agents == 3
 
 
-def test_headline_says_unknown_rather_than_zero_while_governance_is_missing(full):
+def test_headline_counts_open_findings_shadow_agents_overdue_reviews_and_compliance(full):
+    head = reports.headline(full, PortfolioFilter())
+    assert head.open_findings.value == 3
+    assert {f.key: f.value for f in head.findings_by_severity} == {
+        "findings.critical": 1,
+        "findings.high": 1,
+        "findings.medium": 1,
+        "findings.low": 0,
+    }
+    assert head.open_shadow_agents.value == 1
+    assert head.reviews_overdue.value == 1
+    assert head.compliant_production_agents == 1
+    assert head.compliant_percent.value == 33.3
+    assert head.open_findings.url == "/governance/findings/?state=open"
+    assert head.reviews_overdue.url == "/governance/findings/?kind=review_overdue&state=open"
+
+
+def test_compliance_is_unknown_until_the_control_gap_check_has_run(full):
+    from governance.models import CheckRun
+
+    CheckRun.objects.all().delete()
     head = reports.headline(full, PortfolioFilter())
     assert head.compliant_percent.value is None
-    assert head.open_findings.value is None
-    assert head.reviews_overdue.value is None
+    assert head.compliant_percent.note == "compliance is not tracked yet"
+
+
+def test_findings_figures_follow_the_unit_filter(full, world):
+    head = reports.headline(full, PortfolioFilter(business_unit=world.hr))
+    assert head.open_findings.value == 2
+    assert head.reviews_overdue.value == 1
+    assert head.open_findings.url == "/governance/findings/?business_unit=hr&state=open"
 
 
 def test_a_unit_filter_includes_its_sub_units(full, world):
@@ -172,4 +199,34 @@ def test_dashboard_bundles_every_section(full):
     assert dash.headline.total_agents.value == 8
     assert len(dash.pattern_by_tier) == 6
     assert dash.trend == []
-    assert dash.usage is None
+    assert dash.usage == []
+
+
+def test_cost_and_usage_are_summed_per_month_from_the_daily_rollups(full, world):
+    # given
+    from telemetry.models import DailyUsage
+
+    for agent, day, cost, calls in (
+        (world.a1, date(2026, 1, 5), Decimal("1.50"), 10),
+        (world.a1, date(2026, 1, 20), Decimal("2.25"), 5),
+        (world.a3, date(2026, 2, 2), Decimal("4.00"), 7),
+        (world.a7, date(2025, 10, 1), Decimal("9.00"), 99),  # before the 12-week window
+    ):
+        DailyUsage.objects.create(
+            agent=agent,
+            day=day,
+            environment="production",
+            invocations=calls,
+            cost=cost,
+            input_tokens=100,
+            output_tokens=20,
+        )
+    # when
+    months = reports.usage_by_month(full, PortfolioFilter(), date(2026, 2, 10))
+    # then
+    assert [(m.month, m.cost, m.invocations, m.tokens) for m in months] == [
+        (date(2026, 1, 1), Decimal("3.75"), 15, 240),
+        (date(2026, 2, 1), Decimal("4.00"), 7, 120),
+    ]
+    hr_only = reports.usage_by_month(full, PortfolioFilter(business_unit=world.finance), date(2026, 2, 10))
+    assert hr_only == []

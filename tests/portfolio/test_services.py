@@ -148,3 +148,36 @@ def test_raising_the_unit_assessment_clears_the_trap(world, board):
     )
     traps = services.find_maturity_traps(timezone.now())
     assert {t.agent_id for t in traps} == {world.a6.pk, world.a8.pk}
+
+
+def test_the_background_checks_raise_and_resolve_maturity_trap_findings(world, board):
+    # given
+    from governance import checks as governance_checks
+    from governance.models import Finding
+
+    # when: the governance engine runs the check portfolio registered
+    result = governance_checks.run_check("maturity_trap", now=datetime(2026, 2, 1, tzinfo=UTC))
+    # then: one open finding per trapped agent, severity by the largest gap
+    assert result.found == 4
+    open_traps = {f.agent_id: f for f in Finding.objects.filter(kind="maturity_trap", resolved_at__isnull=True)}
+    assert set(open_traps) == {world.a2.pk, world.a3.pk, world.a6.pk, world.a8.pk}
+    assert open_traps[world.a2.pk].severity == "medium"
+    assert open_traps[world.a3.pk].severity == "high"
+    assert open_traps[world.a3.pk].details == {"scale_breaker": "process", "gaps": {"process": 2}}
+
+    # when: hr is reassessed at 4 everywhere and the check runs again
+    services.record_maturity_assessment(
+        world.hr,
+        actor=board,
+        assessed_on=date(2026, 2, 1),
+        scores=dict.fromkeys(LEVELS, 4),
+        rationales=WHY,
+        today=date(2026, 2, 2),
+    )
+    again = governance_checks.run_check("maturity_trap", now=datetime(2026, 2, 2, tzinfo=UTC))
+    # then: hr's agents are out of the trap, the others stay
+    assert again.resolved == 2
+    still_open = set(
+        Finding.objects.filter(kind="maturity_trap", resolved_at__isnull=True).values_list("agent_id", flat=True)
+    )
+    assert still_open == {world.a6.pk, world.a8.pk}

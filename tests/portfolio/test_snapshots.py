@@ -24,6 +24,10 @@ def test_a_snapshot_stores_the_counts_per_unit_pattern_and_tier(world):
     assert (line.agents, line.production_agents, line.maturity_traps) == (1, 0, 1)
     assert sum(x.agents for x in snap.lines.all()) == 7  # the retired agent is not counted
     assert sum(x.orphaned_agents for x in snap.lines.all()) == 1
+    assert sum(x.open_findings for x in snap.lines.all()) == 3
+    assert sum(x.open_findings_high for x in snap.lines.all()) == 2  # a1 high, a6 critical
+    assert sum(x.reviews_overdue for x in snap.lines.all()) == 1
+    assert snap.open_shadow_agents == 1
     assert AuditEvent.objects.filter(event_type="portfolio_snapshot.taken").count() == 1
 
 

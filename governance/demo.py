@@ -1,0 +1,280 @@
+"""Governance's part of the demo: assessments, evidence, reviews, releases, waivers and incidents.
+
+Runs after ``registry.demo.build`` and before ``registry.demo.advance_to_targets``
+(see ``portfolio/management/commands/load_demo.py``). For every agent the
+registry demo sends to production (``registry.demo.release_keys()``) it
+prepares the release gate: a confirmed risk assessment, accepted evidence
+(or a board waiver) for every required control and a board-approved
+release of its newest version. Agents that stop short of production are
+left in every other governance state: assessments awaiting confirmation,
+evidence awaiting review or rejected, controls missing, release reviews
+open. Some get an overdue periodic review, some incidents (an open high one
+for the agents the registry demo suspends).
+
+Everything goes through ``governance.services`` (permissions, audit); only
+the due dates of the overdue periodic reviews are moved into the past
+afterwards, the way the registry demo backdates its business dates.
+
+Idempotent: when any risk assessment exists, it does nothing. Agents whose
+owner has left cannot pass the gate (the ``owner`` control fails): they stay
+where the gate stops them, which is the governance outcome the demo shows.
+"""
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from governance import compliance, services
+from governance.models import Review, RiskAssessment
+from registry import audit
+from registry.choices import Lifecycle
+from registry.models import Agent
+from registry.roles import Role
+
+SEED = 7
+FINANCIAL_TOOLS = ("payments-refund", "sap-post-invoice", "docusign-send", "sap-create-po")
+HIGH_RISK_WORDS = ("recruit", "screen", "candidate", "hiring", "credit", "loan", "grading", "exam")
+
+
+def _rng(key: str) -> random.Random:
+    return random.Random(f"{SEED}:{key}")  # noqa: S311 (deterministic demo data, not security)
+
+
+def answers_for(agent) -> dict:
+    """The questionnaire as the owner would fill it, from what the registry knows about the agent."""
+    version = agent.versions.order_by("-created_at", "-id").first()
+    grants = list(version.tool_grants.select_related("tool")) if version else []
+    writes = [g.tool.key for g in grants if g.access == "write"]
+    financial = any(key in FINANCIAL_TOOLS for key in writes)
+    users = agent.eligible_users or 0
+    text = f"{agent.key} {agent.name}".lower()
+    if any(word in text for word in HIGH_RISK_WORDS):
+        category, reason = "high_risk", "Influences decisions about people's access to work or services (Annex III)."
+    elif agent.external_facing:
+        category, reason = "transparency", "Talks directly with people outside the company (Art. 50)."
+    else:
+        category, reason = "minimal", "Internal assistance; no Annex III use and no direct interaction with the public."
+    return {
+        "action_impact": "financial_legal"
+        if financial
+        else "production_affecting"
+        if writes
+        else "internal_reversible"
+        if agent.mode == "execute"
+        else "read_only",
+        "irreversible_actions": financial,
+        "people_affected": "under_100" if users < 100 else "under_10000" if users < 10_000 else "more",
+        "eu_ai_act_category": category,
+        "eu_ai_act_reason": reason,
+    }
+
+
+def _evidence(agent, code: str, actor, rng: random.Random):
+    if rng.random() < 0.3:
+        return services.submit_evidence(
+            agent,
+            code,
+            actor=actor,
+            kind="statement",
+            statement=f"{code.replace('-', ' ').capitalize()} for {agent.name}: documented in the team's runbook "
+            "and checked at the last release.",
+        )
+    return services.submit_evidence(
+        agent,
+        code,
+        actor=actor,
+        kind="link",
+        url=f"https://wiki.aldermoor.example/agents/{agent.key}/{code}",
+        summary=f"{code} record",
+    )
+
+
+class Demo:
+    def __init__(self):
+        user_model = get_user_model()
+        self.admin = user_model.objects.filter(groups__name=Role.PLATFORM_ADMIN, is_active=True).order_by("pk").first()
+        self.board = list(user_model.objects.filter(groups__name=Role.BOARD, is_active=True).order_by("username"))
+        self.counts = {
+            "assessed": 0,
+            "pending": 0,
+            "evidence": 0,
+            "releases": 0,
+            "waivers": 0,
+            "incidents": 0,
+            "overdue": 0,
+        }
+
+    def reviewer(self, agent, rng):
+        """A board member independent of the agent (not its owner or a delegate)."""
+        maintainers = {agent.owner_id, *agent.delegations.values_list("user_id", flat=True)}
+        candidates = [b for b in self.board if b.pk not in maintainers]
+        return rng.choice(candidates)
+
+    def submitter(self, agent):
+        return agent.owner if agent.owner.is_active else self.admin
+
+    def assess(self, agent, rng, *, confirm=True):
+        assessment = services.submit_assessment(agent, actor=self.submitter(agent), **answers_for(agent))
+        if confirm:
+            assessment = services.confirm_assessment(assessment, actor=self.reviewer(agent, rng))
+            self.counts["assessed"] += 1
+            agent.refresh_from_db()
+        else:
+            self.counts["pending"] += 1
+        return assessment
+
+    def prove(self, agent, rng, *, missing=0.0, waiting=0.0, rejected=0.0, waive=0.0):
+        """Evidence for the required controls: accepted, or left missing / awaiting review / rejected / waived."""
+        now = timezone.now()
+        for status in compliance.checklist(agent, now):
+            if status.control.is_system:
+                continue
+            roll = rng.random()
+            if roll < missing:
+                continue
+            if roll < missing + waive:
+                services.grant_waiver(
+                    agent,
+                    status.code,
+                    actor=self.reviewer(agent, rng),
+                    reason="Accepted for now: the control is being put in place this quarter.",
+                    expires_at=now + timedelta(days=rng.choice((30, 60, 90))),
+                )
+                self.counts["waivers"] += 1
+                continue
+            evidence = _evidence(agent, status.code, self.submitter(agent), rng)
+            self.counts["evidence"] += 1
+            if roll < missing + waive + waiting:
+                continue
+            if roll < missing + waive + waiting + rejected:
+                services.reject_evidence(
+                    evidence,
+                    actor=self.reviewer(agent, rng),
+                    reason="This does not show the control working; add the test record.",
+                )
+                continue
+            services.accept_evidence(evidence, actor=self.reviewer(agent, rng))
+
+    def release(self, agent, rng, *, decide=True):
+        version = agent.versions.order_by("-created_at", "-id").first()
+        if version is None:
+            return
+        review = services.request_release_review(
+            agent, version, "production", actor=self.submitter(agent), summary="Ready for production."
+        )
+        if not decide:
+            return
+        if rng.random() < 0.2:
+            services.decide_review(
+                review,
+                actor=self.reviewer(agent, rng),
+                decision="approve_with_conditions",
+                reason="Evidence is in order; two follow-ups agreed.",
+                conditions=["Run the rollback drill within 30 days", "Share the first month's quality report"],
+            )
+        else:
+            services.decide_review(
+                review, actor=self.reviewer(agent, rng), decision="approve", reason="Evidence reviewed and in order."
+            )
+        self.counts["releases"] += 1
+
+    def incident(self, agent, rng, *, severity, open_=False):
+        actor = self.submitter(agent)
+        detected = timezone.now() - timedelta(days=rng.randint(2, 120))
+        incident = services.report_incident(
+            agent,
+            actor=actor,
+            title=rng.choice(
+                [
+                    "Answered with an outdated policy",
+                    "Guardrail let a personal detail through",
+                    "Tool call retried in a loop",
+                    "Escalation did not reach the on-call queue",
+                ]
+            ),
+            severity=severity,
+            what_happened="Spotted by a user and confirmed from the traces; the affected conversations were reviewed.",
+            follow_up_actions="Add a regression scenario to the evaluation set; tighten the guardrail.",
+            detected_at=detected,
+            version=agent.versions.order_by("-created_at", "-id").first(),
+        )
+        if not open_:
+            services.resolve_incident(
+                incident,
+                actor=actor,
+                resolution="Fixed in the next prompt version and verified.",
+                resolved_at=detected + timedelta(hours=rng.randint(1, 48)),
+            )
+        self.counts["incidents"] += 1
+
+
+def build(stdout) -> None:
+    """Write governance's demo data for the registry demo's agents, unless it is there already."""
+    from registry import demo as registry_demo
+
+    if RiskAssessment.objects.exists():
+        stdout.write("governance: demo already loaded (risk assessments exist); nothing to do.")
+        return
+    targets = registry_demo.lifecycle_targets()
+    releases = set(registry_demo.release_keys())
+    demo = Demo()
+    if demo.admin is None or len(demo.board) < 2:
+        stdout.write("governance: the registry demo is not loaded; nothing to do.")
+        return
+    agents = list(Agent.objects.filter(key__in=targets).select_related("owner").order_by("key"))
+    overdue = []
+    token = audit.correlation_id_var.set(audit.new_correlation_id())
+    try:
+        for start in range(0, len(agents), 25):
+            with transaction.atomic():
+                for agent in agents[start : start + 25]:
+                    _govern(demo, agent, targets[agent.key], agent.key in releases, overdue)
+        with transaction.atomic():
+            now = timezone.now()
+            for agent_id, days in overdue:
+                Review.objects.filter(agent_id=agent_id, kind="periodic", status="open").update(
+                    due_at=now - timedelta(days=days)
+                )
+            demo.counts["overdue"] = len(overdue)
+    finally:
+        audit.correlation_id_var.reset(token)
+    c = demo.counts
+    stdout.write(
+        f"governance: {c['assessed']} assessments confirmed, {c['pending']} awaiting the board, "
+        f"{c['evidence']} pieces of evidence, {c['releases']} releases approved, {c['waivers']} waivers, "
+        f"{c['incidents']} incidents, {c['overdue']} periodic reviews overdue"
+    )
+
+
+def _govern(demo: Demo, agent, target: str, releases: bool, overdue: list) -> None:
+    rng = _rng(agent.key)
+    lifecycle = agent.lifecycle
+    if target == Lifecycle.PROPOSED:
+        return
+    if lifecycle == Lifecycle.IN_REVIEW or target == Lifecycle.IN_REVIEW:
+        # Awaiting the board: the assessment waits for confirmation; some evidence is in.
+        demo.assess(agent, rng, confirm=False)
+        return
+    if lifecycle == Lifecycle.RETIRED:
+        return
+    demo.assess(agent, rng)
+    if releases:
+        # The gate must open for these: every control proven, a few gaps waived instead.
+        demo.prove(agent, rng, waive=0.05)
+        demo.release(agent, rng)
+        if rng.random() < 0.12:
+            overdue.append((agent.pk, rng.randint(3, 40)))
+        if target == Lifecycle.SUSPENDED:
+            demo.incident(agent, rng, severity="high", open_=True)
+        elif rng.random() < 0.15:
+            demo.incident(agent, rng, severity=rng.choice(["low", "medium", "high"]), open_=rng.random() < 0.3)
+        return
+    # Pilot and approved agents that stay short of production: every kind of gap.
+    demo.prove(agent, rng, missing=0.2, waiting=0.2, rejected=0.1, waive=0.05)
+    if target == Lifecycle.SUSPENDED:
+        demo.incident(agent, rng, severity="critical", open_=True)
+    elif rng.random() < 0.4:
+        demo.release(agent, rng, decide=False)

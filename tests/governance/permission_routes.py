@@ -1,0 +1,411 @@
+"""Governance pages and API endpoints in the permission matrix (see tests/permission_matrix.py).
+
+Who may do what: every signed-in person reads an agent's governance record
+(evidence only its maintainers and the roles with the global view permission:
+board, leadership, administrators); the owner side (owner, delegate,
+administrator) submits; an independent board member decides. A service
+account sees no agent (404 on details, empty lists, 400 when it names one).
+"""
+
+from datetime import timedelta
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from governance import services
+from governance.models import RiskPolicy
+from tests.permission_matrix import Route, statuses
+
+ANSWERS = {
+    "action_impact": "internal_reversible",
+    "irreversible_actions": False,
+    "people_affected": "under_100",
+    "eu_ai_act_category": "minimal",
+    "eu_ai_act_reason": "No Annex III use.",
+}
+
+PAGE_READ = statuses(200, anonymous=302)
+AGENT_PAGE_READ = statuses(200, service_account=404, anonymous=302)
+OWNER_SIDE_PAGE = statuses(403, owner=200, delegate=200, admin=200, service_account=404, anonymous=302)
+OWNER_SIDE_POST = statuses(403, owner=302, delegate=302, admin=302, service_account=404, anonymous=302)
+RECORDERS_PAGE = statuses(403, owner=200, delegate=200, board=200, admin=200, service_account=404, anonymous=302)
+RECORDERS_POST = statuses(403, owner=302, delegate=302, board=302, admin=302, service_account=404, anonymous=302)
+BOARD_POST = statuses(403, board=302, service_account=404, anonymous=302)
+# Evidence is hidden from people who neither maintain the agent nor hold a governance view role.
+EVIDENCE_BOARD_POST = statuses(403, board=302, employee=404, outsider=404, service_account=404, anonymous=302)
+POST_ONLY = statuses(405, anonymous=302)
+
+API_READ = statuses(200, anonymous=401)
+API_AGENT_READ = statuses(200, service_account=404, anonymous=401)
+API_EVIDENCE_READ = statuses(200, employee=404, outsider=404, service_account=404, anonymous=401)
+API_OWNER_SIDE_CREATE = statuses(403, owner=201, delegate=201, admin=201, service_account=400, anonymous=401)
+API_RECORDERS_CREATE = statuses(403, owner=201, delegate=201, board=201, admin=201, service_account=400, anonymous=401)
+API_BOARD_CREATE = statuses(403, board=201, service_account=400, anonymous=401)
+API_OWNER_SIDE_ACT = statuses(403, owner=200, delegate=200, admin=200, service_account=404, anonymous=401)
+API_RECORDERS_ACT = statuses(403, owner=200, delegate=200, board=200, admin=200, service_account=404, anonymous=401)
+API_BOARD_ACT = statuses(403, board=200, service_account=404, anonymous=401)
+API_EVIDENCE_BOARD_ACT = statuses(403, board=200, employee=404, outsider=404, service_account=404, anonymous=401)
+API_CANCEL = statuses(403, owner=200, delegate=200, admin=200, board=200, service_account=404, anonymous=401)
+PAGE_CANCEL = statuses(403, owner=302, delegate=302, admin=302, board=302, service_account=404, anonymous=302)
+
+
+def key(c) -> dict:
+    return {"key": c.agent.key}
+
+
+def pk_of(name):
+    return lambda c: {"pk": c.extra[name].pk}
+
+
+def submitted_assessment(c) -> None:
+    c.extra["assessment"] = services.submit_assessment(c.agent, actor=c.owner, **ANSWERS)
+
+
+def submitted_evidence(c) -> None:
+    c.extra["evidence"] = services.submit_evidence(
+        c.agent, "scope", actor=c.owner, kind="statement", statement="The scope is on the agent record."
+    )
+
+
+def evidence_file(c) -> None:
+    upload = SimpleUploadedFile("scope.txt", b"Scope: answers leave questions.", content_type="text/plain")
+    c.extra["evidence"] = services.submit_evidence(c.agent, "scope", actor=c.owner, kind="file", file=upload)
+
+
+def open_review(c) -> None:
+    c.extra["review"] = services.request_release_review(c.agent, c.version, "staging", actor=c.owner)
+
+
+def condition(c) -> None:
+    open_review(c)
+    review = services.decide_review(
+        c.extra["review"],
+        actor=c.board,
+        decision="approve_with_conditions",
+        reason="Fine for staging.",
+        conditions=["Share the evaluation report"],
+    )
+    c.extra["condition"] = review.conditions.get()
+    c.extra["release"] = review.release
+
+
+def incident(c) -> None:
+    c.extra["incident"] = services.report_incident(
+        c.agent, actor=c.owner, title="Wrong balance", severity="medium", what_happened="Showed last year's balance"
+    )
+
+
+def waiver(c) -> None:
+    c.extra["waiver"] = services.grant_waiver(
+        c.agent, "escalation", actor=c.board, reason="Runbook next week", expires_at=timezone.now() + timedelta(days=7)
+    )
+
+
+def in_a_week() -> str:
+    return (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+
+
+ROUTES = [
+    # --- Pages -------------------------------------------------------------------------
+    Route("governance:owe", "GET", PAGE_READ),
+    Route("governance:queue", "GET", statuses(403, board=200, anonymous=302)),
+    Route("governance:controls", "GET", PAGE_READ),
+    Route("governance:agent", "GET", AGENT_PAGE_READ, kwargs=key),
+    Route("governance:assessment-submit", "GET", OWNER_SIDE_PAGE, kwargs=key),
+    Route(
+        "governance:assessment-submit",
+        "POST",
+        OWNER_SIDE_POST,
+        kwargs=key,
+        data=lambda c, user: ANSWERS,
+        audit="assessment.submitted",
+    ),
+    Route("governance:evidence-submit", "GET", OWNER_SIDE_PAGE, kwargs=lambda c: {"key": c.agent.key, "code": "scope"}),
+    Route(
+        "governance:evidence-submit",
+        "POST",
+        OWNER_SIDE_POST,
+        kwargs=lambda c: {"key": c.agent.key, "code": "scope"},
+        data=lambda c, user: {"kind": "link", "url": "https://wiki.example.com/leave-assistant/scope"},
+        audit="evidence.submitted",
+    ),
+    Route("governance:review-request", "GET", POST_ONLY, kwargs=key),
+    Route(
+        "governance:review-request",
+        "POST",
+        OWNER_SIDE_POST,
+        kwargs=key,
+        data=lambda c, user: {"version": c.version.pk, "environment": "staging", "summary": "First staging run"},
+        audit="review.requested",
+    ),
+    Route("governance:incident-report", "GET", RECORDERS_PAGE, kwargs=key),
+    Route(
+        "governance:incident-report",
+        "POST",
+        RECORDERS_POST,
+        kwargs=key,
+        data=lambda c, user: {"title": "Wrong answer", "severity": "low", "what_happened": "Quoted an old policy"},
+        audit="incident.reported",
+    ),
+    Route("governance:waiver-grant", "GET", POST_ONLY, kwargs=key),
+    Route(
+        "governance:waiver-grant",
+        "POST",
+        BOARD_POST,
+        kwargs=key,
+        data=lambda c, user: {"control": "escalation", "reason": "Runbook next week", "expires_at": in_a_week()},
+        audit="waiver.granted",
+    ),
+    Route("governance:assessment-decide", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:assessment-decide",
+        "POST",
+        BOARD_POST,
+        setup=submitted_assessment,
+        kwargs=pk_of("assessment"),
+        data=lambda c, user: {"action": "confirm"},
+        audit="assessment.confirmed",
+    ),
+    Route(
+        "governance:evidence-file",
+        "GET",
+        statuses(200, employee=404, outsider=404, service_account=404, anonymous=302),
+        setup=evidence_file,
+        kwargs=pk_of("evidence"),
+    ),
+    Route("governance:evidence-decide", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:evidence-decide",
+        "POST",
+        EVIDENCE_BOARD_POST,
+        setup=submitted_evidence,
+        kwargs=pk_of("evidence"),
+        data=lambda c, user: {"action": "accept"},
+        audit="evidence.accepted",
+    ),
+    Route("governance:review", "GET", AGENT_PAGE_READ, setup=open_review, kwargs=pk_of("review")),
+    Route(
+        "governance:review",
+        "POST",
+        BOARD_POST,
+        setup=open_review,
+        kwargs=pk_of("review"),
+        data=lambda c, user: {"decision": "approve", "reason": "Evidence checked"},
+        audit="review.decided",
+    ),
+    Route("governance:review-cancel", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:review-cancel",
+        "POST",
+        PAGE_CANCEL,
+        setup=open_review,
+        kwargs=pk_of("review"),
+        data=lambda c, user: {"reason": "Wrong version"},
+        audit="review.cancelled",
+    ),
+    Route("governance:condition-close", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:condition-close",
+        "POST",
+        BOARD_POST,
+        setup=condition,
+        kwargs=pk_of("condition"),
+        data=lambda c, user: {"note": "Report shared on the wiki"},
+        audit="condition.closed",
+    ),
+    Route("governance:release-deploy", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:release-deploy",
+        "POST",
+        OWNER_SIDE_POST,
+        setup=condition,
+        kwargs=pk_of("release"),
+        audit="release.deployed",
+    ),
+    Route("governance:incident-resolve", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:incident-resolve",
+        "POST",
+        RECORDERS_POST,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"resolution": "Cache cleared"},
+        audit="incident.resolved",
+    ),
+    Route("governance:waiver-revoke", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
+    Route(
+        "governance:waiver-revoke",
+        "POST",
+        BOARD_POST,
+        setup=waiver,
+        kwargs=pk_of("waiver"),
+        audit="waiver.revoked",
+    ),
+    # --- API ---------------------------------------------------------------------------
+    Route("api:riskpolicy-list", "GET", API_READ),
+    Route("api:riskpolicy-detail", "GET", API_AGENT_READ, kwargs=lambda c: {"version": 1}),
+    Route("api:control-list", "GET", API_READ),
+    Route(
+        "api:control-detail",
+        "GET",
+        API_AGENT_READ,
+        kwargs=lambda c: {"pk": RiskPolicy.objects.current().controls.get(code="scope").pk},
+    ),
+    Route("api:agent-requirements", "GET", API_AGENT_READ, kwargs=key),
+    Route("api:riskassessment-list", "GET", API_READ),
+    Route(
+        "api:riskassessment-list",
+        "POST",
+        API_OWNER_SIDE_CREATE,
+        data=lambda c, user: {"agent": c.agent.key, **ANSWERS},
+        audit="assessment.submitted",
+    ),
+    Route("api:riskassessment-detail", "GET", API_AGENT_READ, setup=submitted_assessment, kwargs=pk_of("assessment")),
+    Route(
+        "api:riskassessment-confirm",
+        "POST",
+        API_BOARD_ACT,
+        setup=submitted_assessment,
+        kwargs=pk_of("assessment"),
+        data=lambda c, user: {},
+        audit="assessment.confirmed",
+    ),
+    Route(
+        "api:riskassessment-return-to-owner",
+        "POST",
+        API_BOARD_ACT,
+        setup=submitted_assessment,
+        kwargs=pk_of("assessment"),
+        data=lambda c, user: {"reason": "More people are affected"},
+        audit="assessment.returned",
+    ),
+    Route("api:evidence-list", "GET", API_READ),
+    Route(
+        "api:evidence-list",
+        "POST",
+        API_OWNER_SIDE_CREATE,
+        data=lambda c, user: {"agent": c.agent.key, "control": "scope", "kind": "statement", "statement": "On record"},
+        audit="evidence.submitted",
+    ),
+    Route("api:evidence-detail", "GET", API_EVIDENCE_READ, setup=submitted_evidence, kwargs=pk_of("evidence")),
+    Route("api:evidence-download", "GET", API_EVIDENCE_READ, setup=evidence_file, kwargs=pk_of("evidence")),
+    Route(
+        "api:evidence-accept",
+        "POST",
+        API_EVIDENCE_BOARD_ACT,
+        setup=submitted_evidence,
+        kwargs=pk_of("evidence"),
+        data=lambda c, user: {},
+        audit="evidence.accepted",
+    ),
+    Route(
+        "api:evidence-reject",
+        "POST",
+        API_EVIDENCE_BOARD_ACT,
+        setup=submitted_evidence,
+        kwargs=pk_of("evidence"),
+        data=lambda c, user: {"reason": "Forbidden actions missing"},
+        audit="evidence.rejected",
+    ),
+    Route("api:review-list", "GET", API_READ),
+    Route(
+        "api:review-list",
+        "POST",
+        API_OWNER_SIDE_CREATE,
+        data=lambda c, user: {"agent": c.agent.key, "version": "1.0.0", "environment": "staging"},
+        audit="review.requested",
+    ),
+    Route("api:review-detail", "GET", API_AGENT_READ, setup=open_review, kwargs=pk_of("review")),
+    Route(
+        "api:review-decide",
+        "POST",
+        API_BOARD_ACT,
+        setup=open_review,
+        kwargs=pk_of("review"),
+        data=lambda c, user: {"decision": "approve", "reason": "Evidence checked"},
+        audit="review.decided",
+    ),
+    Route(
+        "api:review-cancel",
+        "POST",
+        API_CANCEL,
+        setup=open_review,
+        kwargs=pk_of("review"),
+        data=lambda c, user: {"reason": "Wrong version"},
+        audit="review.cancelled",
+    ),
+    Route("api:reviewcondition-list", "GET", API_READ),
+    Route("api:reviewcondition-detail", "GET", API_AGENT_READ, setup=condition, kwargs=pk_of("condition")),
+    Route(
+        "api:reviewcondition-close",
+        "POST",
+        API_BOARD_ACT,
+        setup=condition,
+        kwargs=pk_of("condition"),
+        data=lambda c, user: {"note": "Report shared"},
+        audit="condition.closed",
+    ),
+    Route("api:release-list", "GET", API_READ),
+    Route("api:release-detail", "GET", API_AGENT_READ, setup=condition, kwargs=pk_of("release")),
+    Route(
+        "api:release-deploy",
+        "POST",
+        API_OWNER_SIDE_ACT,
+        setup=condition,
+        kwargs=pk_of("release"),
+        data=lambda c, user: {},
+        audit="release.deployed",
+    ),
+    Route("api:incident-list", "GET", API_READ),
+    Route(
+        "api:incident-list",
+        "POST",
+        API_RECORDERS_CREATE,
+        data=lambda c, user: {"agent": c.agent.key, "title": "Wrong", "severity": "low", "what_happened": "Old policy"},
+        audit="incident.reported",
+    ),
+    Route("api:incident-detail", "GET", API_AGENT_READ, setup=incident, kwargs=pk_of("incident")),
+    Route(
+        "api:incident-detail",
+        "PATCH",
+        API_RECORDERS_ACT,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"follow_up_actions": "Add a regression test"},
+        audit="incident.changed",
+    ),
+    # Incidents are corrected field by field (PATCH); a full replacement is not offered.
+    Route("api:incident-detail", "PUT", statuses(405, anonymous=401), setup=incident, kwargs=pk_of("incident")),
+    Route(
+        "api:incident-resolve",
+        "POST",
+        API_RECORDERS_ACT,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"resolution": "Cache cleared"},
+        audit="incident.resolved",
+    ),
+    Route("api:waiver-list", "GET", API_READ),
+    Route(
+        "api:waiver-list",
+        "POST",
+        API_BOARD_CREATE,
+        data=lambda c, user: {
+            "agent": c.agent.key,
+            "control": "escalation",
+            "reason": "Runbook next week",
+            "expires_at": (timezone.now() + timedelta(days=7)).isoformat(),
+        },
+        audit="waiver.granted",
+    ),
+    Route("api:waiver-detail", "GET", API_AGENT_READ, setup=waiver, kwargs=pk_of("waiver")),
+    Route(
+        "api:waiver-revoke",
+        "POST",
+        API_BOARD_ACT,
+        setup=waiver,
+        kwargs=pk_of("waiver"),
+        data=lambda c, user: {},
+        audit="waiver.revoked",
+    ),
+]
