@@ -107,7 +107,7 @@ class DomainCollector:
         names = _field_names(run)
         if not {"started_at", "finished_at"} <= names:
             return
-        label = next((n for n in ("check", "kind", "name", "task") if n in names), None)
+        label = next((n for n in ("check_kind", "check", "kind", "name", "task") if n in names), None)
         last = GaugeMetricFamily(
             "registry_check_last_duration_seconds",
             "Duration of the latest finished run of each check",

@@ -382,6 +382,8 @@ WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 30)
 WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
 
 # --- Telemetry ----------------------------------------------------------------
+# Requests a minute one telemetry source may send to the ingest endpoints; more -> 429 + Retry-After (0: no limit).
+TELEMETRY_INGEST_RATE_PER_MINUTE = envint("TELEMETRY_INGEST_RATE_PER_MINUTE", 600)
 # Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
 TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())

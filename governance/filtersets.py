@@ -17,6 +17,7 @@ from governance.choices import (
     ReviewStatus,
 )
 from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
+from registry import filtersets as registry_filtersets
 from registry.choices import Environment
 
 
@@ -99,7 +100,7 @@ class FindingFilterSet(django_filters.FilterSet):
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
     identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
     business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
-    opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_after = registry_filtersets.UtcIsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
 
     class Meta:
         model = Finding

@@ -1,10 +1,38 @@
 """Catalog filters, shared by the HTML catalog and the agents API so both answer the same question."""
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from registry.choices import Environment, Lifecycle, Pattern, RiskTier
 from registry.models import Agent, AgentVersion, BusinessUnit, Tool
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC before it reaches the database.
+
+    PostgreSQL refuses offsets beyond +/-15:59 ("+20:39" parses in Python), which
+    would be a 500; in UTC any offset is fine, and a value that leaves years
+    1-9999 once converted is a 400 like any other malformed input.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Enter a date and time between the years 1 and 9999.", code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """IsoDateTimeFilter that compares in UTC (see UtcIsoDateTimeField); use it for every date-time filter."""
+
+    field_class = UtcIsoDateTimeField
 
 
 class AgentFilterSet(django_filters.FilterSet):

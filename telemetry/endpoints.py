@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from telemetry import otlp, services
+from telemetry import otlp, services, throttle
 from telemetry.ingest import EventError, parse_batch_event, store_events
 
 logger = logging.getLogger(__name__)
@@ -27,10 +27,17 @@ MAX_BATCH_EVENTS = 5000
 
 
 class IngestRefused(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+
+
+def _with_retry_after(response: HttpResponse, exc: IngestRefused) -> HttpResponse:
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _token(request):
@@ -41,6 +48,14 @@ def _token(request):
     token = services.authenticate_ingest_token(parts[1])
     if token is None:
         raise IngestRefused(401, "This ingest token is unknown or revoked, or its source is inactive.")
+    allowed, retry_after = throttle.allow(token.source_id)
+    if not allowed:
+        raise IngestRefused(
+            429,
+            f"This source sent more than {settings.TELEMETRY_INGEST_RATE_PER_MINUTE} requests this minute; "
+            f"retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
     return token
 
 
@@ -95,7 +110,7 @@ def batch_events(request):
         if len(raw_events) > MAX_BATCH_EVENTS:
             raise IngestRefused(413, f"At most {MAX_BATCH_EVENTS} events per batch; this one has {len(raw_events)}.")
     except IngestRefused as exc:
-        return JsonResponse({"detail": exc.message}, status=exc.status)
+        return _with_retry_after(JsonResponse({"detail": exc.message}, status=exc.status), exc)
     now = timezone.now()
     events, rejected = [], []
     for index, raw in enumerate(raw_events):
@@ -127,8 +142,8 @@ def otlp_traces(request):
             raise IngestRefused(415, "Send OTLP as application/x-protobuf or application/json.")
         body = _body(request)
     except IngestRefused as exc:
-        grpc_code = {401: 16, 413: 8, 415: 3}.get(exc.status, 3)
-        return fail(exc.status, exc.message, grpc_code)
+        grpc_code = {401: 16, 413: 8, 415: 3, 429: 8}.get(exc.status, 3)
+        return _with_retry_after(fail(exc.status, exc.message, grpc_code), exc)
     try:
         spans = otlp.decode_json(body) if as_json else otlp.decode_protobuf(body)
     except otlp.OtlpDecodeError as exc:

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from registry import filtersets as registry_filtersets
 from registry.choices import Environment
 from telemetry.models import DailyUsage, IdentityAlias, Sighting, TelemetrySource
 
@@ -17,7 +18,7 @@ class SightingFilterSet(django_filters.FilterSet):
     unclaimed = django_filters.BooleanFilter(field_name="agent", lookup_expr="isnull", label="No registered agent")
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
     source = django_filters.NumberFilter(field_name="source_id")
-    seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    seen_after = registry_filtersets.UtcIsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
 
     class Meta:
         model = Sighting

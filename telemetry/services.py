@@ -21,6 +21,7 @@ from registry import services as registry_services
 from registry.models import Agent
 from registry.roles import is_board, is_platform_admin
 from telemetry import hooks
+from telemetry.choices import SourceKind
 from telemetry.ingest import deadline_for
 from telemetry.models import (
     ExternalIdentity,
@@ -54,7 +55,9 @@ def hash_token(raw: str) -> str:
 # --- Sources and tokens -------------------------------------------------------------
 
 
-def create_source(*, actor, name: str, kind: str, description: str = "", owner=None, active: bool = True):
+def create_source(
+    *, actor, name: str, kind: str = SourceKind.COLLECTOR, description: str = "", owner=None, active: bool = True
+):
     """Register a telemetry source and mint its first token. Returns (source, raw token); the raw token
     is shown once and never stored."""
     _ensure_perm(actor, "telemetry.add_telemetrysource", "Only platform administrators manage telemetry sources.")

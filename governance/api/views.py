@@ -73,6 +73,9 @@ class ControlViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ControlFilterSet
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation (also run by `check --deploy`): no request user, no database.
+            return Control.objects.none()
         queryset = Control.objects.for_user(self.request.user, "view").select_related("policy")
         if self.action == "list" and "policy_version" not in self.request.query_params:
             queryset = queryset.filter(policy=RiskPolicy.objects.current())

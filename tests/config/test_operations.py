@@ -112,3 +112,30 @@ def test_metrics_tolerate_missing_upper_layer_tables(client, db, monkeypatch, mi
     real = metrics._model
     monkeypatch.setattr(metrics, "_model", lambda name: None if name == missing else real(name))
     assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_report_check_durations_and_open_findings_by_kind(client, agent):
+    # given two runs of the lapse check and findings of two kinds, one of them resolved
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.models import CheckRun, Finding
+
+    now = timezone.now()
+    CheckRun.objects.create(
+        check_kind="lapsed_monitoring", started_at=now - timedelta(minutes=10), finished_at=now - timedelta(minutes=9)
+    )
+    CheckRun.objects.create(
+        check_kind="lapsed_monitoring", started_at=now, finished_at=now + timedelta(seconds=2.5), status="succeeded"
+    )
+    Finding.objects.create(kind="lapsed_monitoring", agent=agent, summary="quiet", opened_at=now)
+    Finding.objects.create(kind="shadow_agent", identity="x", summary="unknown", opened_at=now)
+    Finding.objects.create(kind="shadow_agent", identity="y", summary="old", opened_at=now, resolved_at=now)
+    # when Prometheus scrapes
+    text = client.get("/metrics").content.decode()
+    # then the latest run's duration and the open findings by kind are there
+    assert 'registry_check_last_duration_seconds{check="lapsed_monitoring"} 2.5' in text
+    assert 'registry_check_runs{check="lapsed_monitoring",status="succeeded"} 1.0' in text
+    assert 'registry_open_findings{kind="lapsed_monitoring"} 1.0' in text
+    assert 'registry_open_findings{kind="shadow_agent"} 1.0' in text
