@@ -17,9 +17,28 @@ python manage.py makemigrations --check --dry-run >/dev/null || {
 
 echo "== pytest (database: ${DATABASE_URL:-embedded SQLite})"
 mkdir -p test-artifacts
+if [ "$#" -gt 0 ]; then
+  # Arguments given: run exactly what was asked, in one process.
+  set +e
+  python -m pytest -p no:xdist "$@"
+  status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi
+  exit "$status"
+fi
+
+# The whole suite in two phases: the bulk spread over the machine's cores
+# (pytest-xdist gives each worker its own test database), then the tests that
+# start real workers, brokers and browsers, one at a time so they never
+# compete for the same Redis queue or port.
+WORKERS="${TEST_WORKERS:-$(python -c 'import os; print(min(4, max(1, len(os.sched_getaffinity(0)))))')}"
+echo "-- phase 1: unit, API and page tests on $WORKERS workers"
 set +e
-python -m pytest "$@"
-status=$?
+python -m pytest -n "$WORKERS" --dist load -m "not integration and not browser" -q
+first=$?
+echo "-- phase 2: real Celery worker and browser tests"
+python -m pytest -p no:xdist -m "integration or browser" -q
+second=$?
 set -e
-if [ "$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi
-exit "$status"
+if [ "$first" -eq 5 ] || [ "$second" -eq 5 ]; then echo "pytest collected no tests in a phase" >&2; exit 1; fi
+if [ "$first" -ne 0 ] || [ "$second" -ne 0 ]; then exit 1; fi
