@@ -117,7 +117,7 @@ from registry.demo import demo_logins
 for role, username, password in demo_logins():
     print(f'  {role:<28} {username:<16} {password}')
 print('  Any other demo person: their username with password demo-person-pass')
-" 2>/dev/null
+" 2>>"$LOG_DIR/demo.log" || echo "  (could not list them; see $LOG_DIR/demo.log)"
 echo
 echo "Logs: $LOG_DIR/web.log, worker.log, beat.log · mail: $VAR_DIR/mail/ · Ctrl-C stops everything."
 
