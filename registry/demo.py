@@ -42,7 +42,7 @@ from decimal import Decimal
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -505,7 +505,8 @@ def _move(agent: Agent, step: str, item: AgentPlan, people) -> bool:
     try:
         # A refusal rolls back only the service's own savepoint; the batch carries on.
         services.transition_agent(agent, step, actor=actor, reason=reason)
-    except ValidationError:
+    except (ValidationError, PermissionDenied):
+        # Held back by a guard, or the agent no longer matches the plan (a demo loaded by an older version).
         return False
     return True
 

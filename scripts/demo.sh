@@ -38,6 +38,10 @@ export CSRF_COOKIE_SECURE=false
 export SECURE_HSTS_SECONDS=0
 export CELERY_BROKER_URL="${CELERY_BROKER_URL:-filesystem://}"
 export EMAIL_BACKEND="${EMAIL_BACKEND:-file}"
+export LOG_FORMAT="${LOG_FORMAT:-plain}"
+# Two web workers: /metrics adds up both through files here (emptied at each start).
+export PROMETHEUS_MULTIPROC_DIR="$VAR_DIR/metrics"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 export PYTHONUNBUFFERED=1
 
 if python - "$PORT" <<'EOF'
@@ -88,7 +92,7 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap 'stop_all' EXIT
 
-setsid gunicorn config.wsgi --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket \
+setsid gunicorn -c config/gunicorn.conf.py config.wsgi --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket \
   --access-logfile "$LOG_DIR/web-access.log" --error-logfile "$LOG_DIR/web.log" &
 PIDS+=($!)
 setsid celery -A config worker --concurrency 2 --loglevel INFO --logfile "$LOG_DIR/worker.log" >/dev/null 2>&1 &
@@ -119,7 +123,7 @@ from registry.demo import demo_logins
 for role, username, password in demo_logins():
     print(f'  {role:<28} {username:<16} {password}')
 print('  Any other demo person: their username with password demo-person-pass')
-" 2>/dev/null
+" 2>>"$LOG_DIR/demo.log" || echo "  (could not list them; see $LOG_DIR/demo.log)"
 echo
 echo "Logs: $LOG_DIR/web.log, worker.log, beat.log · mail: $VAR_DIR/mail/ · Ctrl-C stops everything."
 

@@ -1,15 +1,20 @@
 """The demo portfolio (``manage.py load_demo``): believable coverage, a real audit trail, safe to run twice."""
 
+import importlib.util
 from io import StringIO
 
 from django.core.management import call_command
 from django.db.models import Count
 
+from registry import hooks
 from registry.audit import verify_chain
 from registry.choices import DataClassification, Lifecycle, Pattern, Topology, UserKind
 from registry.demo import demo_logins, lifecycle_targets, plan, release_keys
 from registry.models import Agent, AgentVersion, AuditEvent, BusinessUnit, Tool, User
 from registry.roles import Role
+
+# The registry's own audit nouns; upper layers' demos answer for their own idempotence.
+REGISTRY_NOUNS = {"agent", "version", "user", "business_unit", "tool"}
 
 
 def test_the_plan_is_the_same_on_every_call_and_names_unique_keys():
@@ -45,13 +50,23 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
         return set(Agent.objects.values_list(field, flat=True))
 
     assert values("pattern") == set(Pattern.values)
-    assert values("lifecycle") == set(Lifecycle.values)
+    # Production (and suspended after it) passes governance's release gate, which
+    # governance's demo prepares; until that demo exists the gate holds them back.
+    gate_prepared = importlib.util.find_spec("governance.demo") is not None or not hooks.transition_guards
+    before_gate = {Lifecycle.PROPOSED, Lifecycle.IN_REVIEW, Lifecycle.APPROVED, Lifecycle.PILOT, Lifecycle.RETIRED}
+    assert values("lifecycle") >= before_gate
+    if gate_prepared:
+        assert values("lifecycle") == set(Lifecycle.values)
     assert values("autonomy_level") == {1, 2, 3, 4, 5}
     assert values("topology") == set(Topology.values)
     assert values("data_classification") == set(DataClassification.values)
     assert values("external_facing") == {True, False}
     targets = lifecycle_targets()
-    assert all(targets[key] == state for key, state in Agent.objects.values_list("key", "lifecycle"))
+    short = {key for key, state in Agent.objects.values_list("key", "lifecycle") if targets[key] != state}
+    if gate_prepared:
+        assert short == set()
+    else:
+        assert short <= set(release_keys())
 
     # then: every role has people, some agents are orphaned, and each agent has 1-3 versions
     for role in Role.values:
@@ -67,10 +82,15 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
     assert verify_chain().ok
 
     # when: it runs again
-    entries = AuditEvent.objects.count()
+    entries = AuditEvent.objects.count()  # entries are gapless, numbered from 1
     out = StringIO()
     call_command("load_demo", stdout=out)
 
     # then: nothing changes, and it says so
-    assert AuditEvent.objects.count() == entries
+    added = [
+        (event_type, target)
+        for event_type, target in AuditEvent.objects.order_by("seq")[entries:].values_list("event_type", "target_repr")
+        if event_type.split(".")[0] in REGISTRY_NOUNS
+    ]
+    assert added == []
     assert "already loaded" in out.getvalue()
