@@ -117,8 +117,9 @@ def version(agent, owner, tool):
 
 
 @pytest.fixture
-def matrix(request, agent):
-    """The context every route's kwargs, data and setup receive; the agent (with owner and delegate) always exists."""
+def matrix(request, agent, version):
+    """The context every route's kwargs, data and setup receive. The agent (with owner and delegate)
+    and its version 1.0.0 always exist (routes may name them by key and label); the rest on first use."""
     return MatrixContext(request)
 
 
