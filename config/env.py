@@ -45,6 +45,17 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def envmap(name: str, default: str = "") -> dict[str, str]:
+    """Read ``"a=x,b=y"`` as ``{"a": "x", "b": "y"}``; an entry without ``=`` is an error."""
+    mapping = {}
+    for item in envlist(name, default):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} entries look like name=value, not {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
 def envsecret(name: str, default: str | None = None) -> str | None:
     """Read a secret from NAME, or from the file named by NAME_FILE (for mounted secrets)."""
     path = os.environ.get(f"{name}_FILE")

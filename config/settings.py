@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from config.env import env, envbool, envint, envlist, envsecret
+from config.env import env, envbool, envint, envlist, envmap, envsecret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
@@ -40,18 +40,24 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "registry",
+    "telemetry",
     "governance",
     "portfolio",
 ]
 
 MIDDLEWARE = [
+    "registry.middleware.RequestIdMiddleware",
+    "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Refuses telemetry ingest tokens anywhere but the ingest endpoints (403), before sessions load.
+    "telemetry.middleware.IngestTokenScopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "registry.middleware.RefusedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -105,7 +111,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Accounts and permissions -------------------------------------------------
 AUTH_USER_MODEL = "registry.User"
 AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out name is refused before any password is checked.
+    "registry.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "registry.sso.SsoBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # Anonymous visitors never hold object permissions; guardian's anonymous user is off.
@@ -120,6 +129,47 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Repeated failed sign-ins lock the name (and at a higher count the client
+# address) for LOGIN_LOCKOUT_SECONDS. Counts live in the cache below.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 50)
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 900)
+
+# --- Cache --------------------------------------------------------------------
+# Sign-in failure counts must be shared by every web worker: set CACHE_URL to a
+# redis:// URL in production. Without it each process keeps its own (fine for
+# the single-process demo).
+CACHE_URL = env("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agent-registry"}}
+
+# --- Single sign-on (OpenID Connect) -----------------------------------------
+# Off unless OIDC_RP_CLIENT_ID is set. OIDC_ISSUER alone finds the endpoints
+# through discovery; the OIDC_OP_* variables override it. Local accounts keep
+# working beside SSO. With OIDC_GROUPS_CLAIM set the provider decides roles:
+# OIDC_ROLE_MAP maps its group names to role groups ("board=governance_board,...").
+OIDC_ISSUER = env("OIDC_ISSUER", "")
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = envsecret("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "")
+OIDC_ROLE_MAP = envmap("OIDC_ROLE_MAP")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = envint("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_AUTHENTICATE_CLASS = "registry.sso.SsoSignInView"
+OIDC_CALLBACK_CLASS = "registry.sso.SsoCallbackView"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OIDC_RP_CLIENT_ID and not OIDC_ISSUER and not (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT):
+    raise ImproperlyConfigured("OIDC_RP_CLIENT_ID is set: set OIDC_ISSUER, or the OIDC_OP_*_ENDPOINT variables.")
+
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -231,10 +281,20 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Error answers are part of the contract too (checked by schemathesis in tests/config/test_api_fuzz.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "registry.api.schema.add_error_responses",
+    ],
     # One name per vocabulary, however many serializers use it.
     "ENUM_NAME_OVERRIDES": {
         "LifecycleEnum": "registry.choices.Lifecycle",
         "RiskTierEnum": "registry.choices.RiskTier",
+        "UserKindEnum": "registry.choices.UserKind",
+        "FindingKindEnum": "governance.choices.FindingKind",
+        # Several vocabularies share field names ("kind", "severity"); name these after their own class.
+        "TelemetrySourceKindEnum": "telemetry.choices.SourceKind",
+        "SeverityEnum": "governance.choices.FindingSeverity",
     },
 }
 
@@ -267,12 +327,63 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
 # Each entry expires close to its interval so a backlog of missed runs cannot
 # pile up behind a stopped worker: a late run is dropped, the next one comes.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "governance-run-all-checks": {
+        "task": "governance.run_all_checks",
+        "schedule": CHECKS_INTERVAL_SECONDS,
+        "options": {"expires": max(CHECKS_INTERVAL_SECONDS - 10, 10)},
+    },
+    "governance-notify-owners": {
+        "task": "governance.notify_owners",
+        "schedule": envint("NOTIFY_INTERVAL_SECONDS", 120),
+        "options": {"expires": max(envint("NOTIFY_INTERVAL_SECONDS", 120) - 10, 10)},
+    },
+    "governance-deliver-webhooks": {
+        "task": "governance.deliver_due_webhooks",
+        "schedule": envint("WEBHOOK_INTERVAL_SECONDS", 60),
+        "options": {"expires": max(envint("WEBHOOK_INTERVAL_SECONDS", 60) - 5, 5)},
+    },
+    # Runs hourly; the DigestLog row makes it send once per day.
+    "governance-board-digest": {
+        "task": "governance.send_board_digest",
+        "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
+        "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
+    },
+    "telemetry-purge-old-events": {
+        "task": "telemetry.purge_old_events",
+        "schedule": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600),
+        "options": {"expires": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600) - 60},
+    },
+}
+
+# --- Portfolio ----------------------------------------------------------------
+# The daily snapshot behind the leadership trend charts. Taking it twice on one
+# day replaces that day's figures, so a shorter interval only refreshes today.
+PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = envint("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE["portfolio-snapshot"] = {
+    "task": "portfolio.take_snapshot",
+    "schedule": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS,
+    "options": {"expires": PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS * 0.9},
+}
+# The five maturity dimensions share one 1-5 scale; one schema enum names it.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["MaturityLevelEnum"] = "portfolio.choices.MaturityLevel"
+# Rows per database round-trip when streaming CSV exports.
+PORTFOLIO_EXPORT_CHUNK_SIZE = envint("PORTFOLIO_EXPORT_CHUNK_SIZE", 2000)
 
 # --- Product policy knobs -----------------------------------------------------
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
+
+# --- Findings and notifications ---------------------------------------------------
+# Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 30)
+WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
+
+# --- Telemetry ----------------------------------------------------------------
+# Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
+TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
 # --- Governance -----------------------------------------------------------------
@@ -282,11 +393,29 @@ GOVERNANCE_EVIDENCE_MAX_BYTES = envint("GOVERNANCE_EVIDENCE_MAX_BYTES", 10 * 102
 GOVERNANCE_WAIVER_MAX_DAYS = envint("GOVERNANCE_WAIVER_MAX_DAYS", 180)
 
 # --- Logging ------------------------------------------------------------------
+# JSON lines by default (one object per line with the request id); LOG_FORMAT=plain for reading by eye.
+LOG_FORMAT = env("LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers keep this logging set-up instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Hardening: audit checkpoints, metrics ---------------------------------------
+# The key that signs exported audit checkpoints (manage.py export_audit_checkpoint).
+# Keep it apart from SECRET_KEY and from the database, so someone who can write
+# the database cannot forge a checkpoint.
+AUDIT_CHECKPOINT_KEY = envsecret("AUDIT_CHECKPOINT_KEY", "")
+# /metrics answers requests bearing this token, or (without one) only requests from this machine.
+METRICS_TOKEN = envsecret("METRICS_TOKEN", "")
+METRICS_ALLOW_LOCALHOST = envbool("METRICS_ALLOW_LOCALHOST", True)

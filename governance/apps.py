@@ -40,6 +40,8 @@ class GovernanceConfig(AppConfig):
             [*views, "governance.add_riskpolicy", "governance.change_riskpolicy", "governance.change_control"]
         )
 
+        self._ready_findings()
+
         EXTRA_BADGES.update(
             {
                 "control_state": (choices.ControlState, choices.CONTROL_STATE_COLORS),
@@ -50,5 +52,43 @@ class GovernanceConfig(AppConfig):
                 "incident_severity": (choices.IncidentSeverity, choices.INCIDENT_SEVERITY_COLORS),
                 "incident_status": (choices.IncidentStatus, choices.INCIDENT_STATUS_COLORS),
                 "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
+            }
+        )
+
+    def _ready_findings(self):
+        """Findings and checks: telemetry reads the monitoring windows from the policy in force,
+        linking an identity resolves its shadow-agent finding, and the roles' permissions."""
+        from governance import choices, findings_links
+        from registry import hooks as registry_hooks
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+        from telemetry import hooks as telemetry_hooks
+
+        if findings_links.monitoring_windows not in telemetry_hooks.monitoring_window_provider:
+            telemetry_hooks.monitoring_window_provider.append(findings_links.monitoring_windows)
+            telemetry_hooks.identity_linked_listeners.append(findings_links.on_identity_linked)
+            registry_hooks.agent_detail_panels.append(findings_links.findings_panel)
+        ROLE_PERMISSIONS[Role.BOARD].extend(
+            ["governance.view_finding", "governance.change_finding", "governance.view_checkrun"]
+        )
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(["governance.view_finding", "governance.view_checkrun"])
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
+            [
+                "governance.view_finding",
+                "governance.view_checkrun",
+                "governance.add_checkrun",
+                "governance.view_webhookendpoint",
+                "governance.add_webhookendpoint",
+                "governance.change_webhookendpoint",
+                "governance.view_webhookdelivery",
+            ]
+        )
+        EXTRA_BADGES.update(
+            {
+                "finding_kind": (choices.FindingKind, choices.FINDING_KIND_COLORS),
+                "finding_severity": (choices.FindingSeverity, choices.FINDING_SEVERITY_COLORS),
+                "finding_state": (choices.FindingState, choices.FINDING_STATE_COLORS),
+                "check_run_status": (choices.CheckRunStatus, choices.CHECK_RUN_STATUS_COLORS),
+                "delivery_status": (choices.DeliveryStatus, choices.DELIVERY_STATUS_COLORS),
             }
         )

@@ -197,3 +197,101 @@ class GovernanceEvent(models.TextChoices):
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
     WAIVER_GRANTED = "waiver.granted", "Waiver granted"
     WAIVER_REVOKED = "waiver.revoked", "Waiver revoked"
+
+
+# --- Findings and background checks (telemetry helper) ----------------------------
+
+
+class FindingKind(models.TextChoices):
+    SHADOW_AGENT = "shadow_agent", "Shadow agent"
+    UNAPPROVED_IN_PRODUCTION = "unapproved_in_production", "Unapproved in production"
+    LAPSED_MONITORING = "lapsed_monitoring", "Monitoring lapsed"
+    REVIEW_OVERDUE = "review_overdue", "Review overdue"
+    ORPHANED_OWNER = "orphaned_owner", "Orphaned owner"
+    CONTROL_GAP = "control_gap", "Control gap"
+    EVIDENCE_EXPIRED = "evidence_expired", "Evidence expired"
+    # Raised by the portfolio layer's check (registered through governance.hooks.check_providers).
+    MATURITY_TRAP = "maturity_trap", "Maturity trap"
+    NO_SUCCESS_METRIC = "no_success_metric", "No success metric"
+    LOW_ADOPTION = "low_adoption", "Low adoption"
+
+
+FINDING_KIND_COLORS = {
+    FindingKind.SHADOW_AGENT: "purple",
+    FindingKind.UNAPPROVED_IN_PRODUCTION: "red",
+    FindingKind.LAPSED_MONITORING: "orange",
+    FindingKind.REVIEW_OVERDUE: "yellow",
+    FindingKind.ORPHANED_OWNER: "red",
+    FindingKind.CONTROL_GAP: "orange",
+    FindingKind.EVIDENCE_EXPIRED: "yellow",
+    FindingKind.MATURITY_TRAP: "indigo",
+    FindingKind.NO_SUCCESS_METRIC: "blue",
+    FindingKind.LOW_ADOPTION: "teal",
+}
+
+
+class FindingSeverity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+FINDING_SEVERITY_COLORS = {
+    FindingSeverity.LOW: "green",
+    FindingSeverity.MEDIUM: "yellow",
+    FindingSeverity.HIGH: "orange",
+    FindingSeverity.CRITICAL: "red",
+}
+
+
+class FindingState(models.TextChoices):
+    """What a finding's row says about it (derived from its timestamps)."""
+
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    WAIVED = "waived", "Waived"
+    RESOLVED = "resolved", "Resolved"
+
+
+FINDING_STATE_COLORS = {
+    FindingState.OPEN: "red",
+    FindingState.ACKNOWLEDGED: "yellow",
+    FindingState.WAIVED: "purple",
+    FindingState.RESOLVED: "green",
+}
+
+
+class FindingEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    UPDATED = "updated", "Details changed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    WAIVED = "waived", "Waived"
+    NOTIFIED = "notified", "Owner notified"
+    RESOLVED = "resolved", "Resolved"
+
+
+class CheckRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+CHECK_RUN_STATUS_COLORS = {
+    CheckRunStatus.RUNNING: "blue",
+    CheckRunStatus.SUCCEEDED: "green",
+    CheckRunStatus.FAILED: "red",
+}
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+DELIVERY_STATUS_COLORS = {
+    DeliveryStatus.PENDING: "blue",
+    DeliveryStatus.DELIVERED: "green",
+    DeliveryStatus.FAILED: "red",
+}

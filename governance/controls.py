@@ -33,8 +33,10 @@ def monitoring_satisfied(agent, now) -> bool | None:
 
 
 def last_telemetry_at(agent):
-    """When telemetry last reported this agent, or None (no telemetry layer yet, or never seen)."""
-    return
+    """When telemetry last reported this agent (any source, any environment), or None if never."""
+    from telemetry.models import MonitoringState
+
+    return MonitoringState.objects.filter(agent=agent).values_list("last_seen_at", flat=True).first()
 
 
 SYSTEM_CONTROLS = {

@@ -8,3 +8,8 @@ from collections.abc import Callable
 
 # (user, now) -> list of queue items {"kind", "title", "url", "tier", "due_at"} added to the board queue.
 board_queue_providers: list[Callable] = []
+
+# (kind, check) pairs: extra background checks of upper layers (portfolio's maturity_trap).
+# ``check(now) -> {subject: governance.checks.Wanted}`` with subject ("agent", agent_id);
+# the check engine records runs and keeps one open finding per subject and kind.
+check_providers: list[tuple[str, Callable]] = []

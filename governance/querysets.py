@@ -97,3 +97,59 @@ class ReviewConditionQuerySet(RestrictedQuerySet):
 
     def open(self):
         return self.filter(status="open")
+
+
+# --- Findings (telemetry helper) -----------------------------------------------------
+
+
+class FindingQuerySet(RestrictedQuerySet):
+    """Findings about agents are read with the catalog (every person); findings about
+    unregistered identities need the global view permission (board, leadership, admins)."""
+
+    def _restrict(self, user, action: str):
+        if user.has_perm(f"governance.{action}_finding"):
+            return self
+        if action == "view" and user.is_person:
+            return self.filter(agent__isnull=False)
+        return self.none()
+
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+    def of_kind(self, kind: str):
+        return self.filter(kind=kind)
+
+    def unnotified(self):
+        """Open findings about an agent whose owner has not been told (partial index finding_unnotified_idx)."""
+        return self.filter(resolved_at__isnull=True, notified_at__isnull=True, agent__isnull=False)
+
+
+class FindingEventQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        from governance.models import Finding
+
+        return self.filter(finding__in=Finding.objects.for_user(user, "view").values("pk"))
+
+
+class CheckRunQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        return super()._restrict(user, action)
+
+    def latest_per_kind(self):
+        """The newest run of each check (one query; PostgreSQL DISTINCT ON, elsewhere a subquery)."""
+        from django.db.models import Max
+
+        newest = self.values("check_kind").annotate(last=Max("id")).values("last")
+        return self.filter(id__in=newest).order_by("check_kind")
+
+
+class WebhookEndpointQuerySet(RestrictedQuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class WebhookDeliveryQuerySet(RestrictedQuerySet):
+    def due(self, now):
+        return self.filter(status="pending", next_attempt_at__lte=now)

@@ -1,9 +1,14 @@
 from django.urls import path
 
-from governance import views
+from governance import findings_views, views
 
 app_name = "governance"
 urlpatterns = [
+    path("findings/", findings_views.finding_list, name="findings"),
+    path("findings/run/", findings_views.run_checks_now, name="run-checks"),
+    path("findings/<int:pk>/", findings_views.finding_detail, name="finding-detail"),
+    path("findings/<int:pk>/acknowledge/", findings_views.finding_acknowledge, name="finding-acknowledge"),
+    path("findings/<int:pk>/waive/", findings_views.finding_waive, name="finding-waive"),
     path("owe/", views.what_i_owe, name="owe"),
     path("queue/", views.board_queue, name="queue"),
     path("controls/", views.control_catalog, name="controls"),

@@ -125,7 +125,7 @@ def record(
             actor_repr=describe_actor(actor)[:200],
             event_type=event_type,
             target_type=target._meta.label_lower,
-            target_id=str(target.pk),
+            target_id="" if target.pk is None else str(target.pk),
             target_repr=(target_repr if target_repr is not None else str(target))[:300],
             agent=agent,
             before=to_json_value(before or {}),
@@ -169,3 +169,69 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
         expected_seq += 1
         checked += 1
     return ChainReport(checked, None, "chain intact")
+
+
+# --- Signed checkpoints of the chain head -------------------------------------
+# A checkpoint is kept outside the database (a ticket, a vault, a printout). If
+# someone later rewrites the trail, trigger and all, the entry the checkpoint
+# names no longer matches, and the HMAC, keyed with AUDIT_CHECKPOINT_KEY (never
+# stored in the database), stops anyone who can write the database from simply
+# forging a new checkpoint to match.
+
+CHECKPOINT_ALGORITHM = "hmac-sha256"
+CHECKPOINT_FIELDS = ("seq", "hash", "occurred_at")
+
+
+def _checkpoint_key() -> bytes:
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    key = getattr(settings, "AUDIT_CHECKPOINT_KEY", "")
+    if not key:
+        raise ImproperlyConfigured(
+            "AUDIT_CHECKPOINT_KEY (or AUDIT_CHECKPOINT_KEY_FILE) must be set to sign checkpoints."
+        )
+    return key.encode()
+
+
+def sign_checkpoint(fields: dict) -> str:
+    import hmac
+
+    message = json.dumps({k: fields[k] for k in CHECKPOINT_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(_checkpoint_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def export_checkpoint() -> dict:
+    """The signed head of the chain: ``{seq, hash, occurred_at, algorithm, signature}``."""
+    head = AuditEvent.objects.order_by("-seq").first()
+    if head is None:
+        fields = {"seq": 0, "hash": GENESIS_HASH, "occurred_at": None}
+    else:
+        fields = {"seq": head.seq, "hash": head.hash, "occurred_at": head.occurred_at.isoformat()}
+    return {**fields, "algorithm": CHECKPOINT_ALGORITHM, "signature": sign_checkpoint(fields)}
+
+
+def verify_checkpoint(checkpoint: dict) -> tuple[bool, str]:
+    """Check a checkpoint's signature, that the live trail still holds its entry unchanged, and the chain."""
+    import hmac
+
+    try:
+        fields = {k: checkpoint[k] for k in CHECKPOINT_FIELDS}
+        signature = str(checkpoint["signature"])
+    except (KeyError, TypeError):
+        return False, f"not a checkpoint: it needs {', '.join(CHECKPOINT_FIELDS)} and signature"
+    if checkpoint.get("algorithm", CHECKPOINT_ALGORITHM) != CHECKPOINT_ALGORITHM:
+        return False, f"unknown algorithm {checkpoint.get('algorithm')!r}"
+    if not hmac.compare_digest(sign_checkpoint(fields), signature):
+        return False, "the signature does not match: the checkpoint was altered or signed with another key"
+    seq = fields["seq"]
+    if seq:
+        entry = AuditEvent.objects.filter(seq=seq).first()
+        if entry is None:
+            return False, f"entry #{seq} named by the checkpoint no longer exists"
+        if entry.hash != fields["hash"] or entry.occurred_at.isoformat() != fields["occurred_at"]:
+            return False, f"entry #{seq} differs from the checkpoint: the trail was rewritten"
+    report = verify_chain()
+    if not report.ok:
+        return False, f"the chain is broken: {report.reason}"
+    return True, f"checkpoint #{seq} matches; chain intact through #{report.checked}"

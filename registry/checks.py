@@ -21,3 +21,35 @@ def check_broker_configured_for_deploy(app_configs, **kwargs):
     if getattr(settings, "CELERY_BROKER_URL", None):
         return []
     return [Error("CELERY_BROKER_URL must be set in production.", hint=BROKER_HINT, id="registry.E001")]
+
+
+# Boards read the trail as evidence of the last half year at least.
+MIN_AUDIT_RETENTION_DAYS = 183
+
+
+@register(Tags.compatibility)
+def check_audit_retention(app_configs, **kwargs):
+    days = getattr(settings, "AUDIT_RETENTION_DAYS", MIN_AUDIT_RETENTION_DAYS)
+    if days >= MIN_AUDIT_RETENTION_DAYS:
+        return []
+    return [
+        Error(
+            f"AUDIT_RETENTION_DAYS is {days}; the audit trail must be kept at least {MIN_AUDIT_RETENTION_DAYS} days.",
+            hint="Raise AUDIT_RETENTION_DAYS (the default is 400).",
+            id="registry.E002",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_audit_checkpoint_key(app_configs, **kwargs):
+    key = getattr(settings, "AUDIT_CHECKPOINT_KEY", "") or ""
+    if len(key) >= 32 and key != getattr(settings, "SECRET_KEY", None):
+        return []
+    return [
+        Warning(
+            "AUDIT_CHECKPOINT_KEY should be a secret of at least 32 characters, different from SECRET_KEY.",
+            hint="Without it export_audit_checkpoint cannot sign the chain head.",
+            id="registry.W002",
+        )
+    ]

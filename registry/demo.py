@@ -503,8 +503,8 @@ def _move(agent: Agent, step: str, item: AgentPlan, people) -> bool:
         # The owner has left (an orphaned agent): the platform administrator acts for them.
         actor = people[ADMIN_USERNAME]
     try:
-        with transaction.atomic():
-            services.transition_agent(agent, step, actor=actor, reason=reason)
+        # A refusal rolls back only the service's own savepoint; the batch carries on.
+        services.transition_agent(agent, step, actor=actor, reason=reason)
     except ValidationError:
         return False
     return True
@@ -578,17 +578,29 @@ def _remaining_steps(path: tuple[str, ...], current: str) -> list[str]:
 
 def _backdate(agents: list[tuple[Agent, AgentPlan]]) -> None:
     """Spread the agents' business dates over the past two years (the audit trail keeps the load time)."""
+    if not agents:
+        return
     now = timezone.now().replace(microsecond=0)
-    for agent, item in agents:
-        current = Agent.objects.filter(pk=agent.pk).values("lifecycle", "production_since").get()
-        created = now - timedelta(days=item.age_days)
-        updates = {"created_at": created, "lifecycle_changed_at": now - timedelta(days=item.state_days)}
-        if current["production_since"] is not None and item.production_days is not None:
-            updates["production_since"] = now - timedelta(days=item.production_days)
-        if agent.metric_current is not None or item.fields.get("metric_current") is not None:
-            updates["metric_updated_at"] = now - timedelta(days=min(item.state_days, 25))
-        Agent.objects.filter(pk=agent.pk).update(**updates)
-        versions = list(AgentVersion.objects.filter(agent_id=agent.pk).order_by("id").values_list("pk", flat=True))
-        for index, pk in enumerate(versions):
-            offset = item.age_days * index // max(1, len(versions))
-            AgentVersion.objects.filter(pk=pk).update(created_at=created + timedelta(days=offset, hours=index))
+    items = {agent.pk: item for agent, item in agents}
+    rows = list(Agent.objects.filter(pk__in=items).only("pk", "production_since", "metric_current"))
+    for row in rows:
+        item = items[row.pk]
+        row.created_at = now - timedelta(days=item.age_days)
+        row.lifecycle_changed_at = now - timedelta(days=item.state_days)
+        if row.production_since is not None and item.production_days is not None:
+            row.production_since = now - timedelta(days=item.production_days)
+        if row.metric_current is not None:
+            row.metric_updated_at = now - timedelta(days=min(item.state_days, 25))
+    Agent.objects.bulk_update(
+        rows, ["created_at", "lifecycle_changed_at", "production_since", "metric_updated_at"], batch_size=200
+    )
+    created = {row.pk: row.created_at for row in rows}
+    versions = list(AgentVersion.objects.filter(agent_id__in=items).order_by("agent_id", "id").only("pk", "agent_id"))
+    per_agent: dict[int, list[AgentVersion]] = {}
+    for version in versions:
+        per_agent.setdefault(version.agent_id, []).append(version)
+    for agent_id, group in per_agent.items():
+        for index, version in enumerate(group):
+            offset = items[agent_id].age_days * index // len(group)
+            version.created_at = created[agent_id] + timedelta(days=offset, hours=index)
+    AgentVersion.objects.bulk_update(versions, ["created_at"], batch_size=200)

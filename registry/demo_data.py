@@ -146,7 +146,7 @@ OWNERS = {
 }
 # Candidate delegates per unit (the owner is skipped when picked).
 HELPERS = {
-    "hr": ["dan.okafor", "erin.walsh"],
+    "hr": ["dan.okafor", "olivia.martin"],
     "talent": ["dan.okafor", "lucas.moreau"],
     "payroll": ["nina.kowalski", "dan.okafor"],
     "finance": ["marek.novak"],

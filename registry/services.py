@@ -143,6 +143,20 @@ def validate_owner(user: User | None, field: str = "owner") -> None:
         raise ValidationError({field: f"{user.username} is deactivated; choose an active person."})
 
 
+# The fields transition_agent changes (row_version aside).
+TRANSITION_FIELDS = ("lifecycle", "lifecycle_changed_at", "production_since", "runs_in_production")
+
+
+def _clean_only(instance, fields) -> None:
+    """``full_clean()`` limited to the fields a service changed.
+
+    Django checks each CheckConstraint with its own query (SAVEPOINT, SELECT,
+    RELEASE): nine on an agent. A transition touches two of them, and the
+    others cannot have changed, so they are skipped.
+    """
+    instance.full_clean(exclude=[f.name for f in instance._meta.concrete_fields if f.name not in fields])
+
+
 def _save_unique(instance, unique_field: str, message: str) -> None:
     """Save, turning a lost race on a unique column into a field error instead of a 500."""
     try:
@@ -269,7 +283,7 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
         if to_state == Lifecycle.PRODUCTION:
             current.runs_in_production = True
         current.row_version += 1
-        current.full_clean()
+        _clean_only(current, TRANSITION_FIELDS)
         current.save()
         audit.record(
             AuditEventType.AGENT_TRANSITIONED,
@@ -565,6 +579,35 @@ def create_user(
     return user
 
 
+EDITABLE_USER_FIELDS = ("first_name", "last_name", "email", "kind", "business_unit", "job_title")
+
+
+def update_user(user: User, *, actor: User | None, **changes) -> User:
+    """Change an account's profile facts. Roles and deactivation have their own services."""
+    if actor is not None:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change accounts.")
+    unknown = set(changes) - set(EDITABLE_USER_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        before = audit.snapshot(current, EDITABLE_USER_FIELDS)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        if current.kind != UserKind.PERSON and current.owned_agents.exists():
+            raise ValidationError(
+                {"kind": f"{current.username} owns agents; transfer them before making this a service account."}
+            )
+        current.full_clean(exclude=["password"])
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, EDITABLE_USER_FIELDS))
+        if changed_after:
+            current.save(update_fields=list(changed_after))
+            audit.record(
+                AuditEventType.USER_CHANGED, actor=actor, target=current, before=changed_before, after=changed_after
+            )
+    return current
+
+
 def set_user_roles(user: User, roles: Iterable[str], *, actor: User | None) -> User:
     """Replace a user's role groups. Platform administrators also get access to the Django admin."""
     if actor is not None:
@@ -612,6 +655,28 @@ def deactivate_user(user: User, *, actor: User) -> User:
             before={"is_active": True},
             after={"is_active": False, "orphaned_agents": list(user.owned_agents.values_list("key", flat=True))},
         )
+    return user
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "email")
+
+
+def update_user_profile(user: User, *, actor: User | None, **changes) -> User:
+    """Change a person's name or e-mail address. ``actor=None``: copied from the identity provider at sign-in."""
+    if actor is not None and actor.pk != user.pk:
+        _ensure_global(actor, "registry.change_user", "Only platform administrators change other people's profiles.")
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError({next(iter(sorted(unknown))): "This field cannot be changed here."})
+    with transaction.atomic():
+        before = audit.snapshot(user, PROFILE_FIELDS)
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.full_clean(exclude=["password"], validate_unique=False)
+        before, after = audit.diff(before, audit.snapshot(user, PROFILE_FIELDS))
+        if after:
+            user.save(update_fields=list(after))
+            audit.record(AuditEventType.USER_CHANGED, actor=actor, target=user, before=before, after=after)
     return user
 
 

@@ -60,6 +60,8 @@ echo "== collectstatic"
 python manage.py collectstatic --no-input -v 0
 echo "== load_demo"
 python manage.py load_demo
+echo "== run_checks (the first findings; beat repeats them every CHECKS_INTERVAL_SECONDS)"
+python manage.py run_checks || true
 
 # --- The three processes ------------------------------------------------------------
 # Each child gets its own session (setsid), so Ctrl-C reaches only this script,
@@ -90,6 +92,10 @@ setsid gunicorn config.wsgi --workers 2 --bind "127.0.0.1:$PORT" --no-control-so
   --access-logfile "$LOG_DIR/web-access.log" --error-logfile "$LOG_DIR/web.log" &
 PIDS+=($!)
 setsid celery -A config worker --concurrency 2 --loglevel INFO --logfile "$LOG_DIR/worker.log" >/dev/null 2>&1 &
+PIDS+=($!)
+# Live heartbeats through the HTTP ingest endpoint, as a gateway would send them.
+setsid python manage.py send_demo_telemetry --url "http://127.0.0.1:$PORT" --interval 60 \
+  >"$LOG_DIR/telemetry-sender.log" 2>&1 &
 PIDS+=($!)
 setsid celery -A config beat --schedule "$VAR_DIR/celerybeat-schedule" --loglevel INFO \
   --logfile "$LOG_DIR/beat.log" >/dev/null 2>&1 &

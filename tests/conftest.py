@@ -14,7 +14,12 @@ from registry.choices import UserKind
 from registry.roles import Role
 from tests.factories import BusinessUnitFactory, ToolFactory, UserFactory
 
-pytest_plugins = ["tests.transactional", "tests.governance.fixtures", "tests.portfolio.fixtures"]
+pytest_plugins = [
+    "tests.transactional",
+    "tests.telemetry.fixtures",
+    "tests.governance.fixtures",
+    "tests.portfolio.fixtures",
+]
 
 
 @pytest.fixture

@@ -36,12 +36,13 @@ management command is called by no test. Pages of Django's own admin are left
 to tests/registry/test_admin.py; ``IGNORED_ROUTES`` lists the few others that
 the matrix deliberately does not walk, each with its reason.
 
-The context ``c`` passed to ``kwargs``, ``data`` and ``setup`` holds the
-personas by name (``c.owner``, ``c.admin``...), the registry's objects
-(``c.agent`` owned by owner with delegate as co-maintainer, ``c.unit``,
-``c.tool``, ``c.version``) and ``c.extra``, a dict where an app's ``setup``
-may leave its own objects. ``setup(c)`` runs before the request and before
-audit rows are counted.
+The context ``c`` passed to ``kwargs``, ``data`` and ``setup`` gives every
+pytest fixture by name, created on first use: the personas (``c.owner``,
+``c.admin``...), the registry's objects (``c.agent`` owned by owner with
+delegate as co-maintainer, ``c.unit``, ``c.tool``, ``c.version``) and any
+fixture an app registers in its ``tests/<app>/fixtures.py`` (``c.evidence``).
+``c.extra`` is a dict for anything else. ``setup(c)`` runs before the request
+and before audit rows are counted.
 """
 
 from collections.abc import Callable

@@ -20,3 +20,8 @@ def register(router) -> None:
     router.register("releases", views.ReleaseViewSet, basename="release")
     router.register("incidents", views.IncidentViewSet, basename="incident")
     router.register("waivers", views.WaiverViewSet, basename="waiver")
+
+    from governance.api import findings
+
+    router.register("findings", findings.FindingViewSet, basename="finding")
+    router.register("check-runs", findings.CheckRunViewSet, basename="checkrun")

@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.choices import Lifecycle, ToolAccess
+from registry.choices import Lifecycle, RiskTier, ToolAccess
 from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, Tool, User
 from registry.services import EDITABLE_AGENT_FIELDS
 
@@ -60,6 +60,10 @@ class AgentSerializer(DisplayMixin, serializers.ModelSerializer):
     row_version = serializers.IntegerField(
         required=False,
         help_text="Send back the row_version you read; an update based on an older copy is refused with 409.",
+    )
+    # Declared so the schema says what the API sends: "" until a risk assessment sets the tier.
+    risk_tier = serializers.ChoiceField(
+        choices=RiskTier.choices, allow_blank=True, read_only=True, help_text="Empty until a risk assessment sets it."
     )
 
     class Meta:

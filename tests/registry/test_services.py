@@ -16,7 +16,8 @@ from tests.factories import UserFactory
 
 
 def last_event() -> AuditEvent:
-    return AuditEvent.objects.order_by("-seq").first()
+    # Sign-in and refusal records (auth.*) describe requests, not the change under test.
+    return AuditEvent.objects.exclude(event_type__startswith="auth.").order_by("-seq").first()
 
 
 def events_since(seq: int) -> list[AuditEvent]:
@@ -247,6 +248,14 @@ def test_set_agent_risk_tier_records_the_tier_and_reason(agent, board):
 
 # --- transition_agent -----------------------------------------------------------------
 
+
+@pytest.fixture
+def registry_rules_only(monkeypatch):
+    """The registry's own state machine, without the guards upper layers register (the release
+    gate has its own tests in tests/governance)."""
+    monkeypatch.setattr(hooks, "transition_guards", [])
+
+
 # A path through every allowed move, each made by someone entitled to it.
 ALLOWED_MOVES = [
     (from_state, to_state, "board" if rule == "board" else "owner")
@@ -264,7 +273,9 @@ def put_in_state(agent, state):
 
 
 @pytest.mark.parametrize(("from_state", "to_state", "persona"), ALLOWED_MOVES)
-def test_every_allowed_move_works_for_the_right_role(agent, request, from_state, to_state, persona):
+def test_every_allowed_move_works_for_the_right_role(
+    agent, request, registry_rules_only, from_state, to_state, persona
+):
     # given
     put_in_state(agent, from_state)
     actor = request.getfixturevalue(persona)
@@ -314,7 +325,7 @@ def test_only_the_board_approves(agent, owner, admin, board):
     )
 
 
-def test_the_board_may_suspend_but_not_release(agent, board):
+def test_the_board_may_suspend_but_not_release(agent, board, registry_rules_only):
     put_in_state(agent, Lifecycle.PRODUCTION)
     services.transition_agent(agent, Lifecycle.SUSPENDED, actor=board, reason="Incident")
     with pytest.raises(PermissionDenied, match="Only the owner, a delegate may move this agent to Production"):
@@ -344,7 +355,7 @@ def test_a_registered_guard_can_refuse_a_move(agent, owner, monkeypatch):
     assert exc.value.message_dict == {"to_state": ["Release checklist not approved."]}
 
 
-def test_production_sets_production_since_and_review_clears_it(agent, owner, board):
+def test_production_sets_production_since_and_review_clears_it(agent, owner, board, registry_rules_only):
     put_in_state(agent, Lifecycle.APPROVED)
     Agent.objects.filter(pk=agent.pk).update(production_since=None)
     moved = services.transition_agent(agent, Lifecycle.PRODUCTION, actor=owner, reason="Launch")
@@ -766,3 +777,31 @@ def test_every_service_call_kept_the_chain_intact(agent, owner, employee, admin)
     services.transfer_ownership(agent, employee, actor=owner, reason="r")
     services.set_user_roles(owner, [Role.BOARD], actor=admin)
     assert audit.verify_chain().ok
+
+
+def test_update_user_records_only_the_changed_fields(admin, employee, unit, other_unit):
+    # when
+    services.update_user(employee, actor=admin, job_title="Analyst", business_unit=other_unit, email=employee.email)
+
+    # then
+    employee.refresh_from_db()
+    assert employee.business_unit == other_unit
+    event = last_event()
+    assert event.event_type == "user.changed"
+    assert event.before == {"business_unit": unit.pk, "job_title": ""}
+    assert event.after == {"business_unit": other_unit.pk, "job_title": "Analyst"}
+
+
+def test_update_user_refuses_non_admins_and_protected_fields(owner, admin, employee):
+    with pytest.raises(PermissionDenied):
+        services.update_user(employee, actor=owner, job_title="Boss")
+    with pytest.raises(ValidationError) as exc:
+        services.update_user(employee, actor=admin, is_superuser=True)
+    assert exc.value.message_dict == {"is_superuser": ["This field cannot be changed here."]}
+
+
+def test_an_owner_cannot_be_turned_into_a_service_account(agent, owner, admin):
+    with pytest.raises(ValidationError, match="owns agents"):
+        services.update_user(owner, actor=admin, kind=UserKind.SERVICE)
+    owner.refresh_from_db()
+    assert owner.kind == UserKind.PERSON

@@ -1,0 +1,454 @@
+# ruff: noqa: E501  (SQL statements read better unwrapped)
+"""Telemetry and checks benchmark on PostgreSQL (figures, not a test).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/agentreg_bench .venv/bin/python bench/telemetry_bench.py
+
+Builds (once; the data stays for re-runs) 50,000 registered agents, 1,000,000
+raw events and 500 unregistered identities with set-based SQL, then measures:
+
+1. the full sweep of all checks against the same detections written by hand
+   in SQL, on the same database in the same run (time ratio, query count);
+2. batch ingest through the HTTP endpoint (gunicorn, 2 workers, batches of
+   1,000) against a raw COPY of the same events plus the same rollups in SQL;
+3. single-event ingest latency (p50/p95) at 200 requests per second.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+os.environ.setdefault("EMAIL_BACKEND", "locmem")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    sys.exit("Set DATABASE_URL to a PostgreSQL database the benchmark may fill (e.g. agentreg_bench).")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+AGENTS = int(os.environ.get("BENCH_AGENTS", 50_000))
+EVENTS = int(os.environ.get("BENCH_EVENTS", 1_000_000))
+SHADOWS = int(os.environ.get("BENCH_SHADOWS", 500))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+PORT = int(os.environ.get("BENCH_PORT", 0)) or _free_port()
+
+
+def sql(statement, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+        return cursor.fetchall() if cursor.description else None
+
+
+def populate():
+    from registry.models import Agent, BusinessUnit, User
+    from telemetry import services as telemetry_services
+    from telemetry.models import TelemetryEvent, TelemetrySource
+
+    if Agent.objects.count() >= AGENTS and TelemetryEvent.objects.count() >= EVENTS:
+        print(f"data present: {Agent.objects.count()} agents, reusing it")
+        return
+    # A half-built database (an interrupted run) starts again from empty.
+    sql(
+        "TRUNCATE telemetry_telemetryevent, telemetry_sighting, telemetry_monitoringstate, telemetry_dailyusage, "
+        "governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
+    )
+    sql("DELETE FROM registry_agent WHERE key LIKE %s", ["bench.agent-%"])
+    started = time.monotonic()
+    unit, _ = BusinessUnit.objects.get_or_create(slug="bench", defaults={"name": "Bench", "path": "/bench/"})
+    owner, _ = User.objects.get_or_create(username="bench-owner", defaults={"email": "owner@bench.example"})
+    inactive, _ = User.objects.get_or_create(username="bench-gone", defaults={"is_active": False})
+    admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_superuser": True, "is_staff": True})
+    source = TelemetrySource.objects.filter(name="Bench gateway").first()
+    if source is None:
+        source, _ = telemetry_services.create_source(actor=admin, name="Bench gateway", kind="gateway")
+    # Agents: 40% production, 20% pilot, the rest earlier states; tiers spread; 1% orphaned.
+    sql(
+        """
+        INSERT INTO registry_agent (key, name, description, escalation_contact, escalation_procedure, objective,
+          allowed_actions, forbidden_actions, inputs, actions, pattern, autonomy_level, mode, topology,
+          runs_in_development, runs_in_staging, runs_in_production, external_facing, data_classification,
+          handles_personal_data, handles_regulated_data, lifecycle, lifecycle_changed_at, production_since,
+          risk_tier, business_outcome, metric_name, metric_unit, metric_target, eligible_users, active_users,
+          created_at, updated_at, row_version, owner_id, business_unit_id)
+        SELECT 'bench.agent-' || g, 'Bench agent ' || g, '', '', '', '', '', '', '', '', 'employee_enablement',
+          1 + g %% 5, CASE WHEN 1 + g %% 5 >= 3 THEN 'execute' ELSE 'assist' END, 'service', true, false,
+          g %% 10 < 4, false, 'internal', false, false,
+          CASE WHEN g %% 10 < 4 THEN 'production' WHEN g %% 10 < 6 THEN 'pilot' WHEN g %% 10 < 8 THEN 'approved'
+               ELSE 'proposed' END,
+          now() - interval '100 days',
+          CASE WHEN g %% 10 < 4 THEN now() - interval '100 days' END,
+          (ARRAY['low','medium','high','critical'])[1 + g %% 4],
+          CASE WHEN g %% 7 = 0 THEN '' ELSE 'Outcome' END, 'Metric', '', 100, 1000, CASE WHEN g %% 9 = 0 THEN 50 ELSE 500 END,
+          now(), now(), 1, CASE WHEN g %% 100 = 0 THEN %s ELSE %s END, %s
+        FROM generate_series(1, %s) g
+        """,
+        [inactive.pk, owner.pk, unit.pk, AGENTS],
+    )
+    # 1,000,000 raw events over the last 25 days, spread over the agents and the shadow identities.
+    sql(
+        """
+        INSERT INTO telemetry_telemetryevent (source_id, event_id, identity, agent_id, environment, kind,
+          occurred_at, received_at, count, is_error, latency_ms, input_tokens, output_tokens, cost)
+        SELECT %s, NULL, CASE WHEN g %% 2000 = 0 THEN 'shadow.identity-' || (g / 2000) %% %s
+                             ELSE 'bench.agent-' || (1 + g %% %s) END,
+          NULL, 'production', 'invocation', now() - (g %% 36000) * interval '1 minute', now(), 1, false, 900, 800, 120, 0.002
+        FROM generate_series(1, %s) g
+        """,
+        [source.pk, SHADOWS, AGENTS, EVENTS],
+    )
+    sql(
+        """UPDATE telemetry_telemetryevent e SET agent_id = a.id FROM registry_agent a
+           WHERE a.key = e.identity AND e.agent_id IS NULL"""
+    )
+    # The small tables ingest would have written for those events, built in bulk.
+    sql(
+        """
+        INSERT INTO telemetry_sighting (identity, environment, source_id, agent_id, agent_name, service_name,
+          first_seen_at, last_seen_at, event_count)
+        SELECT identity, environment, source_id, max(agent_id), '', '', min(occurred_at), max(occurred_at), sum(count)
+        FROM telemetry_telemetryevent GROUP BY identity, environment, source_id
+        """
+    )
+    sql(
+        """
+        INSERT INTO telemetry_monitoringstate (agent_id, last_seen_at, last_environment, last_source_id, updated_at)
+        SELECT agent_id, max(last_seen_at), 'production', max(source_id), now() FROM telemetry_sighting
+        WHERE agent_id IS NOT NULL GROUP BY agent_id
+        """
+    )
+    sql(
+        """
+        INSERT INTO telemetry_dailyusage (agent_id, day, environment, invocations, errors, tool_calls, escalations,
+          heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+        SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
+          sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+        FROM telemetry_telemetryevent WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
+        """
+    )
+    sql("ANALYZE")
+    print(
+        f"populated {AGENTS} agents, {EVENTS} events, {SHADOWS} shadow identities in {time.monotonic() - started:.0f}s"
+    )
+    assert TelemetrySource.objects.count() >= 1
+
+
+# --- 1. The sweep -------------------------------------------------------------------------
+
+HAND_SQL = {
+    "shadow_agent": """SELECT identity AS subject, max(last_seen_at) FROM telemetry_sighting
+        WHERE agent_id IS NULL AND last_seen_at >= now() - interval '30 days'
+          AND identity NOT IN (SELECT identity FROM telemetry_externalidentity WHERE expires_at > now())
+        GROUP BY identity""",
+    "unapproved_in_production": """SELECT s.agent_id AS subject, max(s.last_seen_at) FROM telemetry_sighting s
+        WHERE s.environment = 'production' AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
+          AND s.agent_id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')
+        GROUP BY s.agent_id""",
+    "lapsed_monitoring": """SELECT m.agent_id AS subject, m.last_seen_at FROM telemetry_monitoringstate m
+        JOIN registry_agent a ON a.id = m.agent_id
+        WHERE a.lifecycle IN ('pilot', 'production') AND m.deadline_at < now()""",
+    "review_overdue": """SELECT agent_id AS subject, max(due_at) FROM governance_review r JOIN registry_agent a ON a.id = r.agent_id
+        WHERE r.status = 'open' AND r.due_at < now() AND a.lifecycle <> 'retired' GROUP BY agent_id""",
+    "orphaned_owner": """SELECT a.id AS subject FROM registry_agent a JOIN registry_user u ON u.id = a.owner_id
+        WHERE NOT u.is_active AND a.lifecycle <> 'retired'""",
+    "no_success_metric": """SELECT id AS subject FROM registry_agent WHERE lifecycle = 'production'
+        AND (business_outcome = '' OR metric_name = '' OR metric_target IS NULL)""",
+    "low_adoption": """SELECT id AS subject FROM registry_agent WHERE lifecycle = 'production'
+        AND production_since <= now() - interval '60 days' AND eligible_users > 0
+        AND active_users IS NOT NULL AND active_users::float / eligible_users < 0.2""",
+    # control_gap / evidence_expired: the agents and their evidence and waivers, as the check reads them.
+    "control_gap": """SELECT a.id AS subject, e.control_code, e.status FROM registry_agent a
+        LEFT JOIN governance_evidence e ON e.agent_id = a.id AND e.status <> 'superseded'
+        WHERE a.lifecycle IN ('pilot', 'production')""",
+    "evidence_expired": """SELECT agent_id AS subject, control_code FROM governance_evidence WHERE status = 'accepted'
+        AND (valid_until <= now() OR invalidated_at <= now())""",
+}
+
+
+def reconcile_sql(kind: str, detect: str) -> str:
+    """The detection plus the steady-state reconciliation a sweep does: which wanted subjects have no
+    open finding, which open findings are no longer wanted."""
+    col = "identity" if kind == "shadow_agent" else "agent_id"
+    return f"""WITH wanted AS ({detect}), open AS (
+          SELECT {col} AS subject FROM governance_finding WHERE kind = '{kind}' AND resolved_at IS NULL)
+        SELECT (SELECT count(*) FROM (SELECT subject FROM wanted EXCEPT SELECT subject FROM open) n),
+               (SELECT count(*) FROM (SELECT subject FROM open EXCEPT SELECT subject FROM wanted) c)"""
+
+
+def bench_sweep():
+    from governance import checks
+
+    print("\n== 1. full sweep of all checks vs hand-written SQL")
+    started = time.monotonic()
+    checks.run_all_checks()  # opens the findings (first run)
+    print(f"first sweep (opens findings): {time.monotonic() - started:.2f}s")
+    per_check = {}
+    with CaptureQueriesContext(connection) as ctx:
+        started = time.monotonic()
+        for kind in checks.available_checks():
+            t0 = time.monotonic()
+            checks.run_check(kind)
+            per_check[kind] = time.monotonic() - t0
+        sweep = time.monotonic() - started
+    queries = len(ctx)
+    hand = {}
+    started = time.monotonic()
+    for kind, statement in HAND_SQL.items():
+        t0 = time.monotonic()
+        sql(reconcile_sql(kind, statement))
+        hand[kind] = time.monotonic() - t0
+    raw = time.monotonic() - started
+    for kind, seconds in per_check.items():
+        print(f"  {kind:<26} {seconds * 1000:8.0f} ms   hand SQL {hand.get(kind, 0) * 1000:8.0f} ms")
+    print(f"steady sweep: {sweep:.2f}s, {queries} queries; hand-written SQL: {raw:.2f}s; ratio {sweep / raw:.2f}")
+    return sweep, raw, queries
+
+
+# --- 2. Batch ingest over HTTP --------------------------------------------------------------
+
+
+def start_gunicorn():
+    env = {**os.environ, "DEBUG": "false", "DB_CONN_MAX_AGE": "60"}
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--no-control-socket",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/v1/traces", timeout=1)  # noqa: S310
+            return process
+        except urllib.error.HTTPError:
+            return process  # it answers (405 for a GET): ready
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    sys.exit("gunicorn did not start")
+
+
+def post(url, token, body: bytes):
+    request = urllib.request.Request(  # noqa: S310
+        url, data=body, method="POST", headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def batch(n, offset, stamp):
+    return json.dumps(
+        {
+            "events": [
+                {
+                    "agent": f"bench.agent-{1 + (offset + i) % AGENTS}",
+                    "environment": "production",
+                    "timestamp": stamp,
+                    "kind": "invocation",
+                    "latency_ms": 800,
+                    "input_tokens": 500,
+                    "output_tokens": 80,
+                    "event_id": f"b-{offset + i}-{uuid.uuid4().hex[:8]}",
+                }
+                for i in range(n)
+            ]
+        }
+    ).encode()
+
+
+def bench_batch_ingest(token):
+    print("\n== 2. batch ingest over HTTP (gunicorn, 2 workers, batches of 1,000)")
+    url = f"http://127.0.0.1:{PORT}/api/v1/telemetry/events"
+    stamp = datetime.now(UTC).isoformat()
+    batches = [batch(1000, i * 1000, stamp) for i in range(60)]
+    post(url, token, batches[0])  # warm-up
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda b: post(url, token, b), batches[1:]))
+    elapsed = time.monotonic() - started
+    accepted = sum(r["accepted"] for r in results)
+    http_rate = accepted / elapsed
+    print(f"HTTP: {accepted} events in {elapsed:.2f}s = {http_rate:,.0f} events/s")
+    # The same number of events by raw COPY, plus the same rollups (sightings, monitoring, usage) in SQL.
+    rows = [
+        (
+            1,
+            None,
+            f"bench.agent-{1 + i % AGENTS}",
+            None,
+            "production",
+            "invocation",
+            stamp,
+            stamp,
+            1,
+            False,
+            800.0,
+            500,
+            80,
+            "0",
+        )
+        for i in range(accepted)
+    ]
+    started = time.monotonic()
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cols = "source_id, event_id, identity, agent_id, environment, kind, occurred_at, received_at, count, is_error, latency_ms, input_tokens, output_tokens, cost"
+        cursor.execute(
+            f"CREATE TEMP TABLE bench_copy ON COMMIT DROP AS SELECT {cols} FROM telemetry_telemetryevent WITH NO DATA"
+        )
+        with cursor.connection.cursor().copy(f"COPY bench_copy ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute("UPDATE bench_copy b SET agent_id = a.id FROM registry_agent a WHERE a.key = b.identity")
+        cursor.execute(f"INSERT INTO telemetry_telemetryevent ({cols}) SELECT {cols} FROM bench_copy")
+        cursor.execute(
+            """INSERT INTO telemetry_sighting AS s (identity, environment, source_id, agent_id, agent_name, service_name,
+                 first_seen_at, last_seen_at, event_count)
+               SELECT identity, environment, source_id, max(agent_id), '', '', min(occurred_at), max(occurred_at), sum(count)
+               FROM bench_copy GROUP BY 1, 2, 3
+               ON CONFLICT (identity, environment, source_id) DO UPDATE SET
+                 last_seen_at = GREATEST(s.last_seen_at, excluded.last_seen_at), event_count = s.event_count + excluded.event_count"""
+        )
+        cursor.execute(
+            """INSERT INTO telemetry_monitoringstate AS m (agent_id, last_seen_at, last_environment, last_source_id, updated_at)
+               SELECT agent_id, max(occurred_at), 'production', 1, now() FROM bench_copy WHERE agent_id IS NOT NULL GROUP BY 1
+               ON CONFLICT (agent_id) DO UPDATE SET last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at)"""
+        )
+        cursor.execute(
+            """INSERT INTO telemetry_dailyusage AS d (agent_id, day, environment, invocations, errors, tool_calls, escalations,
+                 heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+               SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
+                 sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+               FROM bench_copy WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
+               ON CONFLICT (agent_id, day, environment) DO UPDATE SET invocations = d.invocations + excluded.invocations,
+                 input_tokens = d.input_tokens + excluded.input_tokens"""
+        )
+    raw_elapsed = time.monotonic() - started
+    raw_rate = accepted / raw_elapsed
+    print(f"raw COPY + rollups: {accepted} events in {raw_elapsed:.2f}s = {raw_rate:,.0f} events/s")
+    print(f"HTTP / raw: {http_rate / raw_rate:.2f}")
+    return http_rate, raw_rate
+
+
+# --- 3. Single-event latency at 200 requests per second -----------------------------------------
+
+
+def bench_single(token, rate=200, seconds=10):
+    print(f"\n== 3. single-event ingest at {rate} requests/s for {seconds}s")
+    url = f"http://127.0.0.1:{PORT}/api/v1/telemetry/events"
+    latencies, errors = [], []
+    lock = threading.Lock()
+
+    def one(i):
+        body = json.dumps(
+            {
+                "events": [
+                    {
+                        "agent": f"bench.agent-{1 + i % AGENTS}",
+                        "environment": "production",
+                        "kind": "heartbeat",
+                        "timestamp": datetime.now(UTC).isoformat(),
+                    }
+                ]
+            }
+        ).encode()
+        t0 = time.monotonic()
+        try:
+            post(url, token, body)
+        except Exception as exc:  # counted and reported
+            with lock:
+                errors.append(str(exc))
+            return
+        with lock:
+            latencies.append((time.monotonic() - t0) * 1000)
+
+    total = rate * seconds
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        for i in range(total):
+            # Open loop: requests go out on schedule whether or not earlier ones have answered.
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(one, i)
+    achieved = len(latencies) / (time.monotonic() - start)
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(
+        f"{len(latencies)} ok, {len(errors)} errors, {achieved:.0f} req/s achieved; p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
+    return p50, p95
+
+
+def main():
+    call_command("migrate", verbosity=0)
+    populate()
+    from registry.models import User
+    from telemetry import services as telemetry_services
+    from telemetry.models import TelemetrySource
+
+    # The populated events "reported" every agent, so their keys are locked, as ingest would have done;
+    # otherwise the first HTTP batches would measure 50,000 one-time key locks (each audited).
+    sql(
+        "UPDATE registry_agent SET key_locked_at = now() WHERE key_locked_at IS NULL AND key LIKE %s", ["bench.agent-%"]
+    )
+    sweep, raw, queries = bench_sweep()
+    admin = User.objects.get(username="bench-admin")
+    _token, raw_token = telemetry_services.create_ingest_token(
+        TelemetrySource.objects.get(name="Bench gateway"), actor=admin, name=f"bench {datetime.now(UTC):%H%M%S}"
+    )
+    server = start_gunicorn()
+    try:
+        http_rate, raw_rate = bench_batch_ingest(raw_token)
+        p50, p95 = bench_single(raw_token)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print("\n== summary")
+    print(f"sweep {sweep:.2f}s vs SQL {raw:.2f}s (ratio {sweep / raw:.2f}), {queries} queries")
+    print(f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})")
+    print(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+
+
+if __name__ == "__main__":
+    main()

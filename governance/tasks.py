@@ -1,0 +1,37 @@
+"""Governance's background work: thin tasks over services, taking primitives, returning small dicts.
+
+The database is the source of truth: every task is safe to run twice (checks
+reconcile, notifications are claimed before they are sent), so a redelivered
+message after a worker dies does no harm.
+"""
+
+from celery import shared_task
+
+from governance import checks, notifications
+
+
+@shared_task(name="governance.run_check")
+def run_check(kind: str, triggered_by_id: int | None = None) -> dict:
+    return checks.run_check(kind, triggered_by_id=triggered_by_id).as_dict()
+
+
+@shared_task(name="governance.run_all_checks")
+def run_all_checks(triggered_by_id: int | None = None) -> dict:
+    results = checks.run_all_checks(triggered_by_id=triggered_by_id)
+    notify_owners.delay()
+    return {r.kind: {"found": r.found, "resolved": r.resolved} for r in results}
+
+
+@shared_task(name="governance.notify_owners")
+def notify_owners() -> dict:
+    return {"notified": notifications.notify_owners()}
+
+
+@shared_task(name="governance.send_board_digest")
+def send_board_digest() -> dict:
+    return {"recipients": notifications.send_board_digest()}
+
+
+@shared_task(name="governance.deliver_due_webhooks")
+def deliver_due_webhooks() -> dict:
+    return notifications.deliver_due()

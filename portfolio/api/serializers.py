@@ -1,0 +1,106 @@
+"""API representations of the portfolio: maturity rows, the policy, and the report dataclasses as JSON."""
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from portfolio import reports
+from portfolio.choices import DIMENSIONS
+from portfolio.models import MaturityAssessment, PatternMinimum
+from registry.models import BusinessUnit
+
+
+class MaturityAssessmentSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:maturityassessment-detail")
+    display = serializers.CharField(source="__str__", read_only=True)
+    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    overall = serializers.IntegerField(read_only=True)
+    ceiling = serializers.ListField(source="ceiling_dimensions", child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = MaturityAssessment
+        fields = [
+            "url",
+            "display",
+            "id",
+            "business_unit",
+            "assessed_on",
+            *[f for d in DIMENSIONS for f in (d, f"{d}_rationale")],
+            "notes",
+            "overall",
+            "ceiling",
+            "assessed_by_repr",
+            "created_at",
+        ]
+        read_only_fields = ["assessed_by_repr", "created_at"]
+
+
+class PatternMinimumSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patternminimum-detail", lookup_field="pattern")
+    display = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = PatternMinimum
+        fields = ["url", "display", "pattern", *DIMENSIONS, "version", "updated_at"]
+        read_only_fields = ["pattern", "version", "updated_at"]
+
+
+def _unit(unit: BusinessUnit | None):
+    if unit is None:
+        return None
+    return {"slug": unit.slug, "name": unit.name, "path": unit.path}
+
+
+def _assessment(a: MaturityAssessment | None):
+    if a is None:
+        return None
+    return {
+        "id": a.pk,
+        "business_unit": a.business_unit.slug if a.business_unit_id else None,
+        "assessed_on": a.assessed_on.isoformat(),
+        "scores": a.scores(),
+        "overall": a.overall,
+        "ceiling": a.ceiling_dimensions,
+        "assessed_by": a.assessed_by_repr,
+    }
+
+
+# Read-only properties worth publishing beside a dataclass's fields.
+_PROPERTIES = {
+    reports.Row: ("total",),
+    reports.Shortfall: ("gap",),
+    reports.Readiness: ("gap", "trapped"),
+    reports.UnitMaturity: ("overall", "ceiling", "ready_patterns"),
+}
+
+
+def to_json(value):
+    """A report dataclass (or anything inside one) as plain JSON values."""
+    if isinstance(value, BusinessUnit):
+        return _unit(value)
+    if isinstance(value, MaturityAssessment):
+        return _assessment(value)
+    if isinstance(value, reports.PortfolioFilter):
+        return {
+            "business_unit": value.business_unit.slug if value.business_unit else None,
+            "patterns": list(value.patterns),
+            "risk_tiers": list(value.risk_tiers),
+            "period": value.period,
+            "description": value.describe(),
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in _PROPERTIES.get(type(value), ()):
+            data[name] = to_json(getattr(value, name))
+        return data
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

@@ -1,0 +1,47 @@
+from django.apps import AppConfig
+
+
+class TelemetryConfig(AppConfig):
+    name = "telemetry"
+    verbose_name = "Telemetry"
+
+    def ready(self):
+        from registry import hooks as registry_hooks
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+        from telemetry import choices, panels, services
+
+        # A newly registered agent claims what telemetry already saw under its key;
+        # a lifecycle change moves its monitoring deadline at once.
+        registry_hooks.agent_created_listeners.append(services.claim_identities_for_new_agent)
+        registry_hooks.transition_listeners.append(services.refresh_agent_deadline)
+        registry_hooks.agent_change_listeners.append(panels.on_agent_changed)
+        registry_hooks.agent_detail_panels.append(panels.agent_telemetry_panel)
+
+        EXTRA_BADGES.update(
+            {
+                "source_kind": (choices.SourceKind, choices.SOURCE_KIND_COLORS),
+                "event_kind": (choices.EventKind, choices.EVENT_KIND_COLORS),
+                "monitoring_status": (choices.MonitoringStatus, choices.MONITORING_STATUS_COLORS),
+            }
+        )
+
+        models = ["telemetrysource", "ingesttoken", "telemetryevent", "sighting", "identityalias"]
+        models += ["externalidentity", "monitoringstate", "dailyusage"]
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
+            f"telemetry.{verb}_{model}" for model in models for verb in ("view", "add", "change", "delete")
+        )
+        ROLE_PERMISSIONS[Role.BOARD].extend(
+            [
+                "telemetry.view_telemetrysource",
+                "telemetry.view_sighting",
+                "telemetry.view_identityalias",
+                "telemetry.add_identityalias",
+                "telemetry.view_externalidentity",
+                "telemetry.add_externalidentity",
+                "telemetry.change_externalidentity",
+                "telemetry.view_monitoringstate",
+                "telemetry.view_dailyusage",
+            ]
+        )
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(["telemetry.view_monitoringstate", "telemetry.view_dailyusage"])

@@ -1,0 +1,175 @@
+"""Telemetry's part of the demo: two sources, twelve weeks of usage for the running agents,
+fresh heartbeats for most, a few silent long enough to lapse, and a handful of shadow agents.
+
+Runs after ``registry.demo.build`` and before the lifecycle moves into production
+(see registry/demo.py), so it reads each agent's *target* state from the plan
+rather than its current one. Deterministic (seeded) and idempotent: when the
+gateway source exists, it skips. Recent events go through the real ingest
+pipeline (``store_events``), so sightings, monitoring state and key locks are
+what production would write; the older rollups are bulk-written directly
+(raw events that old would be past retention anyway).
+"""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from registry import demo as registry_demo
+from registry.choices import Lifecycle
+from registry.demo_data import ADMIN_USERNAME
+from registry.models import Agent, User
+from telemetry import services
+from telemetry.identity import identify
+from telemetry.ingest import Event, store_events
+from telemetry.models import DailyUsage, TelemetrySource
+
+SEED = 7
+GATEWAY = "Aldermoor AI gateway"
+COLLECTOR = "Aldermoor OpenTelemetry collector"
+HISTORY_DAYS = 84
+# Every agent whose position among the running ones hits these stays silent (lapsed) or never reports.
+SILENT_EVERY = 11
+NEVER_EVERY = 29
+
+# (agent id, agent name, service, environment, days since first seen): telemetry nobody registered.
+# The UUID is what an agent framework makes up per process when no id is configured.
+SHADOWS = (
+    ("marketing.copy-helper", "", "", "production", 40),
+    ("3f1c2a8e-9b7d-4e4f-8a51-0c2d9e6b7a10", "Expense checker", "finance-api", "production", 12),
+    ("legal.contract-summariser", "", "", "staging", 20),
+    ("", "Supplier chat", "procurement-portal", "development", 5),
+    ("vendor.helpdesk-bot", "", "", "production", 60),
+)
+EXTERNAL = "vendor.helpdesk-bot"
+
+
+def running_plan():
+    """(key, target state) of the agents the demo runs (pilot, production, or suspended after them)."""
+    targets = registry_demo.lifecycle_targets()
+    return sorted(
+        (key, target)
+        for key, target in targets.items()
+        if target in (Lifecycle.PILOT, Lifecycle.PRODUCTION, Lifecycle.SUSPENDED)
+    )
+
+
+def silent_keys() -> set[str]:
+    running = [key for key, target in running_plan() if target != Lifecycle.SUSPENDED]
+    return {key for i, key in enumerate(running) if i % SILENT_EVERY == SILENT_EVERY - 1}
+
+
+def never_keys() -> set[str]:
+    running = [key for key, target in running_plan() if target != Lifecycle.SUSPENDED]
+    return {key for i, key in enumerate(running) if i % NEVER_EVERY == NEVER_EVERY - 2}
+
+
+def environment_for(target: str) -> str:
+    return "staging" if target == Lifecycle.PILOT else "production"
+
+
+def build(stdout) -> None:
+    if TelemetrySource.objects.filter(name=GATEWAY).exists():
+        stdout.write("telemetry: demo sources exist already; skipped.")
+        return
+    admin = User.objects.get(username=ADMIN_USERNAME)
+    rng = random.Random(SEED)  # noqa: S311 (demo data)
+    gateway, _ = services.create_source(
+        actor=admin,
+        name=GATEWAY,
+        kind="gateway",
+        owner=admin,
+        description="The API gateway every agent's model calls go through; sends heartbeats and usage.",
+    )
+    collector, _ = services.create_source(
+        actor=admin,
+        name=COLLECTOR,
+        kind="collector",
+        owner=admin,
+        description="OpenTelemetry traces from agent frameworks (GenAI semantic conventions).",
+    )
+    now = timezone.now().replace(microsecond=0)
+    agents = {a.key: a for a in Agent.objects.filter(key__in=[k for k, _ in running_plan()])}
+    silent, never = silent_keys(), never_keys()
+    rollups, events = [], []
+    for key, target in running_plan():
+        agent = agents.get(key)
+        if agent is None or key in never:
+            continue
+        environment = environment_for(target)
+        volume = rng.randint(20, 400)
+        # Silent agents stopped 10 to 20 days ago: longer than any tier's window.
+        stopped = now - timedelta(days=rng.randint(10, 20)) if key in silent else now
+        last_day = (stopped - timedelta(days=1)).date()
+        for offset in range(HISTORY_DAYS, 1, -1):
+            day = (now - timedelta(days=offset)).date()
+            if day > last_day:
+                break
+            invocations = max(0, int(volume * rng.uniform(0.6, 1.3) * (0.4 if day.weekday() >= 5 else 1)))
+            tokens_in = invocations * rng.randint(600, 2400)
+            rollups.append(
+                DailyUsage(
+                    agent=agent,
+                    day=day,
+                    environment=environment,
+                    invocations=invocations,
+                    errors=int(invocations * rng.uniform(0, 0.04)),
+                    tool_calls=int(invocations * rng.uniform(0.5, 2.5)),
+                    escalations=int(invocations * rng.uniform(0, 0.02)),
+                    heartbeats=288,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_in // rng.randint(4, 9),
+                    cost=(Decimal(tokens_in) * Decimal("0.000003")).quantize(Decimal("0.000001")),
+                    latency_ms_total=invocations * rng.uniform(600, 3500),
+                    latency_samples=invocations,
+                    latency_ms_max=rng.uniform(4000, 15000),
+                )
+            )
+        identity = identify(key, None, None)
+        first = now - timedelta(days=HISTORY_DAYS)
+        events.append(Event(identity=identity, environment=environment, kind="heartbeat", occurred_at=first))
+        for hours_ago in (3, 2, 1):
+            at = stopped - timedelta(hours=hours_ago, minutes=rng.randint(0, 50))
+            events.append(Event(identity=identity, environment=environment, kind="heartbeat", occurred_at=at))
+            events.append(
+                Event(
+                    identity=identity,
+                    environment=environment,
+                    kind="invocation",
+                    occurred_at=at,
+                    count=rng.randint(1, 20),
+                    latency_ms=rng.uniform(500, 4000),
+                    input_tokens=rng.randint(800, 5000),
+                    output_tokens=rng.randint(100, 900),
+                    cost=Decimal("0.012"),
+                )
+            )
+    DailyUsage.objects.bulk_create(rollups, ignore_conflicts=True, batch_size=2000)
+    store_events(gateway.pk, events, now=now)
+    shadow_events = []
+    for agent_id, name, service, environment, days in SHADOWS:
+        identity = identify(agent_id or None, name or None, service or None)
+        for at in (now - timedelta(days=days), now - timedelta(hours=rng.randint(1, 30))):
+            shadow_events.append(
+                Event(
+                    identity=identity,
+                    environment=environment,
+                    kind="invocation",
+                    occurred_at=at,
+                    count=rng.randint(5, 60),
+                )
+            )
+    store_events(collector.pk, shadow_events, now=now)
+    services.mark_identity_external(
+        EXTERNAL,
+        actor=User.objects.filter(groups__name="governance_board", is_active=True).order_by("username").first()
+        or admin,
+        reason="The helpdesk vendor's own support bot, covered by the vendor contract; re-check at renewal.",
+        expires_at=now + timedelta(days=180),
+    )
+    stdout.write(
+        f"telemetry: 2 sources, {len(rollups)} daily rollups, {len(events)} recent events for "
+        f"{len(agents) - len(never)} agents ({len(silent)} silent long enough to lapse, {len(never)} never reporting), "
+        f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external)."
+    )

@@ -1,0 +1,43 @@
+"""Filters shared by the telemetry API and pages."""
+
+import django_filters
+
+from registry.choices import Environment
+from telemetry.models import DailyUsage, IdentityAlias, Sighting, TelemetrySource
+
+
+class TelemetrySourceFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = TelemetrySource
+        fields = ["kind", "active"]
+
+
+class SightingFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    unclaimed = django_filters.BooleanFilter(field_name="agent", lookup_expr="isnull", label="No registered agent")
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    source = django_filters.NumberFilter(field_name="source_id")
+    seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+
+    class Meta:
+        model = Sighting
+        fields = ["identity", "agent", "unclaimed", "environment", "source", "seen_after"]
+
+
+class DailyUsageFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    since = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    until = django_filters.DateFilter(field_name="day", lookup_expr="lte")
+
+    class Meta:
+        model = DailyUsage
+        fields = ["agent", "environment", "since", "until"]
+
+
+class IdentityAliasFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+
+    class Meta:
+        model = IdentityAlias
+        fields = ["agent", "identity"]

@@ -1,0 +1,522 @@
+"""The ingest pipeline shared by the JSON batch endpoint and OTLP: validate, then store.
+
+Storing a batch is one transaction: the raw events (a repeated event id from
+the same source is skipped by the database, so a retried batch is counted
+once), then the sightings, the monitoring state and the daily rollups,
+upserted in a fixed order so concurrent batches cannot deadlock. The SQL is
+plain ``INSERT … ON CONFLICT``, which PostgreSQL and SQLite both understand.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from registry import services as registry_services
+from registry.models import Agent
+from telemetry import hooks
+from telemetry.choices import BATCH_EVENT_KINDS, ENVIRONMENT_ALIASES, EventKind
+from telemetry.identity import Identity, candidate_keys, identify
+from telemetry.models import DailyUsage, IdentityAlias, MonitoringState, Sighting, TelemetryEvent
+
+MAX_FUTURE_SKEW = timedelta(days=1)
+# Rows per INSERT statement: well under PostgreSQL's 65,535 bind parameters and SQLite's 32,766.
+INSERT_CHUNK = 1000
+
+
+@dataclass
+class Event:
+    """One validated event, ready to store."""
+
+    identity: Identity
+    environment: str
+    kind: str
+    occurred_at: datetime
+    count: int = 1
+    is_error: bool = False
+    latency_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    event_id: str | None = None
+
+
+@dataclass
+class StoreResult:
+    accepted: int = 0
+    duplicates: int = 0
+    agents: set = field(default_factory=set)
+
+
+class EventError(Exception):
+    """An event that cannot be stored; ``errors`` maps field to message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def retention() -> timedelta:
+    return timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+
+
+def normalise_environment(value) -> str:
+    env = ENVIRONMENT_ALIASES.get(str(value or "").strip().lower())
+    if env is None:
+        raise EventError({"environment": f"Unknown environment {value!r}; use development, staging or production."})
+    return env
+
+
+def check_timestamp(occurred_at: datetime, now: datetime, name: str = "timestamp") -> datetime:
+    if occurred_at > now + MAX_FUTURE_SKEW:
+        raise EventError({name: "This time is more than a day in the future; check the sender's clock."})
+    if occurred_at < now - retention():
+        raise EventError(
+            {name: f"This time is older than the {settings.TELEMETRY_RETENTION_DAYS}-day retention period."}
+        )
+    return occurred_at
+
+
+def _parse_time(value) -> datetime:
+    if isinstance(value, bool):
+        raise EventError({"timestamp": "Send an ISO 8601 time, e.g. 2026-01-31T09:30:00Z."})
+    if isinstance(value, (int, float)):
+        # Seconds since the epoch (milliseconds and nanoseconds are told apart by size).
+        seconds = float(value)
+        if seconds > 1e17:
+            seconds /= 1e9
+        elif seconds > 1e11:
+            seconds /= 1e3
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise EventError({"timestamp": "This number is not a valid time."}) from exc
+    if not isinstance(value, str) or not value.strip():
+        raise EventError({"timestamp": "A timestamp is required (ISO 8601, e.g. 2026-01-31T09:30:00Z)."})
+    try:
+        parsed = parse_datetime(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise EventError({"timestamp": f"{value!r} is not an ISO 8601 time."})
+    if timezone.is_naive(parsed):
+        raise EventError({"timestamp": "Include the time zone (for example a trailing Z for UTC)."})
+    return parsed
+
+
+def _non_negative_int(raw: dict, name: str, default: int = 0, maximum: int = 10**12) -> int:
+    value = raw.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise EventError({name: "Must be a whole number."})
+    if not 0 <= value <= maximum:
+        raise EventError({name: f"Must be between 0 and {maximum}."})
+    return int(value)
+
+
+def _string(raw: dict, name: str, max_length: int) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EventError({name: "Must be a string."})
+    value = value.strip()
+    if len(value) > max_length:
+        raise EventError({name: f"At most {max_length} characters."})
+    return value
+
+
+def parse_batch_event(raw, now: datetime) -> Event:
+    """Validate one event of a JSON batch. Raises EventError naming every field at fault."""
+    if not isinstance(raw, dict):
+        raise EventError({"event": "Each event must be a JSON object."})
+    errors: dict[str, str] = {}
+
+    def attempt(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EventError as exc:
+            errors.update(exc.errors)
+            return None
+
+    key = attempt(_string, raw, "agent", 200) or attempt(_string, raw, "agent_key", 200)
+    name = attempt(_string, raw, "agent_name", 200)
+    service = attempt(_string, raw, "service", 200)
+    identity = identify(key, name, service)
+    if identity is None and "agent" not in errors and "agent_key" not in errors:
+        errors["agent"] = "Name the agent: its key (agent), or agent_name with service."
+    environment = attempt(normalise_environment, raw.get("environment"))
+    kind = raw.get("kind", EventKind.HEARTBEAT)
+    if kind not in BATCH_EVENT_KINDS:
+        errors["kind"] = f"Unknown kind {kind!r}; use one of {', '.join(BATCH_EVENT_KINDS)}."
+    occurred_at = attempt(_parse_time, raw.get("timestamp"))
+    if occurred_at is not None:
+        attempt(check_timestamp, occurred_at, now)
+    count = attempt(_non_negative_int, raw, "count", 1, 1_000_000)
+    input_tokens = attempt(_non_negative_int, raw, "input_tokens")
+    output_tokens = attempt(_non_negative_int, raw, "output_tokens")
+    tokens = attempt(_non_negative_int, raw, "tokens")
+    latency = raw.get("latency_ms")
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0):
+        errors["latency_ms"] = "Must be a non-negative number of milliseconds."
+    cost = Decimal(0)
+    if raw.get("cost") is not None:
+        try:
+            cost = Decimal(str(raw["cost"]))
+            if not cost.is_finite() or cost < 0 or cost >= Decimal("1e8"):
+                raise InvalidOperation
+            cost = cost.quantize(Decimal("0.000001"))
+        except (InvalidOperation, ValueError):
+            errors["cost"] = "Must be a non-negative amount."
+    event_id = raw.get("event_id")
+    if event_id is not None and (not isinstance(event_id, (str, int)) or isinstance(event_id, bool)):
+        errors["event_id"] = "Must be a string."
+    elif event_id is not None:
+        event_id = str(event_id).strip()[:100] or None
+    if errors:
+        raise EventError(errors)
+    if tokens and not (input_tokens or output_tokens):
+        input_tokens = tokens
+    return Event(
+        identity=identity,
+        environment=environment,
+        kind=kind,
+        occurred_at=occurred_at,
+        count=count,
+        is_error=kind == EventKind.ERROR,
+        latency_ms=float(latency) if latency is not None else None,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
+        event_id=event_id,
+    )
+
+
+# --- Storing ----------------------------------------------------------------------
+
+
+def resolve_agents(identities) -> dict[str, Agent]:
+    """identity value -> registered agent, through agent keys and claimed aliases (two queries)."""
+    identities = list({i.value: i for i in identities}.values())
+    if not identities:
+        return {}
+    resolved: dict[str, Agent] = {}
+    aliases = IdentityAlias.objects.filter(identity__in=[i.value for i in identities]).select_related("agent")
+    for alias in aliases:
+        resolved[alias.identity] = alias.agent
+    wanted = {i.value: candidate_keys(i) for i in identities if i.value not in resolved}
+    keys = {key for keys in wanted.values() for key in keys}
+    if keys:
+        by_key = {a.key: a for a in Agent.objects.filter(key__in=keys)}
+        for value, keys_for in wanted.items():
+            for key in keys_for:
+                if key in by_key:
+                    resolved[value] = by_key[key]
+                    break
+    return resolved
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _dec(value, places=6, digits=16):
+    return connection.ops.adapt_decimalfield_value(value, digits, places)
+
+
+def _insert_events(source_id: int, events: list[Event], agents: dict, now: datetime) -> list[Event]:
+    """Insert the raw events; returns those actually stored (repeated event ids are skipped)."""
+    table = _q(TelemetryEvent._meta.db_table)
+    columns = [
+        "source_id",
+        "event_id",
+        "identity",
+        "agent_id",
+        "environment",
+        "kind",
+        "occurred_at",
+        "received_at",
+        "count",
+        "is_error",
+        "latency_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+    ]
+    stored: list[Event] = []
+    received = _dt(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), INSERT_CHUNK):
+            chunk = events[start : start + INSERT_CHUNK]
+            params: list = []
+            for e in chunk:
+                agent = agents.get(e.identity.value)
+                params += [
+                    source_id,
+                    e.event_id,
+                    e.identity.value,
+                    agent.pk if agent else None,
+                    e.environment,
+                    e.kind,
+                    _dt(e.occurred_at),
+                    received,
+                    e.count,
+                    e.is_error,
+                    e.latency_ms,
+                    e.input_tokens,
+                    e.output_tokens,
+                    _dec(e.cost, digits=14),
+                ]
+            row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            # Identifiers come from model metadata, every value is a bound parameter.
+            sql = (
+                f"INSERT INTO {table} ({', '.join(_q(c) for c in columns)}) VALUES "  # noqa: S608
+                + ", ".join([row] * len(chunk))
+                + f" ON CONFLICT ({_q('source_id')}, {_q('event_id')}) WHERE {_q('event_id')} IS NOT NULL"
+                + f" DO NOTHING RETURNING {_q('event_id')}"
+            )
+            cursor.execute(sql, params)
+            returned = [r[0] for r in cursor.fetchall()]
+            with_id = {r for r in returned if r is not None}
+            for e in chunk:
+                if e.event_id is None or e.event_id in with_id:
+                    stored.append(e)
+    return stored
+
+
+def _upsert(table: str, columns: list[str], conflict: list[str], updates: dict[str, str], rows: list[list]):
+    if not rows:
+        return
+    t = _q(table)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    set_clause = ", ".join(f"{_q(col)} = {expr.format(t=t, x='excluded')}" for col, expr in updates.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            # Identifiers come from model metadata, every value is a bound parameter.
+            sql = (
+                f"INSERT INTO {t} ({', '.join(_q(c) for c in columns)}) VALUES "  # noqa: S608
+                + ", ".join([row] * len(chunk))
+                + f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) DO UPDATE SET {set_clause}"
+            )
+            cursor.execute(sql, [v for r in chunk for v in r])
+
+
+def _earlier(col):
+    return f"CASE WHEN {{x}}.{_q(col)} < {{t}}.{_q(col)} THEN {{x}}.{_q(col)} ELSE {{t}}.{_q(col)} END"
+
+
+def _later(col, value_col=None):
+    value_col = value_col or col
+    return (
+        f"CASE WHEN {{t}}.{_q(col)} IS NULL OR {{x}}.{_q(col)} > {{t}}.{_q(col)} "
+        f"THEN {{x}}.{_q(value_col)} ELSE {{t}}.{_q(value_col)} END"
+    )
+
+
+def _add(col):
+    return f"{{t}}.{_q(col)} + {{x}}.{_q(col)}"
+
+
+def _upsert_sightings(source_id: int, events: list[Event], agents: dict) -> None:
+    groups: dict[tuple, list] = {}
+    for e in events:
+        key = (e.identity.value, e.environment)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [e.identity, e.occurred_at, e.occurred_at, e.count]
+        else:
+            g[1] = min(g[1], e.occurred_at)
+            g[2] = max(g[2], e.occurred_at)
+            g[3] += e.count
+    rows = []
+    for (value, environment), (ident, first, last, count) in sorted(groups.items()):
+        agent = agents.get(value)
+        rows.append(
+            [
+                value,
+                environment,
+                source_id,
+                agent.pk if agent else None,
+                ident.agent_name,
+                ident.service_name,
+                _dt(first),
+                _dt(last),
+                count,
+            ]
+        )
+    _upsert(
+        Sighting._meta.db_table,
+        [
+            "identity",
+            "environment",
+            "source_id",
+            "agent_id",
+            "agent_name",
+            "service_name",
+            "first_seen_at",
+            "last_seen_at",
+            "event_count",
+        ],
+        ["identity", "environment", "source_id"],
+        {
+            "agent_id": "{x}." + _q("agent_id"),
+            "agent_name": f"CASE WHEN {{x}}.{_q('agent_name')} <> '' THEN {{x}}.{_q('agent_name')} "
+            f"ELSE {{t}}.{_q('agent_name')} END",
+            "service_name": f"CASE WHEN {{x}}.{_q('service_name')} <> '' THEN {{x}}.{_q('service_name')} "
+            f"ELSE {{t}}.{_q('service_name')} END",
+            "first_seen_at": _earlier("first_seen_at"),
+            "last_seen_at": _later("last_seen_at"),
+            "event_count": _add("event_count"),
+        },
+        rows,
+    )
+
+
+def deadline_for(agent: Agent, last_seen_at: datetime | None, windows: dict | None = None) -> datetime | None:
+    """When the next report is due: the tier's window after the later of the last report and
+    the moment the agent entered its current state (a fresh pilot gets the full window)."""
+    windows = windows if windows is not None else hooks.monitoring_windows()
+    window = windows.get(agent.risk_tier or hooks.UNASSESSED_TIER, {}).get(agent.lifecycle)
+    if window is None:
+        return None
+    start = max(last_seen_at, agent.lifecycle_changed_at) if last_seen_at else agent.lifecycle_changed_at
+    return start + window
+
+
+def _upsert_monitoring(source_id: int, events: list[Event], agents: dict, now: datetime) -> None:
+    latest: dict[int, Event] = {}
+    for e in events:
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        current = latest.get(agent.pk)
+        if current is None or e.occurred_at > current.occurred_at:
+            latest[agent.pk] = e
+    rows = []
+    by_pk = {a.pk: a for a in agents.values()}
+    windows = hooks.monitoring_windows() if latest else {}
+    for pk in sorted(latest):
+        e = latest[pk]
+        deadline = deadline_for(by_pk[pk], e.occurred_at, windows)
+        rows.append([pk, _dt(e.occurred_at), e.environment, source_id, _dt(deadline), _dt(now)])
+    _upsert(
+        MonitoringState._meta.db_table,
+        ["agent_id", "last_seen_at", "last_environment", "last_source_id", "deadline_at", "updated_at"],
+        ["agent_id"],
+        {
+            # Only a later report moves the state forward; a late-arriving old event changes nothing.
+            "last_environment": _later("last_seen_at", "last_environment"),
+            "last_source_id": _later("last_seen_at", "last_source_id"),
+            "deadline_at": _later("last_seen_at", "deadline_at"),
+            "last_seen_at": _later("last_seen_at"),
+            "updated_at": "{x}." + _q("updated_at"),
+        },
+        rows,
+    )
+
+
+USAGE_COUNTERS = (
+    "invocations",
+    "errors",
+    "tool_calls",
+    "escalations",
+    "heartbeats",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "latency_ms_total",
+    "latency_samples",
+)
+_KIND_COUNTER = {
+    EventKind.INVOCATION: "invocations",
+    EventKind.ERROR: "errors",
+    EventKind.TOOL_CALL: "tool_calls",
+    EventKind.ESCALATION: "escalations",
+    EventKind.HEARTBEAT: "heartbeats",
+}
+
+
+def _upsert_usage(events: list[Event], agents: dict) -> None:
+    totals: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys((*USAGE_COUNTERS, "latency_ms_max"), 0))
+    for e in events:
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        t = totals[(agent.pk, e.occurred_at.astimezone(UTC).date(), e.environment)]
+        counter = _KIND_COUNTER.get(e.kind)
+        if counter:
+            t[counter] += e.count
+        if e.is_error and e.kind != EventKind.ERROR:
+            t["errors"] += e.count
+        t["input_tokens"] += e.input_tokens
+        t["output_tokens"] += e.output_tokens
+        t["cost"] += e.cost
+        if e.latency_ms is not None:
+            t["latency_ms_total"] += e.latency_ms
+            t["latency_samples"] += 1
+            t["latency_ms_max"] = max(t["latency_ms_max"], e.latency_ms)
+    rows = []
+    for (pk, day, environment), t in sorted(totals.items()):
+        rows.append(
+            [pk, day.isoformat() if connection.vendor == "sqlite" else day, environment]
+            + [_dec(t[c]) if c == "cost" else t[c] for c in USAGE_COUNTERS]
+            + [t["latency_ms_max"]]
+        )
+    updates = {c: _add(c) for c in USAGE_COUNTERS}
+    updates["latency_ms_max"] = (
+        f"CASE WHEN {{x}}.{_q('latency_ms_max')} > {{t}}.{_q('latency_ms_max')} "
+        f"THEN {{x}}.{_q('latency_ms_max')} ELSE {{t}}.{_q('latency_ms_max')} END"
+    )
+    _upsert(
+        DailyUsage._meta.db_table,
+        ["agent_id", "day", "environment", *USAGE_COUNTERS, "latency_ms_max"],
+        ["agent_id", "day", "environment"],
+        updates,
+        rows,
+    )
+
+
+def store_events(source_id: int, events: list[Event], *, now: datetime | None = None) -> StoreResult:
+    """Store validated events of one source in one transaction and update what the checks read."""
+    now = now or timezone.now()
+    result = StoreResult()
+    if not events:
+        return result
+    # A repeated id inside one batch is the same event sent twice: keep the first.
+    seen_ids: set = set()
+    unique: list[Event] = []
+    for e in events:
+        if e.event_id is not None:
+            if e.event_id in seen_ids:
+                result.duplicates += 1
+                continue
+            seen_ids.add(e.event_id)
+        unique.append(e)
+    with transaction.atomic():
+        agents = resolve_agents(e.identity for e in unique)
+        stored = _insert_events(source_id, unique, agents, now)
+        result.duplicates += len(unique) - len(stored)
+        result.accepted = len(stored)
+        if stored:
+            _upsert_sightings(source_id, stored, agents)
+            _upsert_monitoring(source_id, stored, agents, now)
+            _upsert_usage(stored, agents)
+            # An agent's key is fixed once telemetry has reported it (through the key, not an alias).
+            reported_keys = {key for e in stored for key in candidate_keys(e.identity)}
+            for agent in {a.pk: a for a in agents.values()}.values():
+                if agent.key_locked_at is None and agent.key in reported_keys:
+                    registry_services.lock_agent_key(agent, seen_at=now)
+                    agent.key_locked_at = now
+        result.agents = {a.pk for a in agents.values()}
+    return result

@@ -1,0 +1,305 @@
+"""Telemetry: who reports (sources and their tokens), what they reported (raw
+events, kept for a while), and the small tables the checks read instead of the
+raw stream (sightings, monitoring state, daily usage, aliases).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from registry.choices import Environment
+from telemetry.choices import EventKind, MonitoringStatus, SourceKind
+from telemetry.querysets import (
+    DailyUsageQuerySet,
+    ExternalIdentityQuerySet,
+    IdentityAliasQuerySet,
+    IngestTokenQuerySet,
+    MonitoringStateQuerySet,
+    SightingQuerySet,
+    TelemetryEventQuerySet,
+    TelemetrySourceQuerySet,
+)
+
+
+class TelemetrySource(models.Model):
+    """One system that sends runtime telemetry: a gateway, a collector, an agent platform."""
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=SourceKind.choices, default=SourceKind.COLLECTOR)
+    description = models.TextField(max_length=2000, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="telemetry_sources",
+        help_text="The person who runs this source and answers when it goes quiet.",
+    )
+    active = models.BooleanField(default=True, help_text="An inactive source's tokens are refused.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = TelemetrySourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IngestToken(models.Model):
+    """One token a source sends as ``Authorization: Bearer ing_…``. Only the SHA-256 digest is stored.
+
+    An ingest token can only ingest: every other endpoint answers 403.
+    """
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = IngestTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["source", "-created_at", "-id"]
+        indexes = [models.Index(fields=["source", "-created_at", "-id"], name="ingest_token_source_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class TelemetryEvent(models.Model):
+    """One reported event (a heartbeat, an invocation, a tool call …), kept for TELEMETRY_RETENTION_DAYS.
+
+    ``identity`` is the reporting agent as telemetry names it (its key, an
+    OpenTelemetry agent id, or ``name@service``); ``agent`` is the registered
+    agent it resolved to at ingest, if any. Nothing reads this table on a
+    schedule except the purge: the checks read sightings and rollups.
+    """
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The sender's id; a repeated id is stored once."
+    )
+    identity = models.CharField(max_length=300)
+    agent = models.ForeignKey(
+        "registry.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="telemetry_events"
+    )
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    is_error = models.BooleanField(default=False)
+    latency_ms = models.FloatField(null=True, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    objects = TelemetryEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            # The purge task (telemetry.tasks.purge_old_events) deletes by age.
+            models.Index(fields=["occurred_at"], name="telemetry_event_occurred_idx"),
+            # An agent's recent events on its page.
+            models.Index(fields=["agent", "-occurred_at"], name="telemetry_event_agent_idx"),
+        ]
+        constraints = [
+            # Collectors retry: the same event id from the same source is stored once.
+            models.UniqueConstraint(
+                fields=["source", "event_id"], condition=Q(event_id__isnull=False), name="telemetry_event_id_once"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="telemetry_event_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(environment__in=Environment.values), name="telemetry_event_environment_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Sighting(models.Model):
+    """One agent identity seen in one environment through one source: first and last seen, how often.
+
+    Rows without ``agent`` are identities no registered agent claims; the
+    shadow-agent check reads them (partial index below).
+    """
+
+    identity = models.CharField(max_length=300)
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="sightings")
+    agent = models.ForeignKey(
+        "registry.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="sightings"
+    )
+    agent_name = models.CharField(max_length=200, blank=True, help_text="gen_ai.agent.name or the name sent.")
+    service_name = models.CharField(max_length=200, blank=True, help_text="The resource's service.name.")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    event_count = models.BigIntegerField(default=0)
+
+    objects = SightingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "identity"]
+        indexes = [
+            # The shadow-agent check and the triage page: identities nobody claims.
+            models.Index(fields=["identity"], condition=Q(agent__isnull=True), name="sighting_unclaimed_idx"),
+            # The unapproved-in-production check: recent production sightings per agent.
+            models.Index(fields=["environment", "agent", "-last_seen_at"], name="sighting_env_agent_idx"),
+            models.Index(fields=["-last_seen_at", "identity"], name="sighting_recent_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "environment", "source"], name="sighting_unique"),
+            models.CheckConstraint(condition=Q(environment__in=Environment.values), name="sighting_environment_valid"),
+            models.CheckConstraint(
+                condition=Q(last_seen_at__gte=models.F("first_seen_at")), name="sighting_seen_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} in {self.environment} via {self.source}"
+
+
+class IdentityAlias(models.Model):
+    """One more identity a registered agent claims (another agent id, or ``name@service``),
+    so a renamed deployment or a framework's name-only spans stay matched."""
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="identity_aliases")
+    identity = models.CharField(max_length=300, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = IdentityAliasQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "identity"]
+        verbose_name_plural = "identity aliases"
+
+    def __str__(self) -> str:
+        return f"{self.identity} → {self.agent.key}"
+
+
+class ExternalIdentity(models.Model):
+    """One unregistered identity the board marked as known and external (a vendor's agent, a
+    partner's bot) until ``expires_at``: the shadow-agent check leaves it alone until then."""
+
+    identity = models.CharField(max_length=300, unique=True)
+    reason = models.TextField(max_length=2000)
+    expires_at = models.DateTimeField()
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ExternalIdentityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["identity"]
+        verbose_name_plural = "external identities"
+
+    def __str__(self) -> str:
+        return self.identity
+
+    def is_current(self, now) -> bool:
+        return self.expires_at > now
+
+
+class MonitoringState(models.Model):
+    """Per registered agent: when telemetry last reported it and by when the next report must come.
+
+    Written at ingest (``last_seen_at`` only ever moves forward) and refreshed
+    in one statement when tiers or lifecycles change, so the lapsed-monitoring
+    check reads one row per agent and never the event stream.
+    """
+
+    agent = models.OneToOneField("registry.Agent", on_delete=models.CASCADE, related_name="monitoring")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_environment = models.CharField(max_length=16, blank=True)
+    last_source = models.ForeignKey(TelemetrySource, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    deadline_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next report is due; empty while the agent is not watched."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MonitoringStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent"]
+        indexes = [
+            # The lapsed-monitoring check (governance.checks) finds overdue agents by deadline.
+            models.Index(
+                fields=["deadline_at"], condition=Q(deadline_at__isnull=False), name="monitoring_deadline_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"monitoring of {self.agent_id}"
+
+    def status(self, now, lifecycle: str) -> str:
+        """Pure: the agent's monitoring status at ``now`` for its current lifecycle."""
+        if lifecycle not in ("pilot", "production"):
+            return MonitoringStatus.NOT_WATCHED
+        if self.last_seen_at is None:
+            return MonitoringStatus.NEVER_REPORTED
+        if self.deadline_at is not None and self.deadline_at < now:
+            return MonitoringStatus.LAPSED
+        return MonitoringStatus.REPORTING
+
+
+class DailyUsage(models.Model):
+    """One registered agent's usage on one UTC day in one environment, summed at ingest."""
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    invocations = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    tool_calls = models.BigIntegerField(default=0)
+    escalations = models.BigIntegerField(default=0)
+    heartbeats = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=16, decimal_places=6, default=0)
+    latency_ms_total = models.FloatField(default=0)
+    latency_samples = models.BigIntegerField(default=0)
+    latency_ms_max = models.FloatField(default=0)
+
+    objects = DailyUsageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "agent", "environment"]
+        indexes = [models.Index(fields=["-day", "agent"], name="daily_usage_day_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "day", "environment"], name="daily_usage_unique"),
+            models.CheckConstraint(condition=Q(environment__in=Environment.values), name="daily_usage_env_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.day} {self.environment}"
+
+    @property
+    def average_latency_ms(self) -> float | None:
+        return self.latency_ms_total / self.latency_samples if self.latency_samples else None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens

@@ -1,0 +1,339 @@
+"""OTLP/HTTP traces: decode a request (protobuf or JSON), then turn GenAI spans into events.
+
+Follows the OpenTelemetry GenAI semantic conventions as frameworks emit them:
+
+- identity from ``gen_ai.agent.id``; a UUID-shaped id is unstable (made up per
+  process), so such an agent, or one that sends only ``gen_ai.agent.name``, is
+  known by that name and the resource's ``service.name``;
+- an ``invoke_agent`` span is one invocation, ``execute_tool`` a tool call, a
+  ``chat`` (or other model) span a model call carrying token usage;
+- spans without identity belong to their nearest ancestor in the same trace
+  and export that has one, so child token counts land on the right agent;
+- environment from ``deployment.environment.name`` (or the older
+  ``deployment.environment``); errors from the span status.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from telemetry.choices import EventKind
+from telemetry.identity import identify
+from telemetry.ingest import Event, EventError, check_timestamp, normalise_environment
+
+STATUS_ERROR = 2
+MODEL_OPERATIONS = {"chat", "text_completion", "generate_content", "embeddings", "create_agent"}
+
+
+class OtlpDecodeError(ValueError):
+    """The body is not a valid OTLP trace export."""
+
+
+@dataclass
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: dict
+    status_code: int
+    resource: dict = field(default_factory=dict)
+
+
+# --- Decoding -------------------------------------------------------------------------
+
+
+def _any_value_pb(value):
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_any_value_pb(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_value_pb(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def decode_protobuf(body: bytes) -> list[Span]:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise OtlpDecodeError("The body is not a valid OTLP protobuf ExportTraceServiceRequest.") from exc
+    spans = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _any_value_pb(kv.value) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    Span(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        attributes={kv.key: _any_value_pb(kv.value) for kv in span.attributes},
+                        status_code=span.status.code,
+                        resource=resource,
+                    )
+                )
+    return spans
+
+
+def _any_value_json(value):
+    if not isinstance(value, dict):
+        return value
+    for kind in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
+        if kind in value:
+            return value[kind]
+    if "intValue" in value:
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError):
+            return None
+    if "arrayValue" in value:
+        return [_any_value_json(v) for v in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return _attributes_json((value["kvlistValue"] or {}).get("values", []))
+    return None
+
+
+def _attributes_json(items) -> dict:
+    if not isinstance(items, list):
+        raise OtlpDecodeError("attributes must be a list of {key, value} objects.")
+    result = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise OtlpDecodeError("Each attribute needs a string key.")
+        result[item["key"]] = _any_value_json(item.get("value"))
+    return result
+
+
+def _nanos(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError) as exc:
+        raise OtlpDecodeError("Span times must be integers (nanoseconds since the epoch).") from exc
+
+
+def decode_json(body: bytes) -> list[Span]:
+    """OTLP/JSON: camelCase (snake_case tolerated) field names, hex trace and span ids."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OtlpDecodeError(f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise OtlpDecodeError("The body must be a JSON object with resourceSpans.")
+
+    def get(obj, camel, snake, default=None):
+        if not isinstance(obj, dict):
+            raise OtlpDecodeError(f"Expected an object where {camel} is read.")
+        return obj.get(camel, obj.get(snake, default))
+
+    spans = []
+    resource_spans_list = get(data, "resourceSpans", "resource_spans", [])
+    if not isinstance(resource_spans_list, list):
+        raise OtlpDecodeError("resourceSpans must be a list.")
+    for resource_spans in resource_spans_list:
+        resource = _attributes_json(
+            get(get(resource_spans, "resource", "resource", {}) or {}, "attributes", "attributes", [])
+        )
+        for scope_spans in get(resource_spans, "scopeSpans", "scope_spans", []) or []:
+            for span in get(scope_spans, "spans", "spans", []) or []:
+                if not isinstance(span, dict):
+                    raise OtlpDecodeError("Each span must be an object.")
+                status = get(span, "status", "status", {}) or {}
+                code = status.get("code", 0) if isinstance(status, dict) else 0
+                if isinstance(code, str):
+                    code = {"STATUS_CODE_ERROR": 2, "STATUS_CODE_OK": 1}.get(code, 0)
+                spans.append(
+                    Span(
+                        trace_id=str(get(span, "traceId", "trace_id", "") or "").lower(),
+                        span_id=str(get(span, "spanId", "span_id", "") or "").lower(),
+                        parent_span_id=str(get(span, "parentSpanId", "parent_span_id", "") or "").lower(),
+                        name=str(span.get("name", "")),
+                        start_ns=_nanos(get(span, "startTimeUnixNano", "start_time_unix_nano", 0)),
+                        end_ns=_nanos(get(span, "endTimeUnixNano", "end_time_unix_nano", 0)),
+                        attributes=_attributes_json(span.get("attributes", []) or []),
+                        status_code=code if isinstance(code, int) else 0,
+                        resource=resource,
+                    )
+                )
+    return spans
+
+
+# --- From spans to events -------------------------------------------------------------
+
+
+def _operation(span: Span) -> str:
+    op = span.attributes.get("gen_ai.operation.name")
+    if isinstance(op, str) and op:
+        return op
+    first = span.name.split(" ", 1)[0]
+    return first if first in {"invoke_agent", "execute_tool", *MODEL_OPERATIONS} else ""
+
+
+def _own_identity(span: Span):
+    attrs = span.attributes
+    agent_id = attrs.get("gen_ai.agent.id")
+    agent_name = attrs.get("gen_ai.agent.name")
+    if not agent_id and not agent_name:
+        return None
+    return identify(
+        str(agent_id) if agent_id is not None else None,
+        str(agent_name) if agent_name is not None else None,
+        str(span.resource.get("service.name") or ""),
+    )
+
+
+def _int_attr(attrs: dict, name: str) -> int:
+    value = attrs.get(name)
+    try:
+        return max(0, int(value)) if value is not None and not isinstance(value, bool) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass
+class Conversion:
+    events: list[Event]
+    rejected: int
+    messages: list[str]
+
+
+def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
+    by_id = {(s.trace_id, s.span_id): s for s in spans}
+    own = {id(s): _own_identity(s) for s in spans}
+    has_identity_attrs = {
+        id(s) for s in spans if s.attributes.get("gen_ai.agent.id") or s.attributes.get("gen_ai.agent.name")
+    }
+
+    def owner_of(span: Span):
+        """The nearest span, itself or an ancestor in this export, that names an agent."""
+        seen = 0
+        current = span
+        while current is not None and seen < 256:
+            if own[id(current)] is not None:
+                return own[id(current)]
+            current = by_id.get((current.trace_id, current.parent_span_id)) if current.parent_span_id else None
+            seen += 1
+        return None
+
+    # An invoke_agent span whose descendants report token usage would count those tokens twice.
+    usage_below: set = set()
+    for s in spans:
+        if _operation(s) in MODEL_OPERATIONS and (
+            s.attributes.get("gen_ai.usage.input_tokens") is not None
+            or s.attributes.get("gen_ai.usage.output_tokens") is not None
+        ):
+            parent = by_id.get((s.trace_id, s.parent_span_id)) if s.parent_span_id else None
+            hops = 0
+            while parent is not None and hops < 256:
+                if _operation(parent) == "invoke_agent":
+                    usage_below.add(id(parent))
+                    break
+                parent = by_id.get((parent.trace_id, parent.parent_span_id)) if parent.parent_span_id else None
+                hops += 1
+
+    events: list[Event] = []
+    rejected = 0
+    messages: list[str] = []
+    kinds = {"invoke_agent": EventKind.INVOCATION, "execute_tool": EventKind.TOOL_CALL}
+    for s in spans:
+        op = _operation(s)
+        kind = kinds.get(op) or (EventKind.MODEL_CALL if op in MODEL_OPERATIONS else None)
+        if kind is None:
+            continue  # not a GenAI span (HTTP, database …): nothing to count
+        identity = owner_of(s)
+        if identity is None:
+            if id(s) in has_identity_attrs or op == "invoke_agent":
+                rejected += 1
+                messages.append(f"span {s.span_id or s.name}: no stable agent identity (gen_ai.agent.name is missing)")
+            continue
+        try:
+            environment = normalise_environment(
+                s.resource.get("deployment.environment.name") or s.resource.get("deployment.environment")
+            )
+            if not s.start_ns:
+                raise EventError({"startTimeUnixNano": "The span has no start time."})
+            occurred_at = check_timestamp(
+                datetime.fromtimestamp((s.end_ns or s.start_ns) / 1e9, tz=UTC), now, "endTimeUnixNano"
+            )
+        except (EventError, OverflowError, OSError, ValueError) as exc:
+            rejected += 1
+            detail = "; ".join(exc.errors.values()) if isinstance(exc, EventError) else "invalid span time"
+            messages.append(f"span {s.span_id or s.name}: {detail}")
+            continue
+        input_tokens = _int_attr(s.attributes, "gen_ai.usage.input_tokens")
+        output_tokens = _int_attr(s.attributes, "gen_ai.usage.output_tokens")
+        if id(s) in usage_below:
+            input_tokens = output_tokens = 0
+        latency = (s.end_ns - s.start_ns) / 1e6 if s.end_ns and s.end_ns >= s.start_ns else None
+        events.append(
+            Event(
+                identity=identity,
+                environment=environment,
+                kind=kind,
+                occurred_at=occurred_at,
+                is_error=s.status_code == STATUS_ERROR,
+                latency_ms=latency,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost=Decimal(0),
+                # Span ids are unique within a trace: a re-sent export is stored once.
+                event_id=f"{s.trace_id}:{s.span_id}"[:100] if s.trace_id and s.span_id else None,
+            )
+        )
+    return Conversion(events, rejected, messages[:20])
+
+
+def response_body(rejected: int, message: str, *, as_json: bool) -> bytes:
+    """An ExportTraceServiceResponse, partial success included when spans were rejected."""
+    if as_json:
+        body = {}
+        if rejected or message:
+            body["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+        return json.dumps(body).encode()
+    response = trace_service_pb2.ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    return response.SerializeToString()
+
+
+def status_body(message: str, code: int, *, as_json: bool) -> bytes:
+    """A google.rpc.Status for error answers (OTLP/HTTP failure responses)."""
+    if as_json:
+        return json.dumps({"code": code, "message": message}).encode()
+    # google.rpc.Status is two fields (1: int32 code, 2: string message); encoded by hand
+    # so production needs no googleapis-common-protos just for error answers.
+    return _varint_field(1, code) + _bytes_field(2, message.encode())
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _varint_field(number: int, value: int) -> bytes:
+    return _varint(number << 3) + _varint(value)
+
+
+def _bytes_field(number: int, value: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(value)) + value

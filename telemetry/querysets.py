@@ -1,0 +1,89 @@
+"""Reads of the telemetry tables, each scoped through ``for_user`` like every other model."""
+
+from django.db.models import Count, Max, Min, Sum
+
+from registry.querysets import AgentChildQuerySet, RestrictedQuerySet
+
+
+class TelemetrySourceQuerySet(RestrictedQuerySet):
+    """Sources and their tokens are platform-administrator business (global permissions)."""
+
+    def active(self):
+        return self.filter(active=True)
+
+
+class IngestTokenQuerySet(RestrictedQuerySet):
+    def _restrict(self, user, action: str):
+        # Tokens follow their source: whoever may change the source manages its tokens.
+        if user.has_perm(f"telemetry.{'view' if action == 'view' else 'change'}_telemetrysource"):
+            return self
+        return self.none()
+
+    def usable(self):
+        """Tokens that may ingest: not revoked, of an active source."""
+        return self.filter(revoked_at__isnull=True, source__active=True)
+
+
+class TelemetryEventQuerySet(RestrictedQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(occurred_at__lt=cutoff)
+
+
+class SightingQuerySet(RestrictedQuerySet):
+    """Sightings of registered agents are read with the catalog; identities nobody claims
+    only by those who triage them (board, administrators: global view permission)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.has_perm("telemetry.view_sighting"):
+            return self
+        if action == "view" and user.is_person:
+            return self.filter(agent__isnull=False)
+        return super()._restrict(user, action)
+
+    def unclaimed(self):
+        return self.filter(agent__isnull=True)
+
+    def identities_summary(self):
+        """One row per identity: sources, environments, first and last seen, volume."""
+        return (
+            self.values("identity")
+            .annotate(
+                first_seen_at=Min("first_seen_at"),
+                last_seen_at=Max("last_seen_at"),
+                event_count=Sum("event_count"),
+                source_count=Count("source", distinct=True),
+                agent_name=Max("agent_name"),
+                service_name=Max("service_name"),
+            )
+            .order_by("-last_seen_at", "identity")
+        )
+
+
+class IdentityAliasQuerySet(AgentChildQuerySet):
+    pass
+
+
+class ExternalIdentityQuerySet(RestrictedQuerySet):
+    def current(self, now):
+        return self.filter(expires_at__gt=now)
+
+
+class MonitoringStateQuerySet(AgentChildQuerySet):
+    def overdue(self, now):
+        """Watched agents whose next report is past due (partial index monitoring_deadline_idx)."""
+        return self.filter(deadline_at__lt=now)
+
+
+class DailyUsageQuerySet(AgentChildQuerySet):
+    def between(self, start, end):
+        return self.filter(day__gte=start, day__lte=end)
+
+    def totals(self):
+        return self.aggregate(
+            invocations=Sum("invocations"),
+            errors=Sum("errors"),
+            tool_calls=Sum("tool_calls"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost=Sum("cost"),
+        )

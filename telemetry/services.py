@@ -1,0 +1,311 @@
+"""Every write to the telemetry tables outside the ingest hot path goes through these functions.
+
+Ingest itself lives in ``telemetry.ingest`` (validated events in, one
+transaction out); the functions here manage sources, tokens and identities,
+keep the monitoring state in step with lifecycles and tiers, and purge.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from registry import audit
+from registry import services as registry_services
+from registry.models import Agent
+from registry.roles import is_board, is_platform_admin
+from telemetry import hooks
+from telemetry.ingest import deadline_for
+from telemetry.models import (
+    ExternalIdentity,
+    IdentityAlias,
+    IngestToken,
+    MonitoringState,
+    Sighting,
+    TelemetryEvent,
+    TelemetrySource,
+)
+
+INGEST_TOKEN_PREFIX = "ing_"  # noqa: S105 (a public prefix, not a secret)
+# Touch last_used_at at most this often per token, so ingest does not write it on every batch.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+SOURCE_FIELDS = ("name", "kind", "description", "owner", "active")
+
+
+def _ensure(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _ensure_perm(actor, perm: str, message: str) -> None:
+    _ensure(actor is not None and actor.is_active and actor.has_perm(perm), message)
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# --- Sources and tokens -------------------------------------------------------------
+
+
+def create_source(*, actor, name: str, kind: str, description: str = "", owner=None, active: bool = True):
+    """Register a telemetry source and mint its first token. Returns (source, raw token); the raw token
+    is shown once and never stored."""
+    _ensure_perm(actor, "telemetry.add_telemetrysource", "Only platform administrators manage telemetry sources.")
+    with transaction.atomic():
+        source = TelemetrySource(
+            name=(name or "").strip(), kind=kind, description=description, owner=owner, active=active, created_by=actor
+        )
+        source.full_clean()
+        try:
+            with transaction.atomic():
+                source.save()
+        except IntegrityError as exc:
+            raise ValidationError({"name": "A source with this name exists already."}) from exc
+        audit.record(
+            "telemetry_source.created", actor=actor, target=source, after=audit.snapshot(source, SOURCE_FIELDS)
+        )
+        _token, raw = create_ingest_token(source, actor=actor, name="initial")
+    return source, raw
+
+
+def update_source(source: TelemetrySource, *, actor, **changes) -> TelemetrySource:
+    _ensure_perm(actor, "telemetry.change_telemetrysource", "Only platform administrators manage telemetry sources.")
+    unknown = set(changes) - set(SOURCE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = TelemetrySource.objects.select_for_update().get(pk=source.pk)
+        before = audit.snapshot(current, SOURCE_FIELDS)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        try:
+            with transaction.atomic():
+                current.save()
+        except IntegrityError as exc:
+            raise ValidationError({"name": "A source with this name exists already."}) from exc
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, SOURCE_FIELDS))
+        if changed_after:
+            audit.record(
+                "telemetry_source.changed", actor=actor, target=current, before=changed_before, after=changed_after
+            )
+    return current
+
+
+def create_ingest_token(source: TelemetrySource, *, actor, name: str = "") -> tuple[IngestToken, str]:
+    """Mint another token for a source (for rotation). Returns the row and the raw token, shown once."""
+    _ensure_perm(actor, "telemetry.change_telemetrysource", "Only platform administrators manage ingest tokens.")
+    raw = INGEST_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = IngestToken(source=source, name=(name or "")[:100], prefix=raw[:12], digest=hash_token(raw))
+        token.created_by = actor
+        token.full_clean()
+        token.save()
+        audit.record(
+            "ingest_token.created",
+            actor=actor,
+            target=token,
+            after={"source": source.pk, "source_name": source.name, "prefix": token.prefix, "name": token.name},
+        )
+    return token, raw
+
+
+def revoke_ingest_token(token: IngestToken, *, actor) -> IngestToken:
+    """Refuse this token from now on. Revoking twice changes nothing."""
+    _ensure_perm(actor, "telemetry.change_telemetrysource", "Only platform administrators manage ingest tokens.")
+    with transaction.atomic():
+        current = IngestToken.objects.select_for_update().get(pk=token.pk)
+        if current.revoked_at is None:
+            current.revoked_at = timezone.now()
+            current.save(update_fields=["revoked_at"])
+            audit.record(
+                "ingest_token.revoked",
+                actor=actor,
+                target=current,
+                after={"revoked_at": current.revoked_at, "source_name": current.source.name},
+            )
+    return current
+
+
+def authenticate_ingest_token(raw: str, *, now: datetime | None = None) -> IngestToken | None:
+    """The usable token for this raw value, or None. Stamps last-used at most once a minute."""
+    if not raw or not raw.startswith(INGEST_TOKEN_PREFIX):
+        return None
+    now = now or timezone.now()
+    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).first()
+    if token is None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        IngestToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# --- Identities ----------------------------------------------------------------------
+
+
+def _may_triage(actor) -> bool:
+    return actor is not None and actor.is_active and (is_board(actor) or is_platform_admin(actor))
+
+
+def link_identity(identity: str, agent: Agent, *, actor) -> IdentityAlias:
+    """Let a registered agent claim another identity: its sightings (and what upper layers raised
+    about the identity) move to the agent."""
+    identity = (identity or "").strip()
+    _ensure(
+        _may_triage(actor) or registry_services.can_change_agent(actor, agent),
+        "Only the agent's owner, a delegate, the board or an administrator may link identities to it.",
+    )
+    if not identity:
+        raise ValidationError({"identity": "Name the identity to link."})
+    if identity == agent.key:
+        raise ValidationError({"identity": "This is the agent's own key; it needs no alias."})
+    if Agent.objects.filter(key=identity).exclude(pk=agent.pk).exists():
+        raise ValidationError({"identity": f"{identity} is the key of another registered agent."})
+    with transaction.atomic():
+        alias = IdentityAlias(agent=agent, identity=identity, created_by=actor)
+        alias.full_clean()
+        try:
+            with transaction.atomic():
+                alias.save()
+        except IntegrityError as exc:
+            raise ValidationError({"identity": "Another agent already claims this identity."}) from exc
+        _claim_sightings(Q(identity=identity), agent)
+        audit.record("identity_alias.created", actor=actor, target=alias, agent=agent, after={"identity": identity})
+        for listener in hooks.identity_linked_listeners:
+            listener(identity, agent)
+    return alias
+
+
+def remove_identity_alias(alias: IdentityAlias, *, actor) -> None:
+    _ensure(
+        _may_triage(actor) or registry_services.can_change_agent(actor, alias.agent),
+        "Only the agent's owner, a delegate, the board or an administrator may remove its aliases.",
+    )
+    with transaction.atomic():
+        agent = alias.agent
+        Sighting.objects.filter(identity=alias.identity, agent=agent).update(agent=None)
+        audit.record(
+            "identity_alias.removed", actor=actor, target=alias, agent=agent, before={"identity": alias.identity}
+        )
+        alias.delete()
+
+
+def mark_identity_external(identity: str, *, actor, reason: str, expires_at: datetime) -> ExternalIdentity:
+    """Record that an unregistered identity is known and external (a vendor's or partner's agent) until
+    ``expires_at``; the shadow-agent check leaves it alone until then."""
+    _ensure(_may_triage(actor), "Only the board or an administrator may mark identities as external.")
+    identity = (identity or "").strip()
+    reason = (reason or "").strip()
+    errors = {}
+    if not identity:
+        errors["identity"] = "Name the identity."
+    if not reason:
+        errors["reason"] = "Say why this agent may run unregistered; the reason is kept."
+    if expires_at is None or expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry must be in the future."
+    elif expires_at > timezone.now() + timedelta(days=366):
+        errors["expires_at"] = "Review external agents at least once a year: pick an expiry within 12 months."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row, created = ExternalIdentity.objects.select_for_update().get_or_create(
+            identity=identity, defaults={"reason": reason, "expires_at": expires_at, "marked_by": actor}
+        )
+        before = {} if created else {"reason": row.reason, "expires_at": row.expires_at}
+        if not created:
+            row.reason, row.expires_at, row.marked_by = reason, expires_at, actor
+            row.full_clean()
+            row.save()
+        audit.record(
+            "identity.marked_external",
+            actor=actor,
+            target=row,
+            before=before,
+            after={"identity": identity, "reason": reason, "expires_at": expires_at},
+        )
+    return row
+
+
+def _claim_sightings(condition: Q, agent: Agent) -> int:
+    """Point matching unclaimed sightings at the agent and carry their last report into its monitoring."""
+    claimed = Sighting.objects.filter(condition, agent__isnull=True).update(agent=agent)
+    last = Sighting.objects.filter(agent=agent).order_by("-last_seen_at").first()
+    if last is not None:
+        state, _ = MonitoringState.objects.get_or_create(agent=agent)
+        if state.last_seen_at is None or last.last_seen_at > state.last_seen_at:
+            state.last_seen_at = last.last_seen_at
+            state.last_environment = last.environment
+            state.last_source_id = last.source_id
+            state.deadline_at = deadline_for(agent, state.last_seen_at)
+            state.save()
+    return claimed
+
+
+def claim_identities_for_new_agent(agent: Agent, actor) -> None:
+    """Registry hook (agent created): sightings reported under the new key, or under a name equal
+    to it, now belong to the agent."""
+    _claim_sightings(Q(identity=agent.key) | Q(agent_name=agent.key, identity__contains="@"), agent)
+    for listener in hooks.identity_linked_listeners:
+        listener(agent.key, agent)
+
+
+def refresh_agent_deadline(agent: Agent, *args) -> None:
+    """Registry hook (lifecycle changed): the agent's deadline follows its new state at once."""
+    state = MonitoringState.objects.filter(agent=agent).first()
+    deadline = deadline_for(agent, state.last_seen_at if state else None)
+    if state is None:
+        if deadline is not None:
+            MonitoringState.objects.get_or_create(agent=agent, defaults={"deadline_at": deadline})
+        return
+    if state.deadline_at != deadline:
+        MonitoringState.objects.filter(pk=state.pk).update(deadline_at=deadline, updated_at=timezone.now())
+
+
+def refresh_monitoring_deadlines() -> int:
+    """Bring every agent's deadline in step with its current tier and lifecycle, in a constant
+    number of statements (one per tier and watched state), and create the state row of every
+    watched agent that has none yet, so "never reported" is a deadline like any other."""
+    windows = hooks.monitoring_windows()
+    watched_states = sorted({state for by_state in windows.values() for state in by_state})
+    missing = Agent.objects.filter(lifecycle__in=watched_states, monitoring__isnull=True).values_list("pk", flat=True)
+    MonitoringState.objects.bulk_create(
+        [MonitoringState(agent_id=pk) for pk in missing], ignore_conflicts=True, batch_size=1000
+    )
+    changed = (
+        MonitoringState.objects.exclude(agent__lifecycle__in=watched_states)
+        .filter(deadline_at__isnull=False)
+        .update(deadline_at=None)
+    )
+    entered = Subquery(Agent.objects.filter(pk=OuterRef("agent_id")).values("lifecycle_changed_at")[:1])
+    start = Greatest(Coalesce(F("last_seen_at"), entered), entered)
+    for tier, by_state in windows.items():
+        tiers = [tier, ""] if tier == hooks.UNASSESSED_TIER else [tier]
+        for state, window in by_state.items():
+            deadline = ExpressionWrapper(start + Value(window), output_field=DateTimeField())
+            rows = MonitoringState.objects.filter(agent__risk_tier__in=tiers, agent__lifecycle=state)
+            changed += rows.exclude(deadline_at=deadline).update(deadline_at=deadline, updated_at=timezone.now())
+            # exclude() leaves NULL deadlines out (NULL <> x is unknown); set those too.
+            changed += rows.filter(deadline_at__isnull=True).update(deadline_at=deadline, updated_at=timezone.now())
+    return changed
+
+
+def purge_old_events(*, now: datetime | None = None, batch_size: int = 10_000) -> int:
+    """Delete raw events past the retention period, in batches so no statement holds locks for long.
+    Sightings, monitoring state and rollups stay."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(TelemetryEvent.objects.older_than(cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        deleted, _ = TelemetryEvent.objects.filter(pk__in=ids).delete()
+        total += deleted

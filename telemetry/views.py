@@ -1,0 +1,201 @@
+"""Telemetry pages: sources and their tokens (administrators), and the triage of unknown agents."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from registry.forms import add_service_errors
+from registry.roles import is_board, is_platform_admin
+from telemetry import services
+from telemetry.forms import ExternalIdentityForm, LinkIdentityForm, SourceForm, suggested_key
+from telemetry.models import ExternalIdentity, IngestToken, Sighting, TelemetrySource
+
+PAGE_SIZE = 50
+
+
+def _require_triage(user) -> None:
+    if not (is_board(user) or is_platform_admin(user)):
+        raise PermissionDenied("Only the governance board and administrators triage unknown agents.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_list(request):
+    sources = TelemetrySource.objects.for_user(request.user, "view").select_related("owner")
+    if not request.user.has_perm("telemetry.view_telemetrysource"):
+        raise PermissionDenied("Only administrators and the board see telemetry sources.")
+    form = SourceForm(request.POST or None)
+    new_token = None
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                source, new_token = services.create_source(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Source {source.name} registered. Copy its token now.")
+                form = SourceForm()
+    return render(
+        request,
+        "telemetry/source_list.html",
+        {
+            "nav": "telemetry",
+            "sources": sources,
+            "form": form,
+            "new_token": new_token,
+            "can_manage": request.user.has_perm("telemetry.add_telemetrysource"),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_detail(request, pk):
+    source = get_object_or_404(TelemetrySource.objects.for_user(request.user, "view"), pk=pk)
+    new_token = None
+    if request.method == "POST":
+        if not request.user.has_perm("telemetry.change_telemetrysource"):
+            raise PermissionDenied("Only administrators manage telemetry sources.")
+        if "revoke" in request.POST:
+            token = get_object_or_404(IngestToken.objects.filter(source=source), pk=request.POST["revoke"])
+            services.revoke_ingest_token(token, actor=request.user)
+            messages.success(request, f"Token {token.prefix}… revoked; it is refused from now on.")
+            return redirect("telemetry:source-detail", pk=source.pk)
+        if "toggle" in request.POST:
+            source = services.update_source(source, actor=request.user, active=not source.active)
+            messages.success(request, f"{source.name} is now {'active' if source.active else 'inactive'}.")
+            return redirect("telemetry:source-detail", pk=source.pk)
+        _token, new_token = services.create_ingest_token(
+            source, actor=request.user, name=request.POST.get("name", "")[:100]
+        )
+    return render(
+        request,
+        "telemetry/source_detail.html",
+        {
+            "nav": "telemetry",
+            "source": source,
+            "tokens": source.tokens.all(),
+            "new_token": new_token,
+            "sightings": source.sightings.select_related("agent")[:50],
+            "can_manage": request.user.has_perm("telemetry.change_telemetrysource"),
+        },
+    )
+
+
+@login_required
+def identity_list(request):
+    """Identities telemetry reports that no registered agent claims."""
+    _require_triage(request.user)
+    now = timezone.now()
+    external = dict(ExternalIdentity.objects.current(now).values_list("identity", "expires_at"))
+    rows = Sighting.objects.for_user(request.user).unclaimed()
+    show = request.GET.get("show", "open")
+    if show == "open":
+        rows = rows.exclude(identity__in=list(external))
+    elif show == "external":
+        rows = rows.filter(identity__in=list(external))
+    environment = request.GET.get("environment")
+    if environment:
+        rows = rows.filter(environment=environment)
+    page = Paginator(rows.identities_summary(), PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in page:
+        row["external_until"] = external.get(row["identity"])
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "telemetry/identity_list.html",
+        {"nav": "telemetry", "page": page, "show": show, "environment": environment, "query": query.urlencode()},
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def identity_detail(request):
+    _require_triage(request.user)
+    identity = request.GET.get("identity", "")
+    sightings = Sighting.objects.for_user(request.user).filter(identity=identity).select_related("source", "agent")
+    if not identity or not sightings.exists():
+        raise Http404("Telemetry has not reported this identity.")
+    first = sightings.first()
+    register_url = (
+        reverse("registry:agent-create")
+        + "?"
+        + urlencode(
+            {
+                "key": suggested_key(identity, first.agent_name),
+                "name": first.agent_name or identity,
+                "description": f"Seen in telemetry as {identity}"
+                + (f" (service {first.service_name})" if first.service_name else ""),
+                "runs_in_production": "on" if sightings.filter(environment="production").exists() else "",
+            }
+        )
+    )
+    return render(
+        request,
+        "telemetry/identity_detail.html",
+        {
+            "nav": "telemetry",
+            "identity": identity,
+            "sightings": sightings,
+            "claimed_by": first.agent,
+            "register_url": register_url,
+            "external": ExternalIdentity.objects.filter(identity=identity).first(),
+            "link_form": LinkIdentityForm(user=request.user),
+            "external_form": ExternalIdentityForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def identity_link(request):
+    _require_triage(request.user)
+    identity = request.POST.get("identity", "")
+    form = LinkIdentityForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            services.link_identity(identity, form.cleaned_data["agent"], actor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{identity} now belongs to {form.cleaned_data['agent'].name}.")
+            return redirect("registry:agent-detail", key=form.cleaned_data["agent"].key)
+    else:
+        messages.error(request, "Pick the registered agent to link.")
+    return redirect(reverse("telemetry:identity-detail") + "?" + urlencode({"identity": identity}))
+
+
+@login_required
+@require_POST
+def identity_external(request):
+    _require_triage(request.user)
+    identity = request.POST.get("identity", "")
+    form = ExternalIdentityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.mark_identity_external(
+                identity,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                expires_at=form.cleaned_data["expires_at"],
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{identity} is marked as a known external agent.")
+    else:
+        for field, errors in form.errors.items():
+            for error in errors:
+                messages.error(request, f"{field.replace('_', ' ')}: {error}")
+    return redirect(reverse("telemetry:identity-detail") + "?" + urlencode({"identity": identity}))

@@ -1,0 +1,264 @@
+"""Every background check: raises its finding, stays single on re-run, resolves itself when cleared."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+
+from governance import checks
+from governance.choices import FindingKind
+from governance.models import CheckRun, Finding, FindingEvent
+from registry import services as registry_services
+from registry.models import Agent
+from telemetry import services as telemetry_services
+from telemetry.identity import identify
+from telemetry.ingest import Event, store_events
+
+T0 = "2026-03-02T12:00:00Z"
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+def report(source, key, *, environment="production", when=None, name=None, service=None):
+    store_events(
+        source.pk,
+        [
+            Event(
+                identity=identify(key, name, service),
+                environment=environment,
+                kind="heartbeat",
+                occurred_at=when or timezone.now(),
+            )
+        ],
+    )
+
+
+def set_state(agent, **fields):
+    Agent.objects.filter(pk=agent.pk).update(**fields)
+    agent.refresh_from_db()
+    return agent
+
+
+def open_findings(kind):
+    return list(Finding.objects.open().filter(kind=kind))
+
+
+def run(kind):
+    return checks.run_check(kind)
+
+
+def assert_raises_once_and_resolves(kind, clear, *, cleared_at_once=False):
+    # when the check runs twice
+    first = run(kind)
+    second = run(kind)
+    # then one finding, opened once
+    assert (first.found, second.found, second.resolved) == (1, 0, 0)
+    [finding] = open_findings(kind)
+    assert FindingEvent.objects.filter(finding=finding, kind="opened").count() == 1
+    # when the condition clears
+    clear()
+    third = run(kind)
+    # then it resolves itself, with the time
+    assert third.resolved == (0 if cleared_at_once else 1)
+    finding.refresh_from_db()
+    assert finding.resolved_at == timezone.now()
+    assert open_findings(kind) == []
+    assert list(finding.events.values_list("kind", flat=True)) == ["opened", "resolved"]
+    return finding
+
+
+def test_shadow_agent(clock, source, make_agent):
+    # given an identity nobody registered
+    report(source, "finance.invoice-bot")
+    # then it raises, stays single, and resolves once the agent is registered
+    finding = assert_raises_once_and_resolves(
+        FindingKind.SHADOW_AGENT, lambda: make_agent("finance.invoice-bot"), cleared_at_once=True
+    )
+    assert finding.identity == "finance.invoice-bot"
+    assert finding.severity == "high"
+
+
+def test_shadow_agent_resolves_when_marked_external_and_is_immediate_when_linked(clock, source, agent, board):
+    report(source, None, name="Vendor bot", service="helpdesk", environment="staging")
+    run(FindingKind.SHADOW_AGENT)
+    [finding] = open_findings(FindingKind.SHADOW_AGENT)
+    assert finding.identity == "Vendor bot@helpdesk"
+    telemetry_services.mark_identity_external(
+        "Vendor bot@helpdesk", actor=board, reason="Vendor's bot", expires_at=timezone.now() + timedelta(days=30)
+    )
+    assert run(FindingKind.SHADOW_AGENT).resolved == 1
+    # when the marking expires it comes back as a new finding
+    clock.shift(timedelta(days=31))
+    report(source, None, name="Vendor bot", service="helpdesk", environment="staging")
+    assert run(FindingKind.SHADOW_AGENT).found == 1
+    # and linking it to an agent resolves it at once, without waiting for the next run
+    telemetry_services.link_identity("Vendor bot@helpdesk", agent, actor=board)
+    assert open_findings(FindingKind.SHADOW_AGENT) == []
+
+
+def test_unapproved_in_production(clock, source, agent, version, approve_release):
+    report(source, agent.key, environment="production")
+    assert_raises_once_and_resolves(
+        FindingKind.UNAPPROVED_IN_PRODUCTION, lambda: approve_release(agent, version, "production")
+    )
+
+
+def test_lapsed_monitoring_follows_the_tier_window(clock, source, agent):
+    # given a high-risk production agent that last reported 23 hours ago
+    registry_services.set_agent_risk_tier(agent, "high", actor=None)
+    set_state(agent, lifecycle="production", lifecycle_changed_at=timezone.now() - timedelta(days=30))
+    report(source, agent.key, when=timezone.now() - timedelta(hours=23))
+    assert run(FindingKind.LAPSED_MONITORING).found == 0
+    # when two more hours pass (24-hour window)
+    clock.shift(timedelta(hours=2))
+    # then it lapses, once, and resolves when it reports again
+    assert_raises_once_and_resolves(FindingKind.LAPSED_MONITORING, lambda: report(source, agent.key))
+
+
+def test_lapsed_monitoring_raises_for_an_agent_that_never_reported(clock, agent):
+    set_state(agent, lifecycle="pilot", lifecycle_changed_at=timezone.now() - timedelta(days=7))
+    result = run(FindingKind.LAPSED_MONITORING)
+    [finding] = open_findings(FindingKind.LAPSED_MONITORING)
+    assert result.found == 1
+    assert finding.details == {"never_reported": True}
+    # retiring the agent clears it
+    set_state(agent, lifecycle="retired")
+    assert run(FindingKind.LAPSED_MONITORING).resolved == 1
+
+
+def test_review_overdue(clock, agent, owner):
+    from governance import services as governance_services
+
+    review = governance_services.schedule_periodic_review(agent, actor=None, due_at=timezone.now() + timedelta(days=1))
+    assert run(FindingKind.REVIEW_OVERDUE).found == 0
+    clock.shift(timedelta(days=2))
+    assert_raises_once_and_resolves(
+        FindingKind.REVIEW_OVERDUE, lambda: type(review).objects.filter(pk=review.pk).update(status="cancelled")
+    )
+
+
+def test_orphaned_owner(clock, agent, owner, admin, employee):
+    registry_services.deactivate_user(owner, actor=admin)
+    owner.is_active = True  # the transfer below checks the acting owner object, not the stored one
+    assert_raises_once_and_resolves(
+        FindingKind.ORPHANED_OWNER,
+        lambda: registry_services.transfer_ownership(agent, employee, actor=admin, reason="Olivia left"),
+    )
+
+
+def test_control_gap_and_its_clearing(clock, agent, version, assess, prove_controls):
+    assess(agent)
+    set_state(agent, lifecycle="pilot")
+    run(FindingKind.CONTROL_GAP)
+    [finding] = open_findings(FindingKind.CONTROL_GAP)
+    assert "scope" in finding.details["controls"]
+    # proving all but one control narrows the finding, without a new one
+    prove_controls(agent, skip=("escalation",))
+    assert run(FindingKind.CONTROL_GAP).found == 0
+    finding.refresh_from_db()
+    assert finding.details["controls"] == ["escalation"]
+    assert finding.events.filter(kind="updated").exists()
+    prove_controls(agent)
+    assert run(FindingKind.CONTROL_GAP).resolved == 1
+
+
+def test_evidence_expired(clock, agent, version, assess, prove_controls, owner, board):
+    from governance import services as governance_services
+    from governance.models import Evidence
+
+    assess(agent, people_affected="more", action_impact="production_affecting")  # medium+: 365-day controls
+    agent.refresh_from_db()
+    prove_controls(agent)
+    assert run(FindingKind.EVIDENCE_EXPIRED).found == 0
+    clock.shift(timedelta(days=366))
+
+    def renew():
+        for evidence in Evidence.objects.filter(agent=agent, status="accepted", valid_until__lte=timezone.now()):
+            fresh = governance_services.submit_evidence(
+                agent, evidence.control_code, actor=owner, kind="statement", statement="Renewed."
+            )
+            governance_services.accept_evidence(fresh, actor=board)
+
+    finding = assert_raises_once_and_resolves(FindingKind.EVIDENCE_EXPIRED, renew)
+    assert "tool-allowlist" in finding.details["controls"]
+
+
+def test_no_success_metric(clock, agent):
+    set_state(agent, lifecycle="production", production_since=timezone.now())
+    assert_raises_once_and_resolves(
+        FindingKind.NO_SUCCESS_METRIC,
+        lambda: set_state(agent, business_outcome="Fewer HR tickets", metric_name="Tickets", metric_target=100),
+    )
+
+
+def test_low_adoption_waits_60_days(clock, agent):
+    set_state(
+        agent,
+        lifecycle="production",
+        production_since=timezone.now() - timedelta(days=59),
+        eligible_users=1000,
+        active_users=150,
+    )
+    assert run(FindingKind.LOW_ADOPTION).found == 0
+    clock.shift(timedelta(days=2))
+    assert_raises_once_and_resolves(FindingKind.LOW_ADOPTION, lambda: set_state(agent, active_users=250))
+
+
+def test_each_run_is_recorded(clock, source):
+    report(source, "a.bot")
+    report(source, "b.bot")
+    checks.run_check(FindingKind.SHADOW_AGENT)
+    run = CheckRun.objects.get(check_kind="shadow_agent")
+    assert (run.status, run.found, run.resolved, run.still_open) == ("succeeded", 2, 0, 2)
+    assert run.finished_at is not None
+
+
+def test_a_failing_check_is_recorded_and_the_sweep_goes_on(clock, monkeypatch, source):
+    report(source, "a.bot")
+
+    def broken(now):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(checks.CHECKS, FindingKind.ORPHANED_OWNER, broken)
+    results = checks.run_all_checks()
+    assert CheckRun.objects.get(check_kind="orphaned_owner").status == "failed"
+    assert "boom" in CheckRun.objects.get(check_kind="orphaned_owner").error
+    assert {r.kind: r.found for r in results}["shadow_agent"] == 1
+
+
+def test_the_sweep_costs_the_same_number_of_queries_at_any_size(
+    clock, source, make_agent, django_assert_max_num_queries
+):
+    def sweep_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            checks.run_all_checks()
+        return len(ctx)
+
+    for i in range(3):
+        make_agent(f"unit.small-{i}")
+        report(source, f"shadow.small-{i}")
+    small = sweep_queries()
+    for i in range(30):
+        agent = make_agent(f"unit.big-{i}")
+        set_state(agent, lifecycle="production", production_since=timezone.now())
+        report(source, f"shadow.big-{i}")
+    checks.run_all_checks()  # opens the new findings
+    steady = sweep_queries()
+    assert steady <= small + 5, (small, steady)
+
+
+def test_run_checks_command_prints_what_it_found(clock, source, capsys):
+    report(source, "a.bot")
+    call_command("run_checks", "--check", "shadow_agent")
+    assert "shadow_agent: 1 found, 0 resolved, 1 open" in capsys.readouterr().out
+    call_command("run_checks")
+    assert "shadow_agent: 0 found, 0 resolved, 1 open" in capsys.readouterr().out
