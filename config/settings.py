@@ -294,7 +294,6 @@ SPECTACULAR_SETTINGS = {
         "FindingKindEnum": "governance.choices.FindingKind",
         # Several vocabularies share field names ("kind", "severity"); name these after their own class.
         "TelemetrySourceKindEnum": "telemetry.choices.SourceKind",
-        "SeverityEnum": "governance.choices.FindingSeverity",
     },
 }
 
