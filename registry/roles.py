@@ -16,7 +16,7 @@ class Role(models.TextChoices):
 
 # Group name -> global permissions ("app_label.codename"). Upper layers add
 # their own models' permissions to these through ``ROLE_PERMISSIONS.extend``
-# in their AppConfig.ready(), and ``manage.py sync_roles`` (run by migrate)
+# in their AppConfig.ready(), and ``sync_roles()`` (run after every migrate)
 # writes them to the database.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.BOARD: [
