@@ -95,12 +95,14 @@ class FindingFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=FindingKind.choices)
     severity = django_filters.MultipleChoiceFilter(choices=FindingSeverity.choices)
     state = django_filters.ChoiceFilter(
-        choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None
+        choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None, label="State"
     )
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
     identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
     business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
-    opened_after = registry_filtersets.UtcIsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_after = registry_filtersets.UtcIsoDateTimeFilter(
+        field_name="opened_at", lookup_expr="gte", label="Opened on or after"
+    )
 
     class Meta:
         model = Finding
