@@ -278,3 +278,38 @@ def _govern(demo: Demo, agent, target: str, releases: bool, overdue: list) -> No
         demo.incident(agent, rng, severity="critical", open_=True)
     elif rng.random() < 0.4:
         demo.release(agent, rng, decide=False)
+
+
+# Production agents (by key) whose evidence the demo lets lapse after release,
+# so leaders see that passing the gate once is not the same as staying compliant.
+LAPSE_EVERY_NTH_PRODUCTION_AGENT = 12
+
+
+def lapse_some_evidence(stdout) -> None:
+    """Let time pass for a few production agents: one accepted piece of evidence each runs out.
+
+    Runs after the registry demo has moved agents into production (load_demo
+    calls it then). Deterministic (every Nth production agent by key, its
+    oldest accepted time-limited evidence) and idempotent: evidence already
+    past its validity is left as it is, so a second run changes nothing.
+    """
+    from governance.choices import EvidenceStatus
+    from governance.models import Evidence
+
+    now = timezone.now()
+    keys = list(Agent.objects.filter(lifecycle=Lifecycle.PRODUCTION).order_by("key").values_list("key", flat=True))
+    chosen = keys[LAPSE_EVERY_NTH_PRODUCTION_AGENT - 1 :: LAPSE_EVERY_NTH_PRODUCTION_AGENT]
+    lapsed = 0
+    with transaction.atomic():
+        for key in chosen:
+            evidence = (
+                Evidence.objects.filter(agent__key=key, status=EvidenceStatus.ACCEPTED, valid_until__isnull=False)
+                .order_by("valid_until", "id")
+                .first()
+            )
+            if evidence is None or evidence.valid_until <= now:
+                continue
+            days_ago = 3 + len(key) % 20
+            Evidence.objects.filter(pk=evidence.pk).update(valid_until=now - timedelta(days=days_ago))
+            lapsed += 1
+    stdout.write(f"governance: evidence lapsed after release for {lapsed} of {len(keys)} production agents")

@@ -37,6 +37,10 @@ class Command(BaseCommand):
         for label in UPPER_LAYERS:
             self._layer(label)
         self._step("registry lifecycle", registry_demo.advance_to_targets)
+        governance_demo = _optional_demo("governance")
+        if governance_demo is not None:
+            # Time passes after release: some production evidence runs out.
+            self._step("governance after release", governance_demo.lapse_some_evidence)
         for label in TOP_LAYERS:
             self._layer(label)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
