@@ -95,14 +95,16 @@ trap 'stop_all' EXIT
 setsid gunicorn -c config/gunicorn.conf.py config.wsgi --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket \
   --access-logfile "$LOG_DIR/web-access.log" --error-logfile "$LOG_DIR/web.log" &
 PIDS+=($!)
-setsid celery -A config worker --concurrency 2 --loglevel INFO --logfile "$LOG_DIR/worker.log" >/dev/null 2>&1 &
+# The project's logging configuration writes to the console, so each process's
+# output goes to its own file under var/log/.
+setsid celery -A config worker --concurrency 2 --loglevel INFO >>"$LOG_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 # Live heartbeats through the HTTP ingest endpoint, as a gateway would send them.
 setsid python manage.py send_demo_telemetry --url "http://127.0.0.1:$PORT" --interval 60 \
   >"$LOG_DIR/telemetry-sender.log" 2>&1 &
 PIDS+=($!)
 setsid celery -A config beat --schedule "$VAR_DIR/celerybeat-schedule" --loglevel INFO \
-  --logfile "$LOG_DIR/beat.log" >/dev/null 2>&1 &
+  >>"$LOG_DIR/beat.log" 2>&1 &
 PIDS+=($!)
 
 # Wait until the site answers before printing its address.
