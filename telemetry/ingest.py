@@ -7,6 +7,7 @@ upserted in a fixed order so concurrent batches cannot deadlock. The SQL is
 plain ``INSERT … ON CONFLICT``, which PostgreSQL and SQLite both understand.
 """
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -207,15 +208,20 @@ def resolve_agents(identities) -> dict[str, Agent]:
     if not identities:
         return {}
     resolved: dict[str, Agent] = {}
-    aliases = IdentityAlias.objects.filter(identity__in=[i.value for i in identities]).select_related("agent")
+    # No ordering (the models' default orderings join and sort for nothing here).
+    aliases = (
+        IdentityAlias.objects.filter(identity__in=[i.value for i in identities]).select_related("agent").order_by()
+    )
     for alias in aliases:
         resolved[alias.identity] = alias.agent
     wanted = {i.value: candidate_keys(i) for i in identities if i.value not in resolved}
     keys = {key for keys in wanted.values() for key in keys}
     if keys:
         # Only what storing reads (deadline, key lock): agent rows are wide.
-        rows = Agent.objects.filter(key__in=keys).only(
-            "pk", "key", "name", "risk_tier", "lifecycle", "lifecycle_changed_at", "key_locked_at"
+        rows = (
+            Agent.objects.filter(key__in=keys)
+            .only("pk", "key", "name", "risk_tier", "lifecycle", "lifecycle_changed_at", "key_locked_at")
+            .order_by()
         )
         by_key = {a.key: a for a in rows}
         for value, keys_for in wanted.items():
@@ -230,6 +236,15 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+@functools.cache
+def _column_types(model, columns: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """PostgreSQL types of the columns, and the positions of float columns (per process, once)."""
+    fields = [model._meta.get_field(c) for c in columns]
+    return [f.db_type(connection) for f in fields], [
+        i for i, f in enumerate(fields) if f.get_internal_type() == "FloatField"
+    ]
+
+
 def _rows_insert(model, columns: list[str], rows: list[list]) -> tuple[str, list]:
     """``INSERT INTO table (columns) <rows>`` with its parameters.
 
@@ -241,13 +256,12 @@ def _rows_insert(model, columns: list[str], rows: list[list]) -> tuple[str, list
     table = _q(model._meta.db_table)
     names = ", ".join(_q(c) for c in columns)
     if connection.vendor == "postgresql":
-        types = [model._meta.get_field(c).db_type(connection) for c in columns]
+        types, floats = _column_types(model, tuple(columns))
         source = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"  # noqa: S608
         params = [list(column) for column in zip(*rows, strict=True)]
         # An array holds one type: a float column may have collected ints (psycopg refuses mixed lists).
-        for i, c in enumerate(columns):
-            if model._meta.get_field(c).get_internal_type() == "FloatField":
-                params[i] = [float(v) if v is not None else None for v in params[i]]
+        for i in floats:
+            params[i] = [float(v) if v is not None else None for v in params[i]]
         # Identifiers and types come from model metadata, every value is a bound parameter.
         return f"INSERT INTO {table} ({names}) {source}", params  # noqa: S608
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"

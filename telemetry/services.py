@@ -139,7 +139,8 @@ def authenticate_ingest_token(raw: str, *, now: datetime | None = None) -> Inges
     if not raw or not raw.startswith(INGEST_TOKEN_PREFIX):
         return None
     now = now or timezone.now()
-    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).first()
+    # The digest is unique: order by pk alone (the default ordering would join the source to sort).
+    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).order_by("pk").first()
     if token is None:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
