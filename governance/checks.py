@@ -336,7 +336,7 @@ def control_gaps(now: datetime) -> dict[Subject, Wanted]:
     """Agents in pilot or production lacking accepted evidence (or a waiver in force) for a required control.
     Expired evidence is reported by evidence_expired instead."""
     agents = Agent.objects.filter(lifecycle__in=RUNNING_STATES)
-    names = dict(agents.values_list("pk", "name"))
+    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
     gaps_of: dict[int, list[str]] = {}  # id(states) -> gaps: agents without evidence share one states list
     for agent_id, states in _control_states(now, agents).items():
@@ -360,7 +360,7 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
         .filter(Q(valid_until__lte=now) | Q(invalidated_at__lte=now) | Q(version__isnull=False))
         .values("agent_id")
     )
-    names = dict(agents.values_list("pk", "name"))
+    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
     for agent_id, states in _control_states(now, agents).items():
         expired = sorted(code for code, state in states if state == ControlState.EXPIRED)
