@@ -16,16 +16,19 @@ engine reconciles that answer with the open findings:
 Re-running changes nothing. Notification is a separate task (``notifications``).
 """
 
+import json
 import logging
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from governance import hooks
@@ -72,7 +75,7 @@ LOW_ADOPTION_SHARE = 0.2
 LOW_ADOPTION_AFTER = timedelta(days=60)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Wanted:
     """One finding a check wants open: its severity, one-line summary and details."""
 
@@ -146,17 +149,16 @@ def unapproved_in_production(now: datetime) -> dict[Subject, Wanted]:
             environment="production", agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
         )
         .exclude(agent_id__in=approved)
-        .values("agent_id", "agent__name", "agent__risk_tier")
-        .annotate(last_seen_at=Max("last_seen_at"))
+        .values_list("agent_id", "agent__name", "agent__risk_tier")
+        .distinct()
+        .order_by()
     )
     return {
-        _agent(r["agent_id"]): Wanted(
-            severity=FindingSeverity.CRITICAL
-            if r["agent__risk_tier"] in ("high", "critical")
-            else FindingSeverity.HIGH,
-            summary=f"{r['agent__name']} reports from production without an approved production release.",
+        _agent(agent_id): Wanted(
+            severity=FindingSeverity.CRITICAL if tier in ("high", "critical") else FindingSeverity.HIGH,
+            summary=f"{name} reports from production without an approved production release.",
         )
-        for r in rows
+        for agent_id, name, tier in rows
     }
 
 
@@ -256,9 +258,9 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     from governance import compliance
     from governance.requirements import Facts, derive_requirements
 
-    # Only the facts the applicability rules read: agent rows are wide, and there may be tens of thousands.
-    subset = agents.only(
-        "pk",
+    # Only the facts the applicability rules read, as plain tuples: agent rows are wide, and there may
+    # be tens of thousands (model instances cost more than the rules themselves).
+    fact_fields = (
         "risk_tier",
         "pattern",
         "mode",
@@ -268,10 +270,10 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
         "handles_personal_data",
         "handles_regulated_data",
     )
-    agents = list(subset)
-    if not agents:
+    rows = list(agents.order_by().values_list("pk", *fact_fields))
+    if not rows:
         return {}
-    ids = subset.values("pk")
+    ids = agents.order_by().values("pk")
     policy = RiskPolicy.objects.current()
     controls = list(Control.objects.filter(policy=policy)) if policy else []
     assessments = {
@@ -295,27 +297,35 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     for w in Waiver.objects.filter(agent_id__in=ids, revoked_at__isnull=True, expires_at__gt=now):
         waivers[w.agent_id].append(w)
     # Thousands of agents share a handful of fact combinations: derive each combination once.
-    required_for: dict = {}
+    facts_of: dict = {}  # (agent's fact columns, assessment's tier and category) -> Facts
+    required_for: dict = {}  # Facts -> [Requirement]
+    all_missing: dict = {}  # Facts -> [(code, MISSING)], shared by every agent with no evidence nor waiver
     result = {}
-    for agent in agents:
-        facts = Facts.of(agent, assessments.get(agent.pk))
-        if facts not in required_for:
-            required_for[facts] = [
+    for pk, *columns in rows:
+        assessment = assessments.get(pk)
+        key = (*columns, assessment.tier if assessment else None, assessment.eu_ai_act_category if assessment else None)
+        facts = facts_of.get(key)
+        if facts is None:
+            facts = facts_of[key] = Facts.of(
+                SimpleNamespace(**dict(zip(fact_fields, columns, strict=True))), assessment
+            )
+        requirements = required_for.get(facts)
+        if requirements is None:
+            requirements = required_for[facts] = [
                 r for r in derive_requirements(facts, controls) if r.control.validity != Validity.SYSTEM
             ]  # owner and monitoring have their own checks (orphaned_owner, lapsed_monitoring)
-        requirements = required_for[facts]
-        if not evidence[agent.pk] and not waivers[agent.pk]:
-            result[agent.pk] = [(r.control.code, ControlState.MISSING) for r in requirements]
+        if pk not in evidence and pk not in waivers:
+            if facts not in all_missing:
+                all_missing[facts] = [(r.control.code, ControlState.MISSING) for r in requirements]
+            result[pk] = all_missing[facts]
             continue
         states = []
         for requirement in requirements:
             control = requirement.control
             status = compliance.ControlStatus(control=control, reasons=requirement.reasons, state=ControlState.MISSING)
-            compliance._evaluate_evidence(
-                status, control, evidence[agent.pk], waivers[agent.pk], now, newest_version.get(agent.pk)
-            )
+            compliance._evaluate_evidence(status, control, evidence[pk], waivers[pk], now, newest_version.get(pk))
             states.append((control.code, status.state))
-        result[agent.pk] = states
+        result[pk] = states
     return result
 
 
@@ -326,10 +336,14 @@ def control_gaps(now: datetime) -> dict[Subject, Wanted]:
     """Agents in pilot or production lacking accepted evidence (or a waiver in force) for a required control.
     Expired evidence is reported by evidence_expired instead."""
     agents = Agent.objects.filter(lifecycle__in=RUNNING_STATES)
-    names = dict(agents.values_list("pk", "name"))
+    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
+    gaps_of: dict[int, list[str]] = {}  # id(states) -> gaps: agents without evidence share one states list
     for agent_id, states in _control_states(now, agents).items():
-        gaps = sorted(code for code, state in states if state in GAP_STATES)
+        gaps = gaps_of.get(id(states))
+        if gaps is None:
+            gaps = sorted(code for code, state in states if state in GAP_STATES)
+            gaps_of[id(states)] = gaps
         if gaps:
             wanted[_agent(agent_id)] = Wanted(
                 severity=FindingSeverity.HIGH if len(gaps) > 2 else FindingSeverity.MEDIUM,
@@ -346,7 +360,7 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
         .filter(Q(valid_until__lte=now) | Q(invalidated_at__lte=now) | Q(version__isnull=False))
         .values("agent_id")
     )
-    names = dict(agents.values_list("pk", "name"))
+    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
     for agent_id, states in _control_states(now, agents).items():
         expired = sorted(code for code, state in states if state == ControlState.EXPIRED)
@@ -401,12 +415,19 @@ def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckR
 
     result = CheckResult(kind=kind)
     # Plain rows, not model instances: at enterprise size most findings stay as they are.
-    open_rows = {
-        (("agent", r["agent_id"]) if r["agent_id"] else ("identity", r["identity"])): r
-        for r in Finding.objects.open()
+    # Details as text, decoded once per distinct value: tens of thousands of findings share a few.
+    decoded: dict[str, object] = {}
+    open_rows = {}
+    for pk, agent_id, identity, details, severity in (
+        Finding.objects.open()
         .filter(kind=kind)
-        .values("id", "agent_id", "identity", "details", "severity", "summary")
-    }
+        .order_by()
+        .values_list("id", "agent_id", "identity", Cast("details", TextField()), "severity")
+    ):
+        if details not in decoded:
+            decoded[details] = json.loads(details) if details is not None else None
+        subject = ("agent", agent_id) if agent_id else ("identity", identity)
+        open_rows[subject] = {"id": pk, "details": decoded[details], "severity": severity}
     new_subjects = [s for s in wanted if s not in open_rows]
     cleared_ids = [r["id"] for s, r in open_rows.items() if s not in wanted]
     if new_subjects:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -142,7 +142,8 @@ def authenticate_ingest_token(raw: str, *, now: datetime | None = None) -> Inges
     if not raw or not raw.startswith(INGEST_TOKEN_PREFIX):
         return None
     now = now or timezone.now()
-    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).first()
+    # The digest is unique: order by pk alone (the default ordering would join the source to sort).
+    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).order_by("pk").first()
     if token is None:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
@@ -278,6 +279,8 @@ def refresh_monitoring_deadlines() -> int:
     watched agent that has none yet, so "never reported" is a deadline like any other."""
     windows = hooks.monitoring_windows()
     watched_states = sorted({state for by_state in windows.values() for state in by_state})
+    if connection.vendor == "postgresql":
+        return _refresh_deadlines_joined(windows, watched_states)
     missing = Agent.objects.filter(lifecycle__in=watched_states, monitoring__isnull=True).values_list("pk", flat=True)
     MonitoringState.objects.bulk_create(
         [MonitoringState(agent_id=pk) for pk in missing], ignore_conflicts=True, batch_size=1000
@@ -298,6 +301,51 @@ def refresh_monitoring_deadlines() -> int:
             # exclude() leaves NULL deadlines out (NULL <> x is unknown); set those too.
             changed += rows.filter(deadline_at__isnull=True).update(deadline_at=deadline, updated_at=timezone.now())
     return changed
+
+
+def _refresh_deadlines_joined(windows, watched_states) -> int:
+    """PostgreSQL: every deadline in one ``UPDATE … FROM`` joining the agents to a table of the
+    windows, writing only rows whose deadline moved (the portable per-tier updates read each
+    agent's lifecycle_changed_at through a correlated subquery per row: seconds at 50,000 agents).
+    Same rules: not watched -> no deadline; watched with a window -> the window after the later of
+    the last report and entering the state; watched without a window for its tier -> unchanged."""
+    by_tier_state: dict[tuple[str, str], timedelta] = {}
+    for tier, by_state in windows.items():
+        tiers = [tier, ""] if tier == hooks.UNASSESSED_TIER else [tier]
+        for state, window in by_state.items():
+            for t in tiers:
+                by_tier_state[(t, state)] = window
+    m, a = MonitoringState._meta.db_table, Agent._meta.db_table
+    now = timezone.now()
+    watched = ", ".join(["%s"] * len(watched_states)) or "NULL"
+    # In the order the placeholders appear: SET, the CASE's watched states, the windows table.
+    params: list = [now, *watched_states]
+    if by_tier_state:
+        windows_sql = "(VALUES " + ", ".join(["(%s, %s, %s::interval)"] * len(by_tier_state)) + ")"
+        params += [v for (tier, state), window in by_tier_state.items() for v in (tier, state, window)]
+    else:
+        windows_sql = "(SELECT ''::text, ''::text, NULL::interval WHERE false)"
+    new = f"""CASE WHEN a.lifecycle NOT IN ({watched}) THEN NULL
+        WHEN w.win IS NULL THEN m.deadline_at
+        ELSE GREATEST(COALESCE(m.last_seen_at, a.lifecycle_changed_at), a.lifecycle_changed_at) + w.win END"""
+    with connection.cursor() as cursor:
+        # Table names come from model metadata, every value is a bound parameter.
+        cursor.execute(
+            f"""INSERT INTO {m} (agent_id, last_seen_at, last_environment, last_source_id, deadline_at, updated_at)
+                SELECT a.id, NULL, '', NULL, NULL, %s FROM {a} AS a
+                WHERE a.lifecycle IN ({watched}) AND NOT EXISTS (SELECT 1 FROM {m} AS m WHERE m.agent_id = a.id)
+                ON CONFLICT (agent_id) DO NOTHING""",  # noqa: S608
+            [now, *watched_states],
+        )
+        cursor.execute(
+            f"""UPDATE {m} AS m SET deadline_at = x.deadline, updated_at = %s
+                FROM (SELECT m.id, {new} AS deadline FROM {m} AS m JOIN {a} AS a ON a.id = m.agent_id
+                      LEFT JOIN {windows_sql} AS w(tier, state, win) ON w.tier = a.risk_tier AND w.state = a.lifecycle
+                ) AS x
+                WHERE x.id = m.id AND m.deadline_at IS DISTINCT FROM x.deadline""",  # noqa: S608
+            params,
+        )
+        return cursor.rowcount
 
 
 def purge_old_events(*, now: datetime | None = None, batch_size: int = 10_000) -> int:
