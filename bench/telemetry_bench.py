@@ -35,6 +35,9 @@ os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("EMAIL_BACKEND", "locmem")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# The per-source ingest throttle protects production; the benchmark measures the ingest path itself.
+os.environ.setdefault("TELEMETRY_INGEST_RATE_PER_MINUTE", "0")
+os.environ.setdefault("LOG_LEVEL", "ERROR")
 if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
     sys.exit("Set DATABASE_URL to a PostgreSQL database the benchmark may fill (e.g. agentreg_bench).")
 
