@@ -49,7 +49,7 @@ class GovernanceConfig(AppConfig):
                 "assessment_status": (choices.AssessmentStatus, choices.ASSESSMENT_STATUS_COLORS),
                 "review_status": (choices.ReviewStatus, choices.REVIEW_STATUS_COLORS),
                 "decision": (choices.Decision, choices.DECISION_COLORS),
-                "incident_severity": (choices.IncidentSeverity, choices.INCIDENT_SEVERITY_COLORS),
+                "incident_severity": (choices.Severity, choices.SEVERITY_COLORS),
                 "incident_status": (choices.IncidentStatus, choices.INCIDENT_STATUS_COLORS),
                 "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
             }
@@ -86,7 +86,7 @@ class GovernanceConfig(AppConfig):
         EXTRA_BADGES.update(
             {
                 "finding_kind": (choices.FindingKind, choices.FINDING_KIND_COLORS),
-                "finding_severity": (choices.FindingSeverity, choices.FINDING_SEVERITY_COLORS),
+                "finding_severity": (choices.Severity, choices.SEVERITY_COLORS),
                 "finding_state": (choices.FindingState, choices.FINDING_STATE_COLORS),
                 "check_run_status": (choices.CheckRunStatus, choices.CHECK_RUN_STATUS_COLORS),
                 "delivery_status": (choices.DeliveryStatus, choices.DELIVERY_STATUS_COLORS),

@@ -38,7 +38,7 @@ from governance.choices import (
     EvidenceStatus,
     FindingEventKind,
     FindingKind,
-    FindingSeverity,
+    Severity,
     Validity,
 )
 from governance.models import (
@@ -63,11 +63,11 @@ logger = logging.getLogger(__name__)
 # Base of the per-check advisory lock keys (one key per finding kind).
 CHECK_LOCK_BASE = 7_310_432_000
 TIER_SEVERITY = {
-    "low": FindingSeverity.LOW,
-    "medium": FindingSeverity.MEDIUM,
-    "high": FindingSeverity.HIGH,
-    "critical": FindingSeverity.CRITICAL,
-    "": FindingSeverity.MEDIUM,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+    "": Severity.MEDIUM,
 }
 # Production telemetry this recent counts as "running in production" for unapproved_in_production.
 PRODUCTION_RECENCY = timedelta(days=7)
@@ -134,7 +134,7 @@ def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
     for row in rows:
         envs = sorted(environments[row["identity"]])
         wanted[("identity", row["identity"])] = Wanted(
-            severity=FindingSeverity.HIGH if "production" in envs else FindingSeverity.MEDIUM,
+            severity=Severity.HIGH if "production" in envs else Severity.MEDIUM,
             summary=f"{row['identity']} runs ({', '.join(envs)}) but no registered agent claims it.",
             details={"environments": envs},
         )
@@ -155,7 +155,7 @@ def unapproved_in_production(now: datetime) -> dict[Subject, Wanted]:
     )
     return {
         _agent(agent_id): Wanted(
-            severity=FindingSeverity.CRITICAL if tier in ("high", "critical") else FindingSeverity.HIGH,
+            severity=Severity.CRITICAL if tier in ("high", "critical") else Severity.HIGH,
             summary=f"{name} reports from production without an approved production release.",
         )
         for agent_id, name, tier in rows
@@ -178,7 +178,7 @@ def lapsed_monitoring(now: datetime) -> dict[Subject, Wanted]:
         else:
             summary = f"{r['agent__name']} has been silent since {r['last_seen_at']:%d %b %Y %H:%M} UTC."
         wanted[_agent(r["agent_id"])] = Wanted(
-            severity=TIER_SEVERITY.get(r["agent__risk_tier"], FindingSeverity.MEDIUM),
+            severity=TIER_SEVERITY.get(r["agent__risk_tier"], Severity.MEDIUM),
             summary=summary,
             details={"never_reported": r["last_seen_at"] is None},
         )
@@ -195,7 +195,7 @@ def review_overdue(now: datetime) -> dict[Subject, Wanted]:
     )
     return {
         _agent(r["agent_id"]): Wanted(
-            severity=TIER_SEVERITY.get(r["agent__risk_tier"], FindingSeverity.MEDIUM),
+            severity=TIER_SEVERITY.get(r["agent__risk_tier"], Severity.MEDIUM),
             summary=f"{r['agent__name']}'s review was due on {r['due_at']:%d %b %Y}.",
         )
         for r in rows
@@ -211,7 +211,7 @@ def orphaned_owners(now: datetime) -> dict[Subject, Wanted]:
     )
     return {
         _agent(r["pk"]): Wanted(
-            severity=FindingSeverity.HIGH if r["lifecycle"] in RUNNING_STATES else FindingSeverity.MEDIUM,
+            severity=Severity.HIGH if r["lifecycle"] in RUNNING_STATES else Severity.MEDIUM,
             summary=f"{r['name']}'s owner ({r['owner__username']}) is deactivated; transfer it to an active person.",
         )
         for r in rows
@@ -225,7 +225,7 @@ def no_success_metric(now: datetime) -> dict[Subject, Wanted]:
     )
     return {
         _agent(pk): Wanted(
-            severity=FindingSeverity.LOW,
+            severity=Severity.LOW,
             summary=f"{name} is in production without a stated outcome and success metric with a target.",
         )
         for pk, name in rows.values_list("pk", "name")
@@ -245,7 +245,7 @@ def low_adoption(now: datetime) -> dict[Subject, Wanted]:
         share = active / eligible
         if share < LOW_ADOPTION_SHARE:
             wanted[_agent(pk)] = Wanted(
-                severity=FindingSeverity.LOW,
+                severity=Severity.LOW,
                 summary=f"{name}: {active} of {eligible} eligible users are active ({share:.0%}).",
                 details={"active_users": active, "eligible_users": eligible},
             )
@@ -346,7 +346,7 @@ def control_gaps(now: datetime) -> dict[Subject, Wanted]:
             gaps_of[id(states)] = gaps
         if gaps:
             wanted[_agent(agent_id)] = Wanted(
-                severity=FindingSeverity.HIGH if len(gaps) > 2 else FindingSeverity.MEDIUM,
+                severity=Severity.HIGH if len(gaps) > 2 else Severity.MEDIUM,
                 summary=f"{names[agent_id]} lacks accepted evidence for {', '.join(gaps)}.",
                 details={"controls": gaps},
             )
@@ -366,7 +366,7 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
         expired = sorted(code for code, state in states if state == ControlState.EXPIRED)
         if expired:
             wanted[_agent(agent_id)] = Wanted(
-                severity=FindingSeverity.MEDIUM,
+                severity=Severity.MEDIUM,
                 summary=f"{names[agent_id]}'s evidence for {', '.join(expired)} is no longer valid.",
                 details={"controls": expired},
             )

@@ -148,21 +148,23 @@ class ConditionStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class IncidentSeverity(models.TextChoices):
+class Severity(models.TextChoices):
+    """How serious an incident or a finding is; one scale for both, so they sort and filter alike."""
+
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
     CRITICAL = "critical", "Critical"
 
 
-INCIDENT_SEVERITY_COLORS = {
-    IncidentSeverity.LOW: "green",
-    IncidentSeverity.MEDIUM: "yellow",
-    IncidentSeverity.HIGH: "orange",
-    IncidentSeverity.CRITICAL: "red",
+SEVERITY_COLORS = {
+    Severity.LOW: "green",
+    Severity.MEDIUM: "yellow",
+    Severity.HIGH: "orange",
+    Severity.CRITICAL: "red",
 }
 # Severities whose open incident lets the owner or board suspend the agent.
-SUSPENDING_SEVERITIES = (IncidentSeverity.HIGH, IncidentSeverity.CRITICAL)
+SUSPENDING_SEVERITIES = (Severity.HIGH, Severity.CRITICAL)
 
 
 class IncidentStatus(models.TextChoices):
@@ -227,21 +229,6 @@ FINDING_KIND_COLORS = {
     FindingKind.MATURITY_TRAP: "indigo",
     FindingKind.NO_SUCCESS_METRIC: "blue",
     FindingKind.LOW_ADOPTION: "teal",
-}
-
-
-class FindingSeverity(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
-
-
-FINDING_SEVERITY_COLORS = {
-    FindingSeverity.LOW: "green",
-    FindingSeverity.MEDIUM: "yellow",
-    FindingSeverity.HIGH: "orange",
-    FindingSeverity.CRITICAL: "red",
 }
 
 

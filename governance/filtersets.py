@@ -9,12 +9,11 @@ from governance.choices import (
     EUAIActCategory,
     EvidenceStatus,
     FindingKind,
-    FindingSeverity,
     FindingState,
-    IncidentSeverity,
     IncidentStatus,
     ReviewKind,
     ReviewStatus,
+    Severity,
 )
 from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
 from registry import filtersets as registry_filtersets
@@ -75,7 +74,7 @@ class ReleaseFilterSet(AgentKeyFilterSet):
 
 
 class IncidentFilterSet(AgentKeyFilterSet):
-    severity = django_filters.MultipleChoiceFilter(choices=IncidentSeverity.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
 
     class Meta:
@@ -93,7 +92,7 @@ class WaiverFilterSet(AgentKeyFilterSet):
 
 class FindingFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=FindingKind.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=FindingSeverity.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     state = django_filters.ChoiceFilter(
         choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None, label="State"
     )

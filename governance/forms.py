@@ -2,7 +2,7 @@
 
 from django import forms
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, IncidentSeverity, PeopleAffected
+from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
 from registry.choices import Environment, RiskTier
 from registry.models import AgentVersion
 
@@ -81,7 +81,7 @@ class ReasonForm(forms.Form):
 
 class IncidentForm(forms.Form):
     title = forms.CharField(max_length=200)
-    severity = forms.ChoiceField(choices=IncidentSeverity.choices)
+    severity = forms.ChoiceField(choices=Severity.choices)
     what_happened = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=8000)
     follow_up_actions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=8000, required=False)
     detected_at = forms.DateTimeField(

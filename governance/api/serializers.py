@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, IncidentSeverity, PeopleAffected
+from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
 from governance.models import (
     Control,
     Evidence,
@@ -384,7 +384,7 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:incident-detail")
     agent = AgentKeyField()
     version = VersionLabelField(required=False, allow_null=True)
-    severity = serializers.ChoiceField(choices=IncidentSeverity.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
     suspend = serializers.BooleanField(write_only=True, required=False, default=False)
     reported_by = serializers.SerializerMethodField()
 

@@ -14,8 +14,8 @@ from governance.choices import (
     DeliveryStatus,
     FindingEventKind,
     FindingKind,
-    FindingSeverity,
     FindingState,
+    Severity,
 )
 from governance.querysets import (
     CheckRunQuerySet,
@@ -42,7 +42,7 @@ class Finding(models.Model):
     identity = models.CharField(
         max_length=300, blank=True, help_text="For a shadow agent: the identity telemetry reports."
     )
-    severity = models.CharField(max_length=16, choices=FindingSeverity.choices, default=FindingSeverity.MEDIUM)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.MEDIUM)
     summary = models.CharField(max_length=300)
     details = models.JSONField(default=dict, blank=True)
     opened_at = models.DateTimeField()
@@ -80,7 +80,7 @@ class Finding(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=FindingKind.values), name="finding_kind_valid"),
-            models.CheckConstraint(condition=Q(severity__in=FindingSeverity.values), name="finding_severity_valid"),
+            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="finding_severity_valid"),
             # Exactly one subject: an agent, or an unregistered identity.
             models.CheckConstraint(
                 condition=(Q(agent__isnull=False) & Q(identity="")) | (Q(agent__isnull=True) & ~Q(identity="")),

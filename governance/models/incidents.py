@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from governance.choices import IncidentSeverity, IncidentStatus
+from governance.choices import IncidentStatus, Severity
 from governance.querysets import IncidentQuerySet
 
 
@@ -17,7 +17,7 @@ class Incident(models.Model):
         "registry.AgentVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
     )
     title = models.CharField(max_length=200)
-    severity = models.CharField(max_length=16, choices=IncidentSeverity.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
     what_happened = models.TextField(max_length=8000)
     follow_up_actions = models.TextField(max_length=8000, blank=True)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
@@ -39,7 +39,7 @@ class Incident(models.Model):
             models.Index(fields=["severity", "detected_at"], name="incident_open_idx", condition=Q(status="open")),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(severity__in=IncidentSeverity.values), name="incident_severity_valid"),
+            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="incident_severity_valid"),
             models.CheckConstraint(condition=Q(status__in=IncidentStatus.values), name="incident_status_valid"),
             models.CheckConstraint(
                 condition=(Q(status="open") & Q(resolved_at__isnull=True))

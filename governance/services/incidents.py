@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from governance.choices import SUSPENDING_SEVERITIES, GovernanceEvent, IncidentSeverity, IncidentStatus
+from governance.choices import SUSPENDING_SEVERITIES, GovernanceEvent, IncidentStatus, Severity
 from governance.models import Control, Incident, RiskPolicy, Waiver
 from governance.services._common import ensure, ensure_independent_board_member
 from registry import audit
@@ -67,7 +67,7 @@ def suspend_for_incident(incident: Incident, *, actor) -> None:
         agent,
         Lifecycle.SUSPENDED,
         actor=actor,
-        reason=f"suspended for {IncidentSeverity(incident.severity).label.lower()} incident: {incident.title}",
+        reason=f"suspended for {Severity(incident.severity).label.lower()} incident: {incident.title}",
     )
 
 
