@@ -336,14 +336,7 @@ def review_cancel(request, pk):
     review = _get(Review, request.user, pk)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        services.cancel_review(review, actor=request.user, reason=reason)
-    except ValidationError as exc:
-        _flash_errors(request, exc)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Review cancelled.")
+    _run(request, lambda: services.cancel_review(review, actor=request.user, reason=reason), "Review cancelled.")
     return _back_to_agent(review.agent)
 
 
@@ -353,14 +346,7 @@ def condition_close(request, pk):
     condition = _get(ReviewCondition, request.user, pk)
     form = ConditionCloseForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        services.close_condition(condition, actor=request.user, note=note)
-    except ValidationError as exc:
-        _flash_errors(request, exc)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Condition closed.")
+    _run(request, lambda: services.close_condition(condition, actor=request.user, note=note), "Condition closed.")
     return redirect(reverse("governance:review", args=[condition.review_id]))
 
 
@@ -368,14 +354,11 @@ def condition_close(request, pk):
 @require_POST
 def release_deploy(request, pk):
     release = _get(Release, request.user, pk)
-    try:
-        services.deploy_release(release, actor=request.user)
-    except ValidationError as exc:
-        _flash_errors(request, exc)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Version {release.version.label} is live in {release.environment}.")
+    _run(
+        request,
+        lambda: services.deploy_release(release, actor=request.user),
+        f"Version {release.version.label} is live in {release.environment}.",
+    )
     return _back_to_agent(release.agent)
 
 
@@ -407,12 +390,11 @@ def incident_resolve(request, pk):
     incident = _get(Incident, request.user, pk)
     form = ResolveIncidentForm(request.POST)
     resolution = form.cleaned_data["resolution"] if form.is_valid() else ""
-    try:
-        services.resolve_incident(incident, actor=request.user, resolution=resolution)
-    except ValidationError as exc:
-        _flash_errors(request, exc)
-    else:
-        messages.success(request, "Incident resolved.")
+    _run(
+        request,
+        lambda: services.resolve_incident(incident, actor=request.user, resolution=resolution),
+        "Incident resolved.",
+    )
     return _back_to_agent(incident.agent)
 
 
@@ -424,14 +406,13 @@ def waiver_grant(request, key):
     form = WaiverForm(request.POST, codes=[s.code for s in statuses])
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            services.grant_waiver(
+        _run(
+            request,
+            lambda: services.grant_waiver(
                 agent, data["control"], actor=request.user, reason=data["reason"], expires_at=data["expires_at"]
-            )
-        except ValidationError as exc:
-            _flash_errors(request, exc)
-        else:
-            messages.success(request, f"Gap in {data['control']} waived until {data['expires_at']:%d %b %Y}.")
+            ),
+            f"Gap in {data['control']} waived until {data['expires_at']:%d %b %Y}.",
+        )
     else:
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
@@ -442,12 +423,11 @@ def waiver_grant(request, key):
 @require_POST
 def waiver_revoke(request, pk):
     waiver = _get(Waiver, request.user, pk)
-    try:
-        services.revoke_waiver(waiver, actor=request.user, reason=request.POST.get("reason", ""))
-    except ValidationError as exc:
-        _flash_errors(request, exc)
-    else:
-        messages.success(request, "Waiver revoked.")
+    _run(
+        request,
+        lambda: services.revoke_waiver(waiver, actor=request.user, reason=request.POST.get("reason", "")),
+        "Waiver revoked.",
+    )
     return _back_to_agent(waiver.agent)
 
 
