@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, migrations in step with the models, then pytest.
-# Runs on PostgreSQL when DATABASE_URL points at one (CI), SQLite otherwise.
+# Runs on PostgreSQL: DATABASE_URL, else a local server on 127.0.0.1:5432; SQLite when there is none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -15,6 +15,12 @@ echo "== migrations match the models"
 python manage.py makemigrations --check --dry-run >/dev/null || {
   python manage.py makemigrations --check --dry-run; echo "Migrations are out of step with the models." >&2; exit 1; }
 
+# The suite is meant for PostgreSQL: without DATABASE_URL, use the local server when one answers
+# (pytest-django creates and drops its own test databases there), else the embedded SQLite, where the
+# tests that need PostgreSQL's triggers, locks or a server to take away are skipped.
+if [ -z "${DATABASE_URL:-}" ] && python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), timeout=1).close()' 2>/dev/null; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/agentreg"
+fi
 echo "== pytest (database: ${DATABASE_URL:-embedded SQLite})"
 mkdir -p test-artifacts
 if [ "$#" -gt 0 ]; then

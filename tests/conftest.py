@@ -22,6 +22,15 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: throttle and lockout counts are keyed by ids and names
+    that another test (on SQLite, even a rolled-back one) may have used."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def unit(db):
     root = BusinessUnitFactory(name="Group", slug="group")

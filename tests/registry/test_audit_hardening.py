@@ -34,6 +34,9 @@ def write_events(target_pk: int, count: int, errors: list) -> None:
         connections.close_all()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL (SQLite locks the whole file)"
+)
 @pytest.mark.usefixtures("flushable_audit")
 def test_concurrent_writers_leave_a_gapless_verified_chain(transactional_db):
     # given
@@ -114,6 +117,7 @@ def test_it_refuses_a_checkpoint_signed_with_another_key(checkpoint_key, trail, 
         call_command("verify_audit_checkpoint", str(path))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="switches off the PostgreSQL append-only trigger")
 def test_it_notices_a_rewritten_trail(checkpoint_key, trail, capsys, tmp_path):
     # given a checkpoint kept elsewhere
     path = tmp_path / "checkpoint.json"

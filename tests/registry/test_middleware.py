@@ -54,6 +54,7 @@ def database_down(transactional_db):
     up()
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="takes a PostgreSQL server away by its port")
 @pytest.mark.usefixtures("flushable_audit")
 def test_pages_answer_503_while_the_database_is_down_and_recover(database_down, client, owner):
     down, up = database_down
@@ -78,6 +79,7 @@ def test_pages_answer_503_while_the_database_is_down_and_recover(database_down, 
     assert client.get("/").status_code == 200
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="takes a PostgreSQL server away by its port")
 @pytest.mark.usefixtures("flushable_audit")
 def test_healthz_reports_the_database_down_with_503(database_down, client):
     down, up = database_down
