@@ -33,7 +33,6 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     CharField,
-    Exists,
     F,
     Func,
     JSONField,
@@ -425,9 +424,10 @@ def control_gaps(now: datetime):
     agents = Agent.objects.filter(lifecycle__in=RUNNING_STATES)
     if connection.vendor != "postgresql":
         return _gap_findings(now, agents)
-    has_evidence = Evidence.objects.filter(agent=OuterRef("pk")).exclude(status=EvidenceStatus.SUPERSEDED)
-    has_waiver = Waiver.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True, expires_at__gt=now)
-    checked = _gap_findings(now, agents.filter(Exists(has_evidence) | Exists(has_waiver)), every_agent=True)
+    # Uncorrelated IN subqueries: PostgreSQL hashes each once (an OR of EXISTS runs both per agent).
+    with_evidence = Evidence.objects.exclude(status=EvidenceStatus.SUPERSEDED).values("agent_id")
+    with_waiver = Waiver.objects.filter(revoked_at__isnull=True, expires_at__gt=now).values("agent_id")
+    checked = _gap_findings(now, agents.filter(Q(pk__in=with_evidence) | Q(pk__in=with_waiver)), every_agent=True)
     return [
         {subject: want for subject, want in checked.items() if want is not None},
         _unproven_gaps([agent_id for _, agent_id in checked]),
@@ -581,16 +581,25 @@ def reconcile(kind: str, wanted, now: datetime) -> CheckResult:
 # the order ``_reconcile_in_database`` lists them.
 RECONCILE_SQL = """
 WITH diff AS MATERIALIZED (
-    SELECT o.id AS open_id, w.wanted, w.agent_id, w.identity, w.severity, w.summary, w.details,
-           (o.severity <> w.severity OR o.details <> w.details) AS changed
+    -- Only what a later step writes is kept: most rows are findings that stay as they are.
+    SELECT open_id, wanted, changed,
+           CASE WHEN open_id IS NULL THEN agent_id END AS agent_id,
+           CASE WHEN open_id IS NULL THEN identity END AS identity,
+           CASE WHEN open_id IS NULL OR changed THEN severity END AS severity,
+           CASE WHEN open_id IS NULL OR changed THEN summary END AS summary,
+           CASE WHEN open_id IS NULL OR changed THEN details END AS details
     FROM (
-        SELECT id, agent_id, identity, severity, details FROM {finding} WHERE kind = %s AND resolved_at IS NULL
-    ) AS o
-    FULL JOIN (
-        SELECT true AS wanted, w.agent_id, COALESCE(w.identity, '') AS identity, w.severity,
-               LEFT(w.summary, 300) AS summary, COALESCE(w.details::jsonb, '{{}}') AS details
-        FROM ({wanted}) AS w (agent_id, identity, severity, summary, details)
-    ) AS w ON COALESCE(w.agent_id, 0) = COALESCE(o.agent_id, 0) AND w.identity = o.identity
+        SELECT o.id AS open_id, w.wanted, w.agent_id, w.identity, w.severity, w.summary, w.details,
+               (o.severity <> w.severity OR o.details <> w.details) AS changed
+        FROM (
+            SELECT id, agent_id, identity, severity, details FROM {finding} WHERE kind = %s AND resolved_at IS NULL
+        ) AS o
+        FULL JOIN (
+            SELECT true AS wanted, w.agent_id, COALESCE(w.identity, '') AS identity, w.severity,
+                   LEFT(w.summary, 300) AS summary, COALESCE(w.details::jsonb, '{{}}') AS details
+            FROM ({wanted}) AS w (agent_id, identity, severity, summary, details)
+        ) AS w ON COALESCE(w.agent_id, 0) = COALESCE(o.agent_id, 0) AND w.identity = o.identity
+    ) AS pairs
 ), opened AS (
     INSERT INTO {finding} (kind, agent_id, identity, severity, summary, details, opened_at, waiver_reason)
     SELECT %s, agent_id, identity, severity, summary, details, %s, '' FROM diff WHERE open_id IS NULL
@@ -768,30 +777,34 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
     if kind not in checks:
         raise ValueError(f"Unknown check {kind!r}; known: {', '.join(sorted(checks))}.")
     now = now or timezone.now()
-    # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
-    CheckRun.objects.filter(
-        check_kind=kind,
-        status=CheckRunStatus.RUNNING,
-        started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
-    ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
-    run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
+    # Two commits per run, not four (each one waits for the log flush, and a sweep runs ten checks):
+    # the run is visible as running from its start, and it is recorded as succeeded in the
+    # transaction of the findings it counts, so both commit or neither does.
+    with transaction.atomic():
+        # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
+        CheckRun.objects.filter(
+            check_kind=kind,
+            status=CheckRunStatus.RUNNING,
+            started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
+        run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
     try:
         with transaction.atomic():
             _lock(kind)
             result = reconcile(kind, checks[kind](now), now)
+            CheckRun.objects.filter(pk=run.pk).update(
+                status=CheckRunStatus.SUCCEEDED,
+                finished_at=timezone.now(),
+                found=result.found,
+                resolved=result.resolved,
+                still_open=result.still_open,
+            )
     except Exception:
         CheckRun.objects.filter(pk=run.pk).update(
             status=CheckRunStatus.FAILED, finished_at=timezone.now(), error=traceback.format_exc()[-4000:]
         )
         logger.exception("check %s failed", kind)
         raise
-    CheckRun.objects.filter(pk=run.pk).update(
-        status=CheckRunStatus.SUCCEEDED,
-        finished_at=timezone.now(),
-        found=result.found,
-        resolved=result.resolved,
-        still_open=result.still_open,
-    )
     result.run_id = run.pk
     return result
 
