@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -800,21 +800,42 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
                 still_open=result.still_open,
             )
     except Exception:
-        CheckRun.objects.filter(pk=run.pk).update(
-            status=CheckRunStatus.FAILED, finished_at=timezone.now(), error=traceback.format_exc()[-4000:]
-        )
+        error = traceback.format_exc()[-4000:]
+        # After a database restart the failed rollback above dropped the connection; this reconnects.
+        try:
+            CheckRun.objects.filter(pk=run.pk).update(
+                status=CheckRunStatus.FAILED, finished_at=timezone.now(), error=error
+            )
+        except DatabaseError:  # still down: the run stays "running" until the next run marks it abandoned
+            logger.warning("check %s: could not record the failure of run %s", kind, run.pk)
         logger.exception("check %s failed", kind)
         raise
     result.run_id = run.pk
     return result
 
 
+class SweepInterrupted(Exception):
+    """Some checks of a sweep lost the database (a restart, a failover); the sweep is worth retrying soon."""
+
+    def __init__(self, kinds: list[str]):
+        super().__init__(f"The database connection was lost during the checks {', '.join(kinds)}.")
+        self.kinds = kinds
+
+
 def run_all_checks(*, now: datetime | None = None, triggered_by_id: int | None = None) -> list[CheckResult]:
-    """Run every check; one failing check does not stop the others (its run records the error)."""
+    """Run every check; one failing check does not stop the others (its run records the error).
+
+    Raises SweepInterrupted after the last check when some failed because the database went away,
+    so the task can retry the sweep once it is back instead of waiting for the next scheduled one."""
     results = []
+    interrupted = []
     for kind in available_checks():
         try:
             results.append(run_check(kind, now=now, triggered_by_id=triggered_by_id))
+        except (OperationalError, InterfaceError):
+            interrupted.append(kind)
         except Exception:  # recorded on its CheckRun and logged; the sweep goes on
             results.append(CheckResult(kind=kind))
+    if interrupted:
+        raise SweepInterrupted(interrupted)
     return results

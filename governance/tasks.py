@@ -15,8 +15,16 @@ def run_check(kind: str, triggered_by_id: int | None = None) -> dict:
     return checks.run_check(kind, triggered_by_id=triggered_by_id).as_dict()
 
 
-@shared_task(name="governance.run_all_checks")
+@shared_task(
+    name="governance.run_all_checks",
+    autoretry_for=(checks.SweepInterrupted,),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    max_retries=6,
+)
 def run_all_checks(triggered_by_id: int | None = None) -> dict:
+    # A sweep that lost the database part-way is retried (5 s, 10 s, ... up to 2 min) rather than
+    # leaving its remaining checks to the next scheduled sweep.
     results = checks.run_all_checks(triggered_by_id=triggered_by_id)
     notify_owners.delay()
     return {r.kind: {"found": r.found, "resolved": r.resolved} for r in results}

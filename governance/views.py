@@ -7,6 +7,7 @@ every decision is a POST form that lands in the same audited service as the API.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -436,11 +437,8 @@ def what_i_owe(request):
     """Across the agents I own or help maintain: what each still needs from me."""
     user = request.user
     now = timezone.now()
-    agents = (
-        Agent.objects.for_user(user, "change")
-        .filter(owner=user)
-        .union(Agent.objects.for_user(user, "change").filter(delegations__user=user))
-    )
+    # One filter, not a UNION: SQLite (the demo's database) refuses the agents' default ordering in one.
+    agents = Agent.objects.for_user(user, "change").filter(Q(owner=user) | Q(delegations__user=user)).distinct()
     rows = []
     for agent in sorted(agents, key=lambda a: a.name.lower()):
         statuses = compliance.checklist(agent, now)

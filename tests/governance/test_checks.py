@@ -232,6 +232,26 @@ def test_a_failing_check_is_recorded_and_the_sweep_goes_on(clock, monkeypatch, s
     assert {r.kind: r.found for r in results}["shadow_agent"] == 1
 
 
+def test_a_sweep_that_loses_the_database_runs_the_rest_and_asks_for_a_retry(clock, monkeypatch, source):
+    # given a check whose connection dies, as in a database restart
+    from django.db import OperationalError
+
+    report(source, "a.bot")
+
+    def cut_off(now):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setitem(checks.CHECKS, FindingKind.REVIEW_OVERDUE, cut_off)
+    # when the sweep runs
+    with pytest.raises(checks.SweepInterrupted) as interrupted:
+        checks.run_all_checks()
+    # then the other checks still ran, the lost one is recorded as failed, and the sweep says which to retry
+    assert interrupted.value.kinds == [FindingKind.REVIEW_OVERDUE]
+    assert CheckRun.objects.get(check_kind="review_overdue").status == "failed"
+    assert CheckRun.objects.get(check_kind="low_adoption").status == "succeeded"
+    assert len(open_findings(FindingKind.SHADOW_AGENT)) == 1
+
+
 def test_the_sweep_costs_the_same_number_of_queries_at_any_size(
     clock, source, make_agent, django_assert_max_num_queries
 ):

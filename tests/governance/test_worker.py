@@ -163,7 +163,7 @@ def test_a_task_whose_pool_process_dies_is_redelivered_and_takes_effect_once(wor
     # given a worker whose next shadow-agent check hangs
     process, queue, flag = worker
     _shadows(admin, count=3)
-    flag.write_text("hang")
+    flag.write_text(FindingKind.SHADOW_AGENT)
     started = Path(str(flag) + ".started")
     # when the check is sent and its pool process is killed in the middle of it
     _client().send_task("governance.run_check", args=[FindingKind.SHADOW_AGENT], queue=queue)
