@@ -11,6 +11,8 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
 2. batch ingest through the HTTP endpoint (gunicorn, 2 gthread workers with
    BENCH_THREADS=4 threads each, batches of 1,000) against a raw COPY of the same events plus the same rollups in SQL;
 3. single-event ingest latency (p50/p95) at 200 requests per second.
+
+BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts.
 """
 
 import json
@@ -64,6 +66,7 @@ def _free_port() -> int:
 
 PORT = int(os.environ.get("BENCH_PORT", 0)) or _free_port()
 THREADS = int(os.environ.get("BENCH_THREADS", 4))
+PARTS = set(os.environ.get("BENCH_PARTS", "sweep,ingest").split(","))
 
 
 def sql(statement, params=None):
@@ -442,22 +445,28 @@ def main():
     sql(
         "UPDATE registry_agent SET key_locked_at = now() WHERE key_locked_at IS NULL AND key LIKE %s", ["bench.agent-%"]
     )
-    sweep, raw, queries = bench_sweep()
-    admin = User.objects.get(username="bench-admin")
-    _token, raw_token = telemetry_services.create_ingest_token(
-        TelemetrySource.objects.get(name="Bench gateway"), actor=admin, name=f"bench {datetime.now(UTC):%H%M%S}"
-    )
-    server = start_gunicorn()
-    try:
-        http_rate, raw_rate = bench_batch_ingest(raw_token)
-        p50, p95 = bench_single(raw_token)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    summary = []
+    if "sweep" in PARTS:
+        sweep, raw, queries = bench_sweep()
+        summary.append(f"sweep {sweep:.2f}s vs SQL {raw:.2f}s (ratio {sweep / raw:.2f}), {queries} queries")
+    if "ingest" in PARTS:
+        admin = User.objects.get(username="bench-admin")
+        _token, raw_token = telemetry_services.create_ingest_token(
+            TelemetrySource.objects.get(name="Bench gateway"), actor=admin, name=f"bench {datetime.now(UTC):%H%M%S}"
+        )
+        server = start_gunicorn()
+        try:
+            http_rate, raw_rate = bench_batch_ingest(raw_token)
+            p50, p95 = bench_single(raw_token)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        summary.append(
+            f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})"
+        )
+        summary.append(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
     print("\n== summary")
-    print(f"sweep {sweep:.2f}s vs SQL {raw:.2f}s (ratio {sweep / raw:.2f}), {queries} queries")
-    print(f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})")
-    print(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":

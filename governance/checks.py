@@ -8,10 +8,13 @@ engine reconciles that answer with the open findings:
    sweeps of the same check run one after the other; the conditional unique
    constraint "one open finding per subject and kind" backs it up, and the
    inserts skip conflicts, so even without the lock nothing is raised twice;
-2. read the open findings of the kind (one query) and compute the wanted set;
-3. open the missing ones (one bulk insert), resolve the cleared ones with the
-   time (one update), refresh details that changed;
-4. write the history rows and the webhook deliveries in bulk, and record the run.
+2. on PostgreSQL, one statement compares the wanted set with the open
+   findings in the database: it opens the missing ones, resolves the cleared
+   ones with the time, refreshes changed details and writes the history rows.
+   Most checks hand over their detection as a query, so the wanted set never
+   passes through Python; checks whose rules are Python send their rows as
+   arrays. On SQLite (the demo) the same comparison runs in Python;
+3. queue the webhook deliveries of what opened or resolved, and record the run.
 
 Re-running changes nothing. Notification is a separate task (``notifications``).
 """
@@ -27,8 +30,21 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Max, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    Func,
+    JSONField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Concat, JSONObject
 from django.utils import timezone
 
 from governance import hooks
@@ -56,7 +72,7 @@ from governance.models import (
 from registry.choices import RUNNING_STATES, Lifecycle
 from registry.models import Agent, AgentVersion
 from telemetry import services as telemetry_services
-from telemetry.models import ExternalIdentity, MonitoringState, Sighting
+from telemetry.models import ExternalIdentity, Sighting
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +87,9 @@ TIER_SEVERITY = {
 }
 # Production telemetry this recent counts as "running in production" for unapproved_in_production.
 PRODUCTION_RECENCY = timedelta(days=7)
-LOW_ADOPTION_SHARE = 0.2
+# Low adoption: active users under one in LOW_ADOPTION_ONE_IN eligible users (20%), in integers so the
+# query compares exactly.
+LOW_ADOPTION_ONE_IN = 5
 LOW_ADOPTION_AFTER = timedelta(days=60)
 
 
@@ -110,166 +128,232 @@ def _agent(agent_id) -> Subject:
     return ("agent", agent_id)
 
 
-# --- The checks: each returns {subject: Wanted} --------------------------------------------------
+# --- How a check answers ------------------------------------------------------------------------
+#
+# A check returns the findings it wants open, in one of three shapes:
+# - an Agent queryset made by ``wanted_rows``: the detection as one query, with severity, summary
+#   and details as expressions; on PostgreSQL the engine reconciles it without reading it;
+# - ``{subject: Wanted}`` computed in Python (rules that are Python, upper layers' checks);
+# - ``WantedSQL`` (PostgreSQL only), or a list of these shapes, which the engine unites.
+
+
+class UTCDate(Func):
+    """A timestamp as the summaries print it, in UTC: "02 Mar 2026", or "02 Mar 2026 14:05" with ``minutes``."""
+
+    output_field = CharField()
+
+    def __init__(self, expression, *, minutes: bool = False):
+        super().__init__(expression)
+        self.minutes = minutes
+
+    def as_postgresql(self, compiler, connection, **extra):
+        pattern = "DD Mon YYYY HH24:MI" if self.minutes else "DD Mon YYYY"
+        template = f"to_char(%(expressions)s AT TIME ZONE 'UTC', '{pattern}')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite's strftime has no month names; stored datetimes are UTC text. The value is named once
+        # per part, and so are its parameters.
+        value, params = compiler.compile(self.source_expressions[0])
+        parts = [
+            f"strftime('%%d ', {value})",
+            f"substr('JanFebMarAprMayJunJulAugSepOctNovDec', strftime('%%m', {value}) * 3 - 2, 3)",
+            f"strftime(' %%Y', {value})",
+        ]
+        if self.minutes:
+            parts.append(f"strftime(' %%H:%%M', {value})")
+        return "(" + " || ".join(parts) + ")", tuple(params) * len(parts)
+
+
+def wanted_rows(agents, *, severity, summary, details=None):
+    """One finding wanted for every agent in ``agents``, its severity, summary and details given as
+    expressions over the agent's row: the whole detection stays one query the database can reconcile."""
+    return agents.order_by().values(
+        finding_agent=F("pk"),
+        finding_severity=Value(severity) if isinstance(severity, str) else severity,
+        finding_summary=summary,
+        finding_details=Value({}, JSONField()) if details is None else details,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WantedSQL:
+    """Wanted findings as a PostgreSQL SELECT of (agent_id, identity, severity, summary, details) rows."""
+
+    sql: str
+    params: list
+
+
+def _by_tier(field: str):
+    """The severity of a finding whose weight follows the agent's risk tier (unassessed: medium)."""
+    return Case(
+        *[When(**{field: tier}, then=Value(severity)) for tier, severity in TIER_SEVERITY.items()],
+        default=Value(Severity.MEDIUM),
+        output_field=CharField(),
+    )
+
+
+# --- The checks ----------------------------------------------------------------------------------
 
 
 def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
     """Identities telemetry reported within the retention period that no registered agent claims,
-    except those the board marked as known external agents (until the marking expires)."""
+    except those the board marked as known external agents (until the marking expires).
+    Computed in Python: few rows, and the environment list is an aggregate both databases spell differently."""
     since = now - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
     external = ExternalIdentity.objects.current(now).values("identity")
-    rows = (
+    environments: dict[str, set] = defaultdict(set)
+    for identity, environment in (
         Sighting.objects.unclaimed()
         .filter(last_seen_at__gte=since)
         .exclude(identity__in=external)
-        .values("identity")
-        .annotate(last_seen_at=Max("last_seen_at"))
-    )
-    environments: dict[str, set] = defaultdict(set)
-    for identity, environment in (
-        Sighting.objects.unclaimed().filter(last_seen_at__gte=since).values_list("identity", "environment")
+        .order_by()
+        .values_list("identity", "environment")
     ):
         environments[identity].add(environment)
     wanted = {}
-    for row in rows:
-        envs = sorted(environments[row["identity"]])
-        wanted[("identity", row["identity"])] = Wanted(
+    for identity, found_in in environments.items():
+        envs = sorted(found_in)
+        wanted[("identity", identity)] = Wanted(
             severity=Severity.HIGH if "production" in envs else Severity.MEDIUM,
-            summary=f"{row['identity']} runs ({', '.join(envs)}) but no registered agent claims it.",
+            summary=f"{identity} runs ({', '.join(envs)}) but no registered agent claims it.",
             details={"environments": envs},
         )
     return wanted
 
 
-def unapproved_in_production(now: datetime) -> dict[Subject, Wanted]:
+def unapproved_in_production(now: datetime):
     """Registered agents reporting from production recently without an approved production release."""
+    reporting = Sighting.objects.filter(
+        environment="production", agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
+    ).values("agent_id")
     approved = Release.objects.filter(environment="production").values("agent_id")
-    rows = (
-        Sighting.objects.filter(
-            environment="production", agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
-        )
-        .exclude(agent_id__in=approved)
-        .values_list("agent_id", "agent__name", "agent__risk_tier")
-        .distinct()
-        .order_by()
+    return wanted_rows(
+        Agent.objects.filter(pk__in=reporting).exclude(pk__in=approved),
+        severity=Case(
+            When(risk_tier__in=("high", "critical"), then=Value(Severity.CRITICAL)),
+            default=Value(Severity.HIGH),
+        ),
+        summary=Concat("name", Value(" reports from production without an approved production release.")),
     )
-    return {
-        _agent(agent_id): Wanted(
-            severity=Severity.CRITICAL if tier in ("high", "critical") else Severity.HIGH,
-            summary=f"{name} reports from production without an approved production release.",
-        )
-        for agent_id, name, tier in rows
-    }
 
 
-def lapsed_monitoring(now: datetime) -> dict[Subject, Wanted]:
+def lapsed_monitoring(now: datetime):
     """Agents in pilot or production silent past their tier's window, or that never reported in it.
     Deadlines are refreshed first (a constant number of statements), then read through their index."""
     telemetry_services.refresh_monitoring_deadlines()
-    rows = (
-        MonitoringState.objects.overdue(now)
-        .filter(agent__lifecycle__in=RUNNING_STATES)
-        .values("agent_id", "agent__name", "agent__risk_tier", "last_seen_at", "deadline_at")
+    never = Q(monitoring__last_seen_at__isnull=True)
+    return wanted_rows(
+        Agent.objects.filter(lifecycle__in=RUNNING_STATES, monitoring__deadline_at__lt=now),
+        severity=_by_tier("risk_tier"),
+        summary=Case(
+            When(never, then=Concat("name", Value(" has never reported telemetry since it started running."))),
+            default=Concat(
+                "name",
+                Value(" has been silent since "),
+                UTCDate("monitoring__last_seen_at", minutes=True),
+                Value(" UTC."),
+            ),
+        ),
+        details=Case(
+            When(never, then=Value({"never_reported": True}, JSONField())),
+            default=Value({"never_reported": False}, JSONField()),
+        ),
     )
-    wanted = {}
-    for r in rows:
-        if r["last_seen_at"] is None:
-            summary = f"{r['agent__name']} has never reported telemetry since it started running."
-        else:
-            summary = f"{r['agent__name']} has been silent since {r['last_seen_at']:%d %b %Y %H:%M} UTC."
-        wanted[_agent(r["agent_id"])] = Wanted(
-            severity=TIER_SEVERITY.get(r["agent__risk_tier"], Severity.MEDIUM),
-            summary=summary,
-            details={"never_reported": r["last_seen_at"] is None},
-        )
-    return wanted
 
 
-def review_overdue(now: datetime) -> dict[Subject, Wanted]:
+def review_overdue(now: datetime):
     """Agents with an open review past its due date (periodic reviews are due by the tier's cadence)."""
-    rows = (
-        Review.objects.filter(status="open", due_at__lt=now)
-        .exclude(agent__lifecycle=Lifecycle.RETIRED)
-        .values("agent_id", "agent__name", "agent__risk_tier")
-        .annotate(due_at=Max("due_at"))
+    overdue = Review.objects.filter(status="open", due_at__lt=now)
+    latest_due = overdue.filter(agent=OuterRef("pk")).order_by("-due_at").values("due_at")[:1]
+    return wanted_rows(
+        Agent.objects.exclude(lifecycle=Lifecycle.RETIRED).filter(pk__in=overdue.values("agent_id")),
+        severity=_by_tier("risk_tier"),
+        summary=Concat("name", Value("'s review was due on "), UTCDate(Subquery(latest_due)), Value(".")),
     )
-    return {
-        _agent(r["agent_id"]): Wanted(
-            severity=TIER_SEVERITY.get(r["agent__risk_tier"], Severity.MEDIUM),
-            summary=f"{r['agent__name']}'s review was due on {r['due_at']:%d %b %Y}.",
-        )
-        for r in rows
-    }
 
 
-def orphaned_owners(now: datetime) -> dict[Subject, Wanted]:
+def orphaned_owners(now: datetime):
     """Agents (not retired) whose owner's account is deactivated."""
-    rows = (
-        Agent.objects.filter(owner__is_active=False)
-        .exclude(lifecycle=Lifecycle.RETIRED)
-        .values("pk", "name", "lifecycle", "owner__username")
+    return wanted_rows(
+        Agent.objects.filter(owner__is_active=False).exclude(lifecycle=Lifecycle.RETIRED),
+        severity=Case(When(lifecycle__in=RUNNING_STATES, then=Value(Severity.HIGH)), default=Value(Severity.MEDIUM)),
+        summary=Concat(
+            "name",
+            Value("'s owner ("),
+            "owner__username",
+            Value(") is deactivated; transfer it to an active person."),
+        ),
     )
-    return {
-        _agent(r["pk"]): Wanted(
-            severity=Severity.HIGH if r["lifecycle"] in RUNNING_STATES else Severity.MEDIUM,
-            summary=f"{r['name']}'s owner ({r['owner__username']}) is deactivated; transfer it to an active person.",
-        )
-        for r in rows
-    }
 
 
-def no_success_metric(now: datetime) -> dict[Subject, Wanted]:
+def no_success_metric(now: datetime):
     """Agents in production with no business outcome, or no success metric with a target."""
-    rows = Agent.objects.filter(lifecycle=Lifecycle.PRODUCTION).filter(
-        Q(business_outcome="") | Q(metric_name="") | Q(metric_target__isnull=True)
+    return wanted_rows(
+        Agent.objects.filter(lifecycle=Lifecycle.PRODUCTION).filter(
+            Q(business_outcome="") | Q(metric_name="") | Q(metric_target__isnull=True)
+        ),
+        severity=Severity.LOW,
+        summary=Concat("name", Value(" is in production without a stated outcome and success metric with a target.")),
     )
-    return {
-        _agent(pk): Wanted(
-            severity=Severity.LOW,
-            summary=f"{name} is in production without a stated outcome and success metric with a target.",
-        )
-        for pk, name in rows.values_list("pk", "name")
-    }
 
 
-def low_adoption(now: datetime) -> dict[Subject, Wanted]:
+def low_adoption(now: datetime):
     """Agents 60+ days in production whose active users are under 20% of the eligible users."""
-    rows = Agent.objects.filter(
-        lifecycle=Lifecycle.PRODUCTION,
-        production_since__lte=now - LOW_ADOPTION_AFTER,
-        eligible_users__gt=0,
-        active_users__isnull=False,
-    ).values_list("pk", "name", "active_users", "eligible_users")
-    wanted = {}
-    for pk, name, active, eligible in rows:
-        share = active / eligible
-        if share < LOW_ADOPTION_SHARE:
-            wanted[_agent(pk)] = Wanted(
-                severity=Severity.LOW,
-                summary=f"{name}: {active} of {eligible} eligible users are active ({share:.0%}).",
-                details={"active_users": active, "eligible_users": eligible},
-            )
-    return wanted
+    # The share is printed rounded half up.
+    percent = (F("active_users") * 200 + F("eligible_users")) / (F("eligible_users") * 2)
+    return wanted_rows(
+        Agent.objects.filter(
+            lifecycle=Lifecycle.PRODUCTION,
+            production_since__lte=now - LOW_ADOPTION_AFTER,
+            eligible_users__gt=F("active_users") * LOW_ADOPTION_ONE_IN,
+            active_users__isnull=False,
+        ),
+        severity=Severity.LOW,
+        summary=Concat(
+            "name",
+            Value(": "),
+            Cast("active_users", CharField()),
+            Value(" of "),
+            Cast("eligible_users", CharField()),
+            Value(" eligible users are active ("),
+            Cast(percent, CharField()),
+            Value("%)."),
+        ),
+        details=JSONObject(active_users="active_users", eligible_users="eligible_users"),
+    )
+
+
+# The agent columns the applicability rules read (``requirements.Facts``).
+FACT_FIELDS = (
+    "risk_tier",
+    "pattern",
+    "mode",
+    "autonomy_level",
+    "external_facing",
+    "data_classification",
+    "handles_personal_data",
+    "handles_regulated_data",
+)
+
+
+def _evidence_requirements(facts, controls) -> list:
+    """The required controls proven by evidence: owner and monitoring have their own checks
+    (orphaned_owner, lapsed_monitoring)."""
+    from governance.requirements import derive_requirements
+
+    return [r for r in derive_requirements(facts, controls) if r.control.validity != Validity.SYSTEM]
 
 
 def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     """agent id -> [(control code, state)] for every required evidence control, in a constant number
     of queries: the checklist logic of ``governance.compliance``, applied to pre-fetched rows."""
     from governance import compliance
-    from governance.requirements import Facts, derive_requirements
+    from governance.requirements import Facts
 
     # Only the facts the applicability rules read, as plain tuples: agent rows are wide, and there may
     # be tens of thousands (model instances cost more than the rules themselves).
-    fact_fields = (
-        "risk_tier",
-        "pattern",
-        "mode",
-        "autonomy_level",
-        "external_facing",
-        "data_classification",
-        "handles_personal_data",
-        "handles_regulated_data",
-    )
+    fact_fields = FACT_FIELDS
     rows = list(agents.order_by().values_list("pk", *fact_fields))
     if not rows:
         return {}
@@ -311,9 +395,7 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
             )
         requirements = required_for.get(facts)
         if requirements is None:
-            requirements = required_for[facts] = [
-                r for r in derive_requirements(facts, controls) if r.control.validity != Validity.SYSTEM
-            ]  # owner and monitoring have their own checks (orphaned_owner, lapsed_monitoring)
+            requirements = required_for[facts] = _evidence_requirements(facts, controls)
         if pk not in evidence and pk not in waivers:
             if facts not in all_missing:
                 all_missing[facts] = [(r.control.code, ControlState.MISSING) for r in requirements]
@@ -332,10 +414,37 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
 GAP_STATES = (ControlState.MISSING, ControlState.REJECTED, ControlState.SUBMITTED)
 
 
-def control_gaps(now: datetime) -> dict[Subject, Wanted]:
+def control_gaps(now: datetime):
     """Agents in pilot or production lacking accepted evidence (or a waiver in force) for a required control.
-    Expired evidence is reported by evidence_expired instead."""
+    Expired evidence is reported by evidence_expired instead.
+
+    On PostgreSQL only agents with evidence or a waiver go through the checklist one by one. All the
+    others lack every control their facts require, and thousands of them share a handful of fact
+    combinations: their findings are one join of the agents with the gaps of each combination."""
     agents = Agent.objects.filter(lifecycle__in=RUNNING_STATES)
+    if connection.vendor != "postgresql":
+        return _gap_findings(now, agents)
+    # Uncorrelated IN subqueries: PostgreSQL hashes each once (an OR of EXISTS runs both per agent).
+    with_evidence = Evidence.objects.exclude(status=EvidenceStatus.SUPERSEDED).values("agent_id")
+    with_waiver = Waiver.objects.filter(revoked_at__isnull=True, expires_at__gt=now).values("agent_id")
+    checked = _gap_findings(now, agents.filter(Q(pk__in=with_evidence) | Q(pk__in=with_waiver)), every_agent=True)
+    return [
+        {subject: want for subject, want in checked.items() if want is not None},
+        _unproven_gaps([agent_id for _, agent_id in checked]),
+    ]
+
+
+def _gap(agent_name: str, gaps: list[str]) -> Wanted:
+    return Wanted(
+        severity=Severity.HIGH if len(gaps) > 2 else Severity.MEDIUM,
+        summary=f"{agent_name} lacks accepted evidence for {', '.join(gaps)}.",
+        details={"controls": gaps},
+    )
+
+
+def _gap_findings(now: datetime, agents, *, every_agent: bool = False) -> dict[Subject, Wanted | None]:
+    """The control gaps of ``agents`` through the checklist, agent by agent (with ``every_agent``,
+    agents without a gap are there too, as None)."""
     names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
     gaps_of: dict[int, list[str]] = {}  # id(states) -> gaps: agents without evidence share one states list
@@ -344,13 +453,62 @@ def control_gaps(now: datetime) -> dict[Subject, Wanted]:
         if gaps is None:
             gaps = sorted(code for code, state in states if state in GAP_STATES)
             gaps_of[id(states)] = gaps
-        if gaps:
-            wanted[_agent(agent_id)] = Wanted(
-                severity=Severity.HIGH if len(gaps) > 2 else Severity.MEDIUM,
-                summary=f"{names[agent_id]} lacks accepted evidence for {', '.join(gaps)}.",
-                details={"controls": gaps},
-            )
+        if gaps or every_agent:
+            wanted[_agent(agent_id)] = _gap(names[agent_id], gaps) if gaps else None
     return wanted
+
+
+def _unproven_gaps(checked_ids: list[int]) -> WantedSQL:
+    """PostgreSQL: the control gaps of the running agents not in ``checked_ids`` (those with no evidence
+    and no waiver): every evidence control their facts require. The distinct fact combinations are read
+    (one grouped query), their requirements derived here, and the agents joined to them in SQL.
+
+    An agent whose facts change to a combination never seen before between the two statements has no
+    row this run (and one the next): the window is one statement long."""
+    from governance.requirements import Facts
+
+    policy = RiskPolicy.objects.current()
+    controls = list(Control.objects.filter(policy=policy)) if policy else []
+    agent, assessment = Agent._meta.db_table, RiskAssessment._meta.db_table
+    # The facts as stored, plus the confirmed assessment's tier and category; Facts.of interprets them.
+    key = [f"a.{name}" for name in FACT_FIELDS] + [
+        "(s.id IS NOT NULL)",
+        "COALESCE(s.override_tier, '')",
+        "COALESCE(s.computed_tier, '')",
+        "COALESCE(s.eu_ai_act_category, '')",
+    ]
+    names = [*FACT_FIELDS, "assessed", "override_tier", "computed_tier", "eu_ai_act_category"]
+    source = f"""FROM {agent} AS a LEFT JOIN {assessment} AS s ON s.agent_id = a.id AND s.status = 'confirmed'
+        WHERE a.lifecycle = ANY(%s) AND a.id <> ALL(%s)"""  # noqa: S608 (table names from model metadata)
+    params = [list(RUNNING_STATES), checked_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT {', '.join(key)} {source}", params)  # noqa: S608
+        combinations = cursor.fetchall()
+    groups = []
+    for row in combinations:
+        values = dict(zip(names, row, strict=True))
+        confirmed = None
+        if values["assessed"]:
+            confirmed = SimpleNamespace(
+                tier=values["override_tier"] or values["computed_tier"],
+                eu_ai_act_category=values["eu_ai_act_category"],
+            )
+        facts = Facts.of(SimpleNamespace(**{name: values[name] for name in FACT_FIELDS}), confirmed)
+        gaps = sorted(r.control.code for r in _evidence_requirements(facts, controls))
+        if gaps:
+            gap = _gap("", gaps)  # its summary is what follows the agent's name
+            groups.append({**values, "severity": gap.severity, "summary": gap.summary, "details": gap.details})
+    types = [f"{name} {Agent._meta.get_field(name).db_type(connection)}" for name in FACT_FIELDS]
+    types += ["assessed boolean", "override_tier text", "computed_tier text", "eu_ai_act_category text"]
+    types += ["severity text", "summary text", "details jsonb"]
+    on = " AND ".join(f"g.{name} = {column}" for name, column in zip(names, key, strict=True))
+    return WantedSQL(
+        f"""SELECT a.id, '', g.severity, a.name || g.summary, g.details
+            FROM {agent} AS a LEFT JOIN {assessment} AS s ON s.agent_id = a.id AND s.status = 'confirmed'
+            JOIN jsonb_to_recordset(%s::jsonb) AS g ({", ".join(types)}) ON {on}
+            WHERE a.lifecycle = ANY(%s) AND a.id <> ALL(%s)""",  # noqa: S608
+        [json.dumps(groups), *params],
+    )
 
 
 def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
@@ -404,32 +562,164 @@ def _lock(kind: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def reconcile(kind: str, wanted, now: datetime) -> CheckResult:
+    """Make the open findings of ``kind`` match ``wanted``: open the new, resolve the cleared (with the
+    time), refresh changed details. Must run inside a transaction holding the kind's lock.
+    Acknowledged and waived findings are open findings like the others: only their condition clearing
+    resolves them; their acknowledgement and waiver are never touched here."""
+    if connection.vendor == "postgresql":
+        return _reconcile_in_database(kind, _wanted_sql(wanted), now)
+    return _reconcile_in_python(kind, _wanted_dict(wanted), now)
+
+
+# Reconciliation as one statement (PostgreSQL): the wanted set and the open findings meet in the
+# database, so the work in Python no longer grows with the number of findings. One FULL JOIN pairs
+# them (PostgreSQL runs a full join only as a hash or merge join, so the plan cannot degrade into a
+# nested loop when the wanted rows are mis-estimated, as an unnest() always is); subjects match on
+# (agent or 0, identity), one key for both kinds of subject (agent ids start at 1, agent findings
+# have no identity). The sub-statements see one snapshot and touch disjoint rows. Placeholders: in
+# the order ``_reconcile_in_database`` lists them.
+RECONCILE_SQL = """
+WITH diff AS MATERIALIZED (
+    -- Only what a later step writes is kept: most rows are findings that stay as they are.
+    SELECT open_id, wanted, changed,
+           CASE WHEN open_id IS NULL THEN agent_id END AS agent_id,
+           CASE WHEN open_id IS NULL THEN identity END AS identity,
+           CASE WHEN open_id IS NULL OR changed THEN severity END AS severity,
+           CASE WHEN open_id IS NULL OR changed THEN summary END AS summary,
+           CASE WHEN open_id IS NULL OR changed THEN details END AS details
+    FROM (
+        SELECT o.id AS open_id, w.wanted, w.agent_id, w.identity, w.severity, w.summary, w.details,
+               (o.severity <> w.severity OR o.details <> w.details) AS changed
+        FROM (
+            SELECT id, agent_id, identity, severity, details FROM {finding} WHERE kind = %s AND resolved_at IS NULL
+        ) AS o
+        FULL JOIN (
+            SELECT true AS wanted, w.agent_id, COALESCE(w.identity, '') AS identity, w.severity,
+                   LEFT(w.summary, 300) AS summary, COALESCE(w.details::jsonb, '{{}}') AS details
+            FROM ({wanted}) AS w (agent_id, identity, severity, summary, details)
+        ) AS w ON COALESCE(w.agent_id, 0) = COALESCE(o.agent_id, 0) AND w.identity = o.identity
+    ) AS pairs
+), opened AS (
+    INSERT INTO {finding} (kind, agent_id, identity, severity, summary, details, opened_at, waiver_reason)
+    SELECT %s, agent_id, identity, severity, summary, details, %s, '' FROM diff WHERE open_id IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id, summary
+), resolved AS (
+    UPDATE {finding} AS f SET resolved_at = %s
+    FROM diff AS d
+    WHERE f.id = d.open_id AND d.wanted IS NULL AND f.resolved_at IS NULL
+    RETURNING f.id
+), updated AS (
+    UPDATE {finding} AS f SET severity = d.severity, summary = d.summary, details = d.details
+    FROM diff AS d
+    WHERE f.id = d.open_id AND d.changed AND f.resolved_at IS NULL
+    RETURNING f.id, f.details
+), history AS (
+    INSERT INTO {event} (finding_id, kind, at, note, data)
+    SELECT id, %s, %s, summary, '{{}}'::jsonb FROM opened
+    UNION ALL SELECT id, %s, %s, %s, '{{}}' FROM resolved
+    UNION ALL SELECT id, %s, %s, '', details FROM updated
+)
+SELECT (SELECT count(*) FROM diff WHERE wanted), ARRAY(SELECT id FROM opened), ARRAY(SELECT id FROM resolved)
+"""
+CLEARED_NOTE = "The condition cleared."
+
+
+def _wanted_sql(wanted) -> tuple[str, list]:
+    """The wanted findings as one SELECT of (agent_id, identity, severity, summary, details) rows."""
+    if isinstance(wanted, list):
+        parts = [_wanted_sql(part) for part in wanted]
+        return " UNION ALL ".join(f"({sql})" for sql, _ in parts), [p for _, params in parts for p in params]
+    if isinstance(wanted, WantedSQL):
+        return wanted.sql, list(wanted.params)
+    if isinstance(wanted, QuerySet):
+        sql, params = wanted.query.get_compiler(connection=connection).as_sql()
+        columns = "q.finding_agent, '', q.finding_severity, q.finding_summary, q.finding_details"
+        return f"SELECT {columns} FROM ({sql}) AS q", list(params)  # noqa: S608 (compiled by the ORM)
+    # Computed in Python: sent as one array per column (a constant number of parameters at any size).
+    agents, identities, severities, summaries, details = [], [], [], [], []
+    encoded: dict[int, str] = {}  # id(details) -> JSON: checks share one details object between many subjects
+    for (subject, key), want in wanted.items():
+        agents.append(key if subject == "agent" else None)
+        identities.append(key if subject == "identity" else "")
+        severities.append(want.severity)
+        summaries.append(want.summary)
+        if id(want.details) not in encoded:
+            encoded[id(want.details)] = json.dumps(want.details)
+        details.append(encoded[id(want.details)])
+    return (
+        "SELECT agent, identity, severity, summary, details::jsonb"
+        " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])"
+        " AS u (agent, identity, severity, summary, details)",
+        [agents, identities, severities, summaries, details],
+    )
+
+
+def _reconcile_in_database(kind: str, wanted: tuple[str, list], now: datetime) -> CheckResult:
+    """PostgreSQL: open, resolve and update in one statement that also writes the history rows, then
+    queue the webhooks of what opened or resolved (``notifications`` builds their payloads; only
+    findings that changed state are read back, never the steady open set)."""
+    from governance import notifications
+
+    wanted_sql, wanted_params = wanted
+    statement = RECONCILE_SQL.format(
+        wanted=wanted_sql, finding=Finding._meta.db_table, event=FindingEvent._meta.db_table
+    )
+    params = [
+        kind,  # the open findings
+        *wanted_params,
+        kind,  # opened
+        now,
+        now,  # resolved
+        FindingEventKind.OPENED,
+        now,
+        FindingEventKind.RESOLVED,
+        now,
+        CLEARED_NOTE,
+        FindingEventKind.UPDATED,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        still_open, opened, resolved = cursor.fetchone()
+    for ids, event in ((opened, "finding.opened"), (resolved, "finding.resolved")):
+        if ids:
+            notifications.queue_webhooks(Finding.objects.filter(pk__in=ids).select_related("agent"), event, now)
+    return CheckResult(kind=kind, found=len(opened), resolved=len(resolved), still_open=still_open)
+
+
+def _wanted_dict(wanted) -> dict[Subject, Wanted]:
+    """The wanted findings read into Python (the SQLite fallback)."""
+    if isinstance(wanted, list):
+        return {subject: want for part in wanted for subject, want in _wanted_dict(part).items()}
+    if isinstance(wanted, WantedSQL):
+        raise TypeError("WantedSQL is PostgreSQL only; return rows or a queryset on other databases.")
+    if isinstance(wanted, QuerySet):
+        return {
+            _agent(row["finding_agent"]): Wanted(
+                row["finding_severity"], row["finding_summary"], row["finding_details"]
+            )
+            for row in wanted
+        }
+    return wanted
+
+
 def _subject_of(finding: Finding) -> Subject:
     return _agent(finding.agent_id) if finding.agent_id else ("identity", finding.identity)
 
 
-def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckResult:
-    """Make the open findings of ``kind`` match ``wanted``: open the new, resolve the cleared (with the
-    time), refresh changed details. Must run inside a transaction holding the kind's lock."""
+def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckResult:
+    """The same reconciliation row by row in Python: SQLite (the demo), where catalogs are small."""
     from governance import notifications
 
     result = CheckResult(kind=kind)
-    # Plain rows, not model instances: at enterprise size most findings stay as they are.
-    # Details as text, decoded once per distinct value: tens of thousands of findings share a few.
-    decoded: dict[str, object] = {}
-    open_rows = {}
-    for pk, agent_id, identity, details, severity in (
-        Finding.objects.open()
-        .filter(kind=kind)
-        .order_by()
-        .values_list("id", "agent_id", "identity", Cast("details", TextField()), "severity")
-    ):
-        if details not in decoded:
-            decoded[details] = json.loads(details) if details is not None else None
-        subject = ("agent", agent_id) if agent_id else ("identity", identity)
-        open_rows[subject] = {"id": pk, "details": decoded[details], "severity": severity}
+    open_rows = {
+        _subject_of(f): f
+        for f in Finding.objects.open().filter(kind=kind).order_by().only("agent", "identity", "details", "severity")
+    }
     new_subjects = [s for s in wanted if s not in open_rows]
-    cleared_ids = [r["id"] for s, r in open_rows.items() if s not in wanted]
+    cleared_ids = [f.pk for s, f in open_rows.items() if s not in wanted]
     if new_subjects:
         Finding.objects.bulk_create(
             [
@@ -459,20 +749,17 @@ def reconcile(kind: str, wanted: dict[Subject, Wanted], now: datetime) -> CheckR
         Finding.objects.filter(pk__in=cleared_ids, resolved_at__isnull=True).update(resolved_at=now)
         cleared = list(Finding.objects.filter(pk__in=cleared_ids).select_related("agent"))
         FindingEvent.objects.bulk_create(
-            [
-                FindingEvent(finding=f, kind=FindingEventKind.RESOLVED, at=now, note="The condition cleared.")
-                for f in cleared
-            ],
+            [FindingEvent(finding=f, kind=FindingEventKind.RESOLVED, at=now, note=CLEARED_NOTE) for f in cleared],
             batch_size=1000,
         )
         notifications.queue_webhooks(cleared, "finding.resolved", now)
         result.resolved = len(cleared)
     changed = []
-    for subject, row in open_rows.items():
+    for subject, finding in open_rows.items():
         want = wanted.get(subject)
-        if want is not None and (row["details"] != want.details or row["severity"] != want.severity):
+        if want is not None and (finding.details != want.details or finding.severity != want.severity):
             changed.append(
-                Finding(pk=row["id"], details=want.details, severity=want.severity, summary=want.summary[:300])
+                Finding(pk=finding.pk, details=want.details, severity=want.severity, summary=want.summary[:300])
             )
     if changed:
         Finding.objects.bulk_update(changed, ["details", "severity", "summary"], batch_size=500)
@@ -490,17 +777,28 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
     if kind not in checks:
         raise ValueError(f"Unknown check {kind!r}; known: {', '.join(sorted(checks))}.")
     now = now or timezone.now()
-    # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
-    CheckRun.objects.filter(
-        check_kind=kind,
-        status=CheckRunStatus.RUNNING,
-        started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
-    ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
-    run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
+    # Two commits per run, not four (each one waits for the log flush, and a sweep runs ten checks):
+    # the run is visible as running from its start, and it is recorded as succeeded in the
+    # transaction of the findings it counts, so both commit or neither does.
+    with transaction.atomic():
+        # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
+        CheckRun.objects.filter(
+            check_kind=kind,
+            status=CheckRunStatus.RUNNING,
+            started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
+        run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
     try:
         with transaction.atomic():
             _lock(kind)
             result = reconcile(kind, checks[kind](now), now)
+            CheckRun.objects.filter(pk=run.pk).update(
+                status=CheckRunStatus.SUCCEEDED,
+                finished_at=timezone.now(),
+                found=result.found,
+                resolved=result.resolved,
+                still_open=result.still_open,
+            )
     except Exception:
         error = traceback.format_exc()[-4000:]
         # After a database restart the failed rollback above dropped the connection; this reconnects.
@@ -512,13 +810,6 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
             logger.warning("check %s: could not record the failure of run %s", kind, run.pk)
         logger.exception("check %s failed", kind)
         raise
-    CheckRun.objects.filter(pk=run.pk).update(
-        status=CheckRunStatus.SUCCEEDED,
-        finished_at=timezone.now(),
-        found=result.found,
-        resolved=result.resolved,
-        still_open=result.still_open,
-    )
     result.run_id = run.pk
     return result
 

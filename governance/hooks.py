@@ -10,6 +10,7 @@ from collections.abc import Callable
 board_queue_providers: list[Callable] = []
 
 # (kind, check) pairs: extra background checks of upper layers (portfolio's maturity_trap).
-# ``check(now) -> {subject: governance.checks.Wanted}`` with subject ("agent", agent_id);
+# ``check(now) -> {subject: governance.checks.Wanted}`` with subject ("agent", agent_id), or an
+# Agent queryset made by ``governance.checks.wanted_rows`` (reconciled without leaving the database);
 # the check engine records runs and keeps one open finding per subject and kind.
 check_providers: list[tuple[str, Callable]] = []

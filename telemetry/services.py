@@ -318,11 +318,12 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
     m, a = MonitoringState._meta.db_table, Agent._meta.db_table
     now = timezone.now()
     watched = ", ".join(["%s"] * len(watched_states)) or "NULL"
-    # In the order the placeholders appear: SET, the CASE's watched states, the windows table.
-    params: list = [now, *watched_states]
+    # In the order the placeholders appear: the SET's watched states, its time, the windows table,
+    # the WHERE's watched states.
+    windows: list = []
     if by_tier_state:
         windows_sql = "(VALUES " + ", ".join(["(%s, %s, %s::interval)"] * len(by_tier_state)) + ")"
-        params += [v for (tier, state), window in by_tier_state.items() for v in (tier, state, window)]
+        windows = [v for (tier, state), window in by_tier_state.items() for v in (tier, state, window)]
     else:
         windows_sql = "(SELECT ''::text, ''::text, NULL::interval WHERE false)"
     new = f"""CASE WHEN a.lifecycle NOT IN ({watched}) THEN NULL
@@ -337,13 +338,14 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
                 ON CONFLICT (agent_id) DO NOTHING""",  # noqa: S608
             [now, *watched_states],
         )
+        # The agents join the state rows themselves (no second copy of the table to join back), so the
+        # new deadline is computed from the row version being updated.
         cursor.execute(
-            f"""UPDATE {m} AS m SET deadline_at = x.deadline, updated_at = %s
-                FROM (SELECT m.id, {new} AS deadline FROM {m} AS m JOIN {a} AS a ON a.id = m.agent_id
-                      LEFT JOIN {windows_sql} AS w(tier, state, win) ON w.tier = a.risk_tier AND w.state = a.lifecycle
-                ) AS x
-                WHERE x.id = m.id AND m.deadline_at IS DISTINCT FROM x.deadline""",  # noqa: S608
-            params,
+            f"""UPDATE {m} AS m SET deadline_at = {new}, updated_at = %s
+                FROM {a} AS a
+                LEFT JOIN {windows_sql} AS w(tier, state, win) ON w.tier = a.risk_tier AND w.state = a.lifecycle
+                WHERE a.id = m.agent_id AND m.deadline_at IS DISTINCT FROM ({new})""",  # noqa: S608
+            [*watched_states, now, *windows, *watched_states],
         )
         return cursor.rowcount
 

@@ -282,3 +282,105 @@ def test_run_checks_command_prints_what_it_found(clock, source, capsys):
     assert "shadow_agent: 1 found, 0 resolved, 1 open" in capsys.readouterr().out
     call_command("run_checks")
     assert "shadow_agent: 0 found, 0 resolved, 1 open" in capsys.readouterr().out
+
+
+# --- The reconciliation itself (in the database on PostgreSQL, in Python on SQLite) ---------------
+
+
+def test_summaries_read_as_before_in_either_database(clock, source, agent, owner):
+    from governance import services as governance_services
+
+    # given a silent production agent, an overdue review and low adoption
+    set_state(
+        agent,
+        lifecycle="production",
+        lifecycle_changed_at=timezone.now() - timedelta(days=90),
+        production_since=timezone.now() - timedelta(days=90),
+        eligible_users=8,
+        active_users=1,
+    )
+    report(source, agent.key, when=timezone.now() - timedelta(days=5, minutes=7))
+    governance_services.schedule_periodic_review(agent, actor=None, due_at=timezone.now() - timedelta(days=3))
+    # when the checks run
+    for kind in (FindingKind.LAPSED_MONITORING, FindingKind.REVIEW_OVERDUE, FindingKind.LOW_ADOPTION):
+        run(kind)
+    # then the summaries are the texts the Python checks wrote (dates in UTC, the share rounded half up)
+    summaries = dict(Finding.objects.open().filter(agent=agent).values_list("kind", "summary"))
+    assert summaries[FindingKind.LAPSED_MONITORING] == f"{agent.name} has been silent since 25 Feb 2026 11:53 UTC."
+    assert summaries[FindingKind.REVIEW_OVERDUE] == f"{agent.name}'s review was due on 27 Feb 2026."
+    assert summaries[FindingKind.LOW_ADOPTION] == f"{agent.name}: 1 of 8 eligible users are active (13%)."
+    low = Finding.objects.get(kind=FindingKind.LOW_ADOPTION)
+    assert low.details == {"active_users": 1, "eligible_users": 8}
+
+
+def test_a_severity_change_updates_the_open_finding_with_history(clock, agent, owner, admin):
+    # given an orphaned agent in production: high
+    set_state(agent, lifecycle="production", production_since=timezone.now())
+    registry_services.deactivate_user(owner, actor=admin)
+    run(FindingKind.ORPHANED_OWNER)
+    [finding] = open_findings(FindingKind.ORPHANED_OWNER)
+    assert finding.severity == "high"
+    # when the agent is suspended (not running: medium)
+    set_state(agent, lifecycle="suspended")
+    result = run(FindingKind.ORPHANED_OWNER)
+    # then the same finding carries the new severity, and its history says so once
+    assert (result.found, result.resolved, result.still_open) == (0, 0, 1)
+    finding.refresh_from_db()
+    assert (finding.severity, finding.resolved_at) == ("medium", None)
+    assert list(finding.events.values_list("kind", flat=True)) == ["opened", "updated"]
+    run(FindingKind.ORPHANED_OWNER)
+    assert finding.events.count() == 2
+
+
+def test_acknowledged_and_waived_findings_stay_so_until_their_condition_clears(clock, agent, board):
+    from governance.services import findings as finding_services
+
+    # given a production agent without a success metric, its finding acknowledged and waived
+    set_state(agent, lifecycle="production", production_since=timezone.now())
+    run(FindingKind.NO_SUCCESS_METRIC)
+    [finding] = open_findings(FindingKind.NO_SUCCESS_METRIC)
+    finding_services.acknowledge_finding(finding, actor=board, note="On it.")
+    finding_services.waive_finding(
+        finding, actor=board, reason="Pilot metric pending.", until=timezone.now() + timedelta(days=30)
+    )
+    # when the check runs again
+    assert run(FindingKind.NO_SUCCESS_METRIC).found == 0
+    # then the finding is untouched: still open, acknowledged and waived
+    finding.refresh_from_db()
+    assert finding.state(timezone.now()) == "waived"
+    assert finding.acknowledged_at is not None
+    # when the condition clears it resolves like any other, and a relapse opens a fresh finding
+    set_state(agent, business_outcome="Fewer tickets", metric_name="Tickets", metric_target=10)
+    assert run(FindingKind.NO_SUCCESS_METRIC).resolved == 1
+    set_state(agent, metric_target=None)
+    assert run(FindingKind.NO_SUCCESS_METRIC).found == 1
+    [fresh] = open_findings(FindingKind.NO_SUCCESS_METRIC)
+    assert fresh.pk != finding.pk
+    assert (fresh.acknowledged_at, fresh.waived_at) == (None, None)
+
+
+def test_summaries_are_cut_at_300_characters(clock, source):
+    identity = "x" * 290
+    report(source, identity)
+    run(FindingKind.SHADOW_AGENT)
+    [finding] = open_findings(FindingKind.SHADOW_AGENT)
+    assert len(finding.summary) == 300
+    assert finding.summary.startswith(identity)
+
+
+def test_resolved_findings_queue_their_webhook_once(clock, agent, admin, django_capture_on_commit_callbacks):
+    from governance.models import WebhookDelivery
+    from governance.services import findings as finding_services
+
+    # given an endpoint, and a finding opened and then cleared
+    finding_services.create_webhook(actor=admin, name="SIEM", url="http://127.0.0.1:9/hook", secret="s" * 16)
+    set_state(agent, lifecycle="production", production_since=timezone.now())
+    run(FindingKind.NO_SUCCESS_METRIC)
+    set_state(agent, business_outcome="Fewer tickets", metric_name="Tickets", metric_target=10)
+    run(FindingKind.NO_SUCCESS_METRIC)
+    run(FindingKind.NO_SUCCESS_METRIC)
+    # then one delivery per event, with the finding as it was when the event happened
+    deliveries = {d.event: d.payload for d in WebhookDelivery.objects.all()}
+    assert set(deliveries) == {"finding.opened", "finding.resolved"}
+    assert deliveries["finding.resolved"]["finding"]["resolved_at"] == timezone.now().isoformat()
+    assert deliveries["finding.opened"]["finding"]["agent"] == agent.key
