@@ -11,6 +11,9 @@ the largest size it streams the catalog CSV and reports its peak Python memory.
 Usage (uses DATABASE_URL with "_bench" appended, created if missing, and leaves it behind):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/agentreg_portfolio .venv/bin/python bench/portfolio_bench.py
+
+``BENCH_SIZES=1000,10000`` measures fewer sizes (ascending) while iterating;
+``BENCH_RUNS`` sets the samples per measure (15).
 """
 
 import os
@@ -51,7 +54,7 @@ from registry import services as registry_services  # noqa: E402
 from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, Tool, User  # noqa: E402
 from registry.roles import Role  # noqa: E402
 
-SIZES = (1_000, 10_000, 50_000)
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "1000,10000,50000").split(","))
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 PATTERNS = (
     "employee_enablement",
