@@ -227,9 +227,11 @@ class _Reads:
     dropped with it: nothing is kept between requests, so every figure is live.
     """
 
-    def __init__(self, scope: Scope, flt: PortfolioFilter):
+    def __init__(self, scope: Scope, flt: PortfolioFilter, *, headline_only: bool = False):
         self.scope = scope
         self.flt = flt
+        # The API summary asks for the headline alone: its counts need no outcome, tier or user sums.
+        self.headline_only = headline_only
 
     @cached_property
     def agents(self) -> QuerySet:
@@ -247,8 +249,9 @@ class _Reads:
         and per lifecycle state (``lc_<state>``); orphans; fully compliant
         production agents (only while compliance is tracked); eligible and
         active users and how many running agents report them (``reporting``);
-        running agents per outcome bucket (``outcome_<bucket>``). Every figure
-        is a sum over these groups.
+        running agents per outcome bucket (``outcome_<bucket>``); only the
+        headline's (agents, states, orphans, compliance) when ``headline_only``.
+        Every figure is a sum over these groups.
 
         The query also groups by outcome bucket, so the bucket's CASE is
         compiled and evaluated once per agent rather than once per bucket (as
@@ -259,29 +262,37 @@ class _Reads:
         reporting = running & Q(eligible_users__isnull=False)
         aggregates = {
             "agents": Count("pk"),
-            **{f"tier_{_tier_key(t)}": Count("pk", filter=Q(risk_tier=t)) for t in TIERS_WITH_UNASSESSED},
             **{f"lc_{state}": Count("pk", filter=Q(lifecycle=state)) for state in Lifecycle.values},
             # An orphan in retirement needs no new owner.
             "orphaned": Count("pk", filter=Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)),
-            "running": Count("pk", filter=running),
-            "reporting": Count("pk", filter=reporting),
-            "eligible": Sum("eligible_users", filter=reporting),
-            "active": Sum(Coalesce("active_users", 0), filter=reporting),
         }
         if self.non_compliant is not None:
             aggregates["compliant"] = Count(
                 "pk", filter=Q(lifecycle=Lifecycle.PRODUCTION) & ~Q(pk__in=self.non_compliant)
             )
+        if self.headline_only:
+            rows = self.agents.values_list("business_unit_id", "pattern").annotate(**aggregates).order_by()
+            return {
+                (unit_id, pattern): dict(zip(aggregates, values, strict=True)) for unit_id, pattern, *values in rows
+            }
+        aggregates.update(
+            {
+                **{f"tier_{_tier_key(t)}": Count("pk", filter=Q(risk_tier=t)) for t in TIERS_WITH_UNASSESSED},
+                "running": Count("pk", filter=running),
+                "reporting": Count("pk", filter=reporting),
+                "eligible": Sum("eligible_users", filter=reporting),
+                "active": Sum(Coalesce("active_users", 0), filter=reporting),
+            }
+        )
         rows = (
             with_outcome(self.agents)
             .values_list("business_unit_id", "pattern", "outcome")
             .annotate(**aggregates)
             .order_by()
         )
-        names = list(aggregates)
         groups: dict[tuple[int, str], list[dict]] = {}
         for unit_id, pattern, outcome, *values in rows:
-            row = dict(zip(names, values, strict=True))
+            row = dict(zip(aggregates, values, strict=True))
             row[f"outcome_{outcome}"] = row.pop("running")
             groups.setdefault((unit_id, pattern), []).append(row)
         return {key: _sum_rows(parts) for key, parts in groups.items()}
@@ -369,7 +380,7 @@ class Headline:
 
 
 def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
-    return _headline(_Reads(scope, flt))
+    return _headline(_Reads(scope, flt, headline_only=True))
 
 
 def _headline(reads: _Reads) -> Headline:
