@@ -222,6 +222,27 @@ HAND_SQL = [
          FROM portfolio_portfoliosnapshotline l JOIN portfolio_portfoliosnapshot s ON s.id = l.snapshot_id
         WHERE s.taken_on > current_date - 84 GROUP BY 1""",
     "SELECT * FROM portfolio_portfoliosnapshot WHERE taken_on > current_date - 84 ORDER BY taken_on",
+    # The figures the dashboard shows beyond the agent counts (left out of this list until 22 Nov, which
+    # made the baseline lighter than the page): whether compliance is tracked (the bench has no control-gap
+    # run, so no compliant count follows), open findings by severity with the agents whose review is
+    # overdue, open shadow agents, cost and usage per month, and the ten running agents furthest behind.
+    """SELECT 1 FROM governance_checkrun WHERE check_kind = 'control_gap' AND status = 'succeeded' LIMIT 1""",
+    """SELECT severity, count(*), count(DISTINCT agent_id) FILTER (WHERE kind = 'review_overdue')
+         FROM governance_finding WHERE resolved_at IS NULL AND agent_id IS NOT NULL GROUP BY 1""",
+    "SELECT count(*) FROM governance_finding WHERE resolved_at IS NULL AND kind = 'shadow_agent'",
+    """SELECT date_trunc('month', day), sum(cost), sum(invocations), sum(input_tokens + output_tokens)
+         FROM telemetry_dailyusage WHERE day BETWEEN current_date - 83 AND current_date GROUP BY 1 ORDER BY 1""",
+    """SELECT key, name, metric_name, metric_baseline, metric_target, metric_current FROM registry_agent
+        WHERE lifecycle IN ('pilot', 'production') AND metric_target IS NOT NULL AND metric_current IS NOT NULL
+          AND CASE WHEN metric_target >= coalesce(metric_baseline, 0)
+                   THEN metric_current < metric_target AND (metric_current - coalesce(metric_baseline, 0)) * 2
+                        < metric_target - coalesce(metric_baseline, 0)
+                   ELSE metric_current > metric_target AND (metric_current - coalesce(metric_baseline, 0)) * 2
+                        > metric_target - coalesce(metric_baseline, 0)
+              END
+        ORDER BY (metric_current - coalesce(metric_baseline, 0))
+                 / nullif(metric_target - coalesce(metric_baseline, 0), 0) NULLS FIRST, key
+        LIMIT 10""",
 ]
 
 
