@@ -7,6 +7,12 @@ and a :class:`PortfolioFilter` (unit with its sub-units, patterns, risk tiers,
 period), and runs a fixed number of grouped queries whatever the portfolio's
 size; nothing here loops over agents in Python.
 
+The figures share their reads through a :class:`_Reads` made for one call:
+every agent count that can be grouped by (unit, pattern) comes from one scan
+of the agents, and the units, the policy and the list URLs are read once.
+:func:`dashboard` makes one for all its sections, so the whole dashboard is
+eleven queries; a figure asked for on its own makes its own.
+
 Headline figures describe the portfolio now; the period chooses the window
 of the trend, cost and usage charts.
 """
@@ -16,15 +22,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from portfolio import sources
 from portfolio.choices import DIMENSIONS
-from portfolio.models import MaturityAssessment, PatternMinimum, PortfolioSnapshot, PortfolioSnapshotLine
+from portfolio.models import MaturityAssessment, PatternMinimum, PortfolioSnapshot
 from registry.choices import RISK_TIER_ORDER, Lifecycle, Pattern, RiskTier
 from registry.models import Agent, AgentVersionTool, BusinessUnit
 
@@ -39,6 +59,8 @@ FUNNEL = (
     Lifecycle.PRODUCTION,
 )
 OFF_FUNNEL = (Lifecycle.SUSPENDED, Lifecycle.RETIRED)
+# The running agents: the ones with users and outcomes to report.
+RUNNING = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
 PERIODS = {"4w": 4, "12w": 12, "26w": 26, "52w": 52}
 DEFAULT_PERIOD = "12w"
 TOP_TOOLS = 12
@@ -125,7 +147,20 @@ class PortfolioFilter:
 
 
 def query_string(params: dict) -> str:
-    return urlencode([(k, v) for k, v in params.items() if v not in (None, "", [])], doseq=True)
+    """``params`` as a query string, as ``urlencode(..., doseq=True)`` writes it, leaving out empty values."""
+    return "&".join(
+        _query_pair(key, str(v))
+        for key, value in params.items()
+        if value not in (None, "", [])
+        for v in (value if isinstance(value, (list, tuple)) else (value,))
+    )
+
+
+@lru_cache(maxsize=4096)
+def _query_pair(key: str, value: str) -> str:
+    # A dashboard writes some 200 links from a few dozen distinct keys and values (units, patterns, tiers,
+    # states); encoding each pair once per process instead of once per link saves a few milliseconds a page.
+    return urlencode([(key, value)])
 
 
 def _url(base: str, params: dict) -> str:
@@ -135,14 +170,17 @@ def _url(base: str, params: dict) -> str:
 
 def catalog_url(flt: PortfolioFilter, **overrides) -> str:
     """The catalog filtered to the agents behind a figure: the dashboard filter plus ``overrides``."""
-    params = flt.catalog_params()
+    return _catalog_url(reverse("registry:catalog"), flt.catalog_params(), overrides)
+
+
+def _catalog_url(base: str, params: dict, overrides: dict) -> str:
     for key, value in overrides.items():
         if key == "risk_tier" and value == NOT_ASSESSED:
             # The catalog cannot filter on "not assessed"; show the wider set rather than a wrong one.
             params.pop("risk_tier", None)
             continue
         params[key] = value
-    return _url(reverse("registry:catalog"), params)
+    return _url(base, params)
 
 
 def agents_url(flt: PortfolioFilter, **overrides) -> str:
@@ -158,6 +196,148 @@ def findings_url(flt: PortfolioFilter, **params) -> str | None:
         base["business_unit"] = flt.business_unit.slug
     base.update(params)
     return sources.findings_url(**base)
+
+
+# --- The reads the figures share -------------------------------------------------------
+
+OUTCOME_BUCKETS = (
+    ("met", "Target met"),
+    ("on_track", "Halfway or more"),
+    ("behind", "Less than halfway"),
+    ("unmeasured", "No metric or no current value"),
+)
+
+
+def _tier_key(tier: str) -> str:
+    return tier or "unassessed"
+
+
+def _sum_rows(rows) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for row in rows:
+        for name, value in row.items():
+            total[name] = total.get(name, 0) + (value or 0)
+    return total
+
+
+class _Reads:
+    """What several figures read for one scope and filter, each fetched at most once.
+
+    Made for one call (one figure, or :func:`dashboard` for all of them) and
+    dropped with it: nothing is kept between requests, so every figure is live.
+    """
+
+    def __init__(self, scope: Scope, flt: PortfolioFilter, *, headline_only: bool = False):
+        self.scope = scope
+        self.flt = flt
+        # The API summary asks for the headline alone: its counts need no outcome, tier or user sums.
+        self.headline_only = headline_only
+
+    @cached_property
+    def agents(self) -> QuerySet:
+        return self.flt.apply(self.scope.agents)
+
+    @cached_property
+    def non_compliant(self) -> QuerySet | None:
+        return sources.non_compliant_agent_ids()
+
+    @cached_property
+    def counts(self) -> dict[tuple[int, str], dict]:
+        """(unit id, pattern) -> every agent count the figures need, from one grouped scan of the agents.
+
+        Per group: agents, agents per risk tier (``tier_<tier>``, ``tier_unassessed``)
+        and per lifecycle state (``lc_<state>``); orphans; fully compliant
+        production agents (only while compliance is tracked); eligible and
+        active users and how many running agents report them (``reporting``);
+        running agents per outcome bucket (``outcome_<bucket>``); only the
+        headline's (agents, states, orphans, compliance) when ``headline_only``.
+        Every figure is a sum over these groups.
+
+        The query also groups by outcome bucket, so the bucket's CASE is
+        compiled and evaluated once per agent rather than once per bucket (as
+        four filtered counts would); the buckets are folded into their (unit,
+        pattern) group here, which keeps the result at most units x patterns.
+        """
+        running = Q(lifecycle__in=RUNNING)
+        reporting = running & Q(eligible_users__isnull=False)
+        aggregates = {
+            "agents": Count("pk"),
+            **{f"lc_{state}": Count("pk", filter=Q(lifecycle=state)) for state in Lifecycle.values},
+            # An orphan in retirement needs no new owner.
+            "orphaned": Count("pk", filter=Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)),
+        }
+        if self.non_compliant is not None:
+            aggregates["compliant"] = Count(
+                "pk", filter=Q(lifecycle=Lifecycle.PRODUCTION) & ~Q(pk__in=self.non_compliant)
+            )
+        if self.headline_only:
+            rows = self.agents.values_list("business_unit_id", "pattern").annotate(**aggregates).order_by()
+            return {
+                (unit_id, pattern): dict(zip(aggregates, values, strict=True)) for unit_id, pattern, *values in rows
+            }
+        aggregates.update(
+            {
+                **{f"tier_{_tier_key(t)}": Count("pk", filter=Q(risk_tier=t)) for t in TIERS_WITH_UNASSESSED},
+                "running": Count("pk", filter=running),
+                "reporting": Count("pk", filter=reporting),
+                "eligible": Sum("eligible_users", filter=reporting),
+                "active": Sum(Coalesce("active_users", 0), filter=reporting),
+            }
+        )
+        rows = (
+            with_outcome(self.agents)
+            .values_list("business_unit_id", "pattern", "outcome")
+            .annotate(**aggregates)
+            .order_by()
+        )
+        groups: dict[tuple[int, str], list[dict]] = {}
+        for unit_id, pattern, outcome, *values in rows:
+            row = dict(zip(aggregates, values, strict=True))
+            row[f"outcome_{outcome}"] = row.pop("running")
+            groups.setdefault((unit_id, pattern), []).append(row)
+        return {key: _sum_rows(parts) for key, parts in groups.items()}
+
+    @cached_property
+    def overall(self) -> dict[str, int]:
+        """Every count summed over all the groups."""
+        return _sum_rows(self.counts.values())
+
+    @cached_property
+    def by_pattern(self) -> dict[str, dict[str, int]]:
+        """Every count summed per pattern."""
+        groups: dict[str, list] = {}
+        for (_, pattern), row in self.counts.items():
+            groups.setdefault(pattern, []).append(row)
+        return {pattern: _sum_rows(rows) for pattern, rows in groups.items()}
+
+    @cached_property
+    def units(self) -> list[BusinessUnit]:
+        """Every business unit, in tree order (a unit's path starts with its parent's)."""
+        return list(BusinessUnit.objects.order_by("path"))
+
+    @cached_property
+    def minimums(self) -> list[PatternMinimum]:
+        return list(PatternMinimum.objects.all())
+
+    @cached_property
+    def _catalog_base(self) -> str:
+        return reverse("registry:catalog")
+
+    @cached_property
+    def _agents_base(self) -> str:
+        return reverse("portfolio:agents")
+
+    @cached_property
+    def _catalog_params(self) -> dict:
+        return self.flt.catalog_params()
+
+    def catalog_url(self, **overrides) -> str:
+        """:func:`catalog_url` of this filter, with the catalog's address reversed once."""
+        return _catalog_url(self._catalog_base, dict(self._catalog_params), overrides)
+
+    def agents_url(self, **overrides) -> str:
+        """:func:`agents_url` of this filter, with the list's address reversed once."""
+        return _url(self._agents_base, {**self._catalog_params, **overrides})
 
 
 # --- Headline figures -------------------------------------------------------------
@@ -200,63 +380,49 @@ class Headline:
 
 
 def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
-    agents = flt.apply(scope.agents)
-    lifecycle_counts = {f"lc_{state}": Count("pk", filter=Q(lifecycle=state)) for state in Lifecycle.values}
-    counts = agents.aggregate(
-        total=Count("pk"),
-        # An orphan in retirement needs no new owner.
-        orphaned=Count("pk", filter=Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)),
-        **lifecycle_counts,
-    )
+    return _headline(_Reads(scope, flt, headline_only=True))
+
+
+def _headline(reads: _Reads) -> Headline:
+    flt = reads.flt
+    counts = reads.overall
     by_lifecycle = [
         Figure(
             key=f"lifecycle.{state}",
             label=label,
-            value=counts[f"lc_{state}"],
-            url=catalog_url(flt, lifecycle=state),
+            value=counts.get(f"lc_{state}", 0),
+            url=reads.catalog_url(lifecycle=state),
         )
         for state, label in Lifecycle.choices
     ]
-    production = counts[f"lc_{Lifecycle.PRODUCTION}"]
+    production = counts.get(f"lc_{Lifecycle.PRODUCTION}", 0)
 
-    production_agents = agents.filter(lifecycle=Lifecycle.PRODUCTION)
-    compliant_qs = sources.compliant_agents(production_agents)
-    compliant = compliant_qs.count() if compliant_qs is not None else None
+    compliant = counts.get("compliant", 0) if reads.non_compliant is not None else None
     percent = None if compliant is None or production == 0 else round(100 * compliant / production, 1)
     compliant_note = (
         "compliance is not tracked yet" if compliant is None else f"{compliant} of {production} production agents"
     )
 
-    findings = sources.open_agent_findings(agents)
+    findings = sources.open_findings_summary(reads.agents)
     severities: list[Figure] = []
-    total_findings = None
     if findings is not None:
-        field_name = sources.severity_field()
-        if field_name:
-            rows = dict(findings.values_list(field_name).annotate(n=Count("pk")).order_by())
-        else:
-            rows = {}
-        total_findings = sum(rows.values()) if field_name else findings.count()
         severities = [
             Figure(
                 key=f"findings.{sev}",
                 label=f"{sev.title()} findings",
-                value=rows.get(sev, 0),
+                value=findings["by_severity"].get(sev, 0),
                 url=findings_url(flt, severity=sev, state="open"),
             )
             for sev in sources.SEVERITIES
         ]
 
     shadow = None
-    if scope.full:
+    if reads.scope.full:
         shadow_qs = sources.open_shadow_findings()
         shadow = shadow_qs.count() if shadow_qs is not None else None
 
-    overdue_qs = sources.review_overdue_agents(agents)
-    overdue = overdue_qs.count() if overdue_qs is not None else None
-
     return Headline(
-        total_agents=Figure("agents", "Agents", counts["total"], catalog_url(flt)),
+        total_agents=Figure("agents", "Agents", counts.get("agents", 0), reads.catalog_url()),
         by_lifecycle=by_lifecycle,
         production_agents=production,
         compliant_production_agents=compliant,
@@ -264,14 +430,14 @@ def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
             "compliant_percent",
             "Production agents fully compliant (%)",
             percent,
-            catalog_url(flt, lifecycle=Lifecycle.PRODUCTION),
+            reads.catalog_url(lifecycle=Lifecycle.PRODUCTION),
             compliant_note,
         ),
         findings_by_severity=severities,
         open_findings=Figure(
             "open_findings",
             "Open findings",
-            total_findings,
+            findings["total"] if findings is not None else None,
             findings_url(flt, state="open"),
             "" if findings is not None else "findings are not tracked yet",
         ),
@@ -280,20 +446,20 @@ def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
             "Open shadow agents",
             shadow,
             sources.findings_url(kind="shadow_agent", state="open"),
-            "organisation-wide" if scope.full else "shown to leadership only",
+            "organisation-wide" if reads.scope.full else "shown to leadership only",
         ),
         reviews_overdue=Figure(
             "reviews_overdue",
             "Reviews overdue",
-            overdue,
+            findings["overdue_agents"] if findings is not None else None,
             findings_url(flt, kind="review_overdue", state="open"),
-            "" if overdue is not None else "reviews are not tracked yet",
+            "" if findings is not None else "reviews are not tracked yet",
         ),
         orphaned_agents=Figure(
             "orphaned_agents",
             "Orphaned agents",
-            counts["orphaned"],
-            catalog_url(flt, orphaned="true"),
+            counts.get("orphaned", 0),
+            reads.catalog_url(orphaned="true"),
             "owner's account is inactive",
         ),
     )
@@ -326,33 +492,37 @@ class Row:
 
 def pattern_by_tier(scope: Scope, flt: PortfolioFilter) -> list[Row]:
     """Agents per pattern, split by risk tier (including not yet assessed)."""
-    agents = flt.apply(scope.agents)
-    counts = {
-        (r["pattern"], r["risk_tier"]): r["n"]
-        for r in agents.values("pattern", "risk_tier").annotate(n=Count("pk")).order_by()
-    }
+    return _pattern_by_tier(_Reads(scope, flt))
+
+
+def _pattern_by_tier(reads: _Reads) -> list[Row]:
     tiers = sorted(TIERS_WITH_UNASSESSED, key=lambda t: RISK_TIER_ORDER.get(t, 9))
+    labels = {t: RiskTier(t).label if t else "Not assessed" for t in tiers}
     rows = []
     for pattern, label in Pattern.choices:
+        counts = reads.by_pattern.get(pattern, {})
         cells = [
             Cell(
-                label=RiskTier(t).label if t else "Not assessed",
-                value=counts.get((pattern, t), 0),
-                url=catalog_url(flt, pattern=pattern, risk_tier=t),
-                key=t or "unassessed",
+                label=labels[t],
+                value=counts.get(f"tier_{_tier_key(t)}", 0),
+                url=reads.catalog_url(pattern=pattern, risk_tier=t),
+                key=_tier_key(t),
             )
             for t in tiers
         ]
-        rows.append(Row(pattern, label, cells, catalog_url(flt, pattern=pattern)))
+        rows.append(Row(pattern, label, cells, reads.catalog_url(pattern=pattern)))
     return rows
 
 
 def lifecycle_funnel(scope: Scope, flt: PortfolioFilter) -> list[Cell]:
     """Agents per lifecycle state, in funnel order, then suspended and retired."""
-    agents = flt.apply(scope.agents)
-    counts = dict(agents.values_list("lifecycle").annotate(n=Count("pk")).order_by())
+    return _lifecycle_funnel(_Reads(scope, flt))
+
+
+def _lifecycle_funnel(reads: _Reads) -> list[Cell]:
+    counts = reads.overall
     return [
-        Cell(Lifecycle(state).label, counts.get(state, 0), catalog_url(flt, lifecycle=state), key=state)
+        Cell(Lifecycle(state).label, counts.get(f"lc_{state}", 0), reads.catalog_url(lifecycle=state), key=state)
         for state in (*FUNNEL, *OFF_FUNNEL)
     ]
 
@@ -372,17 +542,17 @@ def adoption_by_unit(scope: Scope, flt: PortfolioFilter) -> list[Bar]:
     each with everything below it; the filtered unit's own agents form a row of
     their own.
     """
-    agents = flt.apply(scope.agents).filter(lifecycle__in=(Lifecycle.PILOT, Lifecycle.PRODUCTION))
-    rows = (
-        agents.filter(eligible_users__isnull=False)
-        .values("business_unit__path")
-        .annotate(eligible=Sum("eligible_users"), active=Sum(Coalesce("active_users", 0)))
-        .order_by()
-    )
-    groups = _group_units(flt)
+    return _adoption_by_unit(_Reads(scope, flt))
+
+
+def _adoption_by_unit(reads: _Reads) -> list[Bar]:
+    groups = _group_units(reads.flt, reads.units)
+    paths = {unit.pk: unit.path for unit in reads.units}
     totals: dict[str, dict] = {}
-    for row in rows:
-        group = _group_for(row["business_unit__path"], groups)
+    for (unit_id, _), row in reads.counts.items():
+        if not row["reporting"]:
+            continue
+        group = _group_for(paths[unit_id], groups)
         if group is None:
             continue
         slot = totals.setdefault(group.path, {"eligible": 0, "active": 0})
@@ -398,21 +568,24 @@ def adoption_by_unit(scope: Scope, flt: PortfolioFilter) -> list[Bar]:
                 unit.slug,
                 unit.name,
                 {"eligible": t["eligible"], "active": t["active"]},
-                catalog_url(flt, business_unit=unit.slug, lifecycle=[Lifecycle.PILOT, Lifecycle.PRODUCTION]),
+                reads.catalog_url(business_unit=unit.slug, lifecycle=list(RUNNING)),
             )
         )
     return bars
 
 
-def _group_units(flt: PortfolioFilter) -> list[BusinessUnit]:
-    """The units a per-unit chart groups by: the filtered unit's children (and itself), else the roots."""
+def _group_units(flt: PortfolioFilter, units: list[BusinessUnit]) -> list[BusinessUnit]:
+    """The units a per-unit chart groups by: the filtered unit's children (and itself), else the roots.
+
+    ``units`` is every unit in path order, so children come out in path order too.
+    """
     if flt.business_unit is not None:
         unit = flt.business_unit
-        return [unit, *BusinessUnit.objects.filter(parent=unit).order_by("path")]
-    roots = list(BusinessUnit.objects.filter(parent__isnull=True).order_by("path"))
+        return [unit, *(u for u in units if u.parent_id == unit.pk)]
+    roots = [u for u in units if u.parent_id is None]
     if len(roots) == 1:
         # One enterprise root: its divisions say more than a single bar for the whole group.
-        return [roots[0], *BusinessUnit.objects.filter(parent=roots[0]).order_by("path")]
+        return [roots[0], *(u for u in units if u.parent_id == roots[0].pk)]
     return roots
 
 
@@ -426,13 +599,6 @@ def _group_for(path: str, groups: list[BusinessUnit]) -> BusinessUnit | None:
 
 
 # --- Outcomes ------------------------------------------------------------------------
-
-OUTCOME_BUCKETS = (
-    ("met", "Target met"),
-    ("on_track", "Halfway or more"),
-    ("behind", "Less than halfway"),
-    ("unmeasured", "No metric or no current value"),
-)
 
 
 def _progress_case():
@@ -480,18 +646,33 @@ class Outcomes:
 
 def outcome_attainment(scope: Scope, flt: PortfolioFilter) -> Outcomes:
     """Running agents by how far their success metric has come towards its target."""
-    agents = flt.apply(scope.agents).filter(lifecycle__in=(Lifecycle.PILOT, Lifecycle.PRODUCTION))
-    annotated = with_outcome(agents)
-    counts = dict(annotated.values_list("outcome").annotate(n=Count("pk")).order_by())
-    buckets = [Cell(label, counts.get(key, 0), agents_url(flt, outcome=key), key=key) for key, label in OUTCOME_BUCKETS]
-    lagging_rows = annotated.filter(outcome="behind").values(
-        "key", "name", "metric_name", "metric_baseline", "metric_target", "metric_current"
-    )[: LAGGING_OUTCOMES * 5]
+    return _outcome_attainment(_Reads(scope, flt))
+
+
+def _outcome_attainment(reads: _Reads) -> Outcomes:
+    counts = reads.overall
+    buckets = [
+        Cell(label, counts.get(f"outcome_{key}", 0), reads.agents_url(outcome=key), key=key)
+        for key, label in OUTCOME_BUCKETS
+    ]
+    # The furthest behind first: the database orders by progress, so only the rows shown are read.
+    progress = Case(
+        When(_span=0, then=Value(Decimal(0))),
+        default=F("_delta2") / (F("_span") * 2),
+        output_field=DecimalField(),
+    )
+    rows = (
+        with_outcome(reads.agents.filter(lifecycle__in=RUNNING))
+        .filter(outcome="behind")
+        .annotate(_progress=progress)
+        .order_by("_progress", "key")
+        .values("key", "name", "metric_name", "metric_baseline", "metric_target", "metric_current")[:LAGGING_OUTCOMES]
+    )
     lagging = []
-    for r in lagging_rows:
+    for r in rows:
         base = r["metric_baseline"] or Decimal(0)
         span = r["metric_target"] - base
-        progress = float((r["metric_current"] - base) / span) if span else 0.0
+        ratio = float((r["metric_current"] - base) / span) if span else 0.0
         lagging.append(
             Lagging(
                 r["key"],
@@ -500,12 +681,11 @@ def outcome_attainment(scope: Scope, flt: PortfolioFilter) -> Outcomes:
                 r["metric_baseline"],
                 r["metric_target"],
                 r["metric_current"],
-                round(100 * progress, 1),
+                round(100 * ratio, 1),
                 reverse("registry:agent-detail", args=[r["key"]]),
             )
         )
-    lagging.sort(key=lambda item: (item.progress, item.key))
-    return Outcomes(buckets, lagging[:LAGGING_OUTCOMES])
+    return Outcomes(buckets, lagging)
 
 
 # --- Reuse ---------------------------------------------------------------------------
@@ -513,15 +693,19 @@ def outcome_attainment(scope: Scope, flt: PortfolioFilter) -> Outcomes:
 
 def shared_tools(scope: Scope, flt: PortfolioFilter) -> list[Cell]:
     """Catalog tools granted to two or more live (not retired) agents, most shared first."""
-    agents = flt.apply(scope.agents).exclude(lifecycle=Lifecycle.RETIRED)
+    return _shared_tools(_Reads(scope, flt))
+
+
+def _shared_tools(reads: _Reads) -> list[Cell]:
+    agents = reads.agents.exclude(lifecycle=Lifecycle.RETIRED)
     rows = (
         AgentVersionTool.objects.filter(version__agent__in=agents.values("pk"))
-        .values("tool__key", "tool__name")
+        .values_list("tool__key", "tool__name")
         .annotate(n=Count("version__agent", distinct=True))
         .filter(n__gte=2)
         .order_by("-n", "tool__key")[:TOP_TOOLS]
     )
-    return [Cell(r["tool__name"], r["n"], agents_url(flt, tool=r["tool__key"]), key=r["tool__key"]) for r in rows]
+    return [Cell(name, n, reads.agents_url(tool=key), key=key) for key, name, n in rows]
 
 
 # --- Cost and usage ------------------------------------------------------------------
@@ -537,8 +721,12 @@ class UsageMonth:
 
 def usage_by_month(scope: Scope, flt: PortfolioFilter, today: date) -> list[UsageMonth] | None:
     """Cost and usage per calendar month over the period, from telemetry's daily rollups (None until they exist)."""
-    start, end = flt.window(today)
-    rows = sources.usage_by_month(flt.apply(scope.agents), start, end)
+    return _usage_by_month(_Reads(scope, flt), today)
+
+
+def _usage_by_month(reads: _Reads, today: date) -> list[UsageMonth] | None:
+    start, end = reads.flt.window(today)
+    rows = sources.usage_by_month(reads.agents, start, end)
     if rows is None:
         return None
     return [
@@ -567,51 +755,43 @@ class TrendPoint:
     maturity_traps: int
 
 
+TREND_SUMS = ("agents", "production_agents", "open_findings", "open_findings_high", "reviews_overdue", "maturity_traps")
+
+
 def trend(scope: Scope, flt: PortfolioFilter, today: date) -> list[TrendPoint] | None:
     """One point per day with a snapshot in the period, summed over the filter's lines.
 
     Only readers with the whole portfolio get history: the snapshots are
     organisation-wide and cannot be narrowed to someone's own agents.
     """
-    if not scope.full:
+    return _trend(_Reads(scope, flt), today)
+
+
+def _trend(reads: _Reads, today: date) -> list[TrendPoint] | None:
+    if not reads.scope.full:
         return None
+    flt = reads.flt
     start, end = flt.window(today)
-    lines = PortfolioSnapshotLine.objects.filter(snapshot__taken_on__gte=start, snapshot__taken_on__lte=end)
+    # Each snapshot with its lines summed in one query; a snapshot without matching lines sums to nothing (0).
+    lines = Q()
     if flt.business_unit is not None:
-        lines = lines.filter(business_unit__path__startswith=flt.business_unit.path)
+        under = [u.pk for u in reads.units if u.path.startswith(flt.business_unit.path)]
+        lines &= Q(lines__business_unit_id__in=under)
     if flt.patterns:
-        lines = lines.filter(pattern__in=flt.patterns)
+        lines &= Q(lines__pattern__in=flt.patterns)
     if flt.risk_tiers:
-        lines = lines.filter(risk_tier__in=flt.risk_tiers)
-    sums = {
-        row["snapshot_id"]: row
-        for row in lines.values("snapshot_id")
-        .annotate(
-            agents=Sum("agents"),
-            production_agents=Sum("production_agents"),
-            open_findings=Sum("open_findings"),
-            open_findings_high=Sum("open_findings_high"),
-            reviews_overdue=Sum("reviews_overdue"),
-            maturity_traps=Sum("maturity_traps"),
-        )
-        .order_by()
-    }
-    points = []
-    for snap in PortfolioSnapshot.objects.between(start, end).order_by("taken_on"):
-        row = sums.get(snap.pk, {})
-        points.append(
-            TrendPoint(
-                day=snap.taken_on,
-                agents=row.get("agents") or 0,
-                production_agents=row.get("production_agents") or 0,
-                open_findings=row.get("open_findings") or 0,
-                open_findings_high=row.get("open_findings_high") or 0,
-                open_shadow_agents=snap.open_shadow_agents,
-                reviews_overdue=row.get("reviews_overdue") or 0,
-                maturity_traps=row.get("maturity_traps") or 0,
-            )
-        )
-    return points
+        lines &= Q(lines__risk_tier__in=flt.risk_tiers)
+    sums = {name: Sum(f"lines__{name}", filter=lines or None) for name in TREND_SUMS}
+    rows = (
+        PortfolioSnapshot.objects.between(start, end)
+        .values_list("taken_on", "open_shadow_agents")
+        .annotate(**sums)
+        .order_by("taken_on")
+    )
+    return [
+        TrendPoint(day=day, open_shadow_agents=shadow, **{n: v or 0 for n, v in zip(TREND_SUMS, sums, strict=True)})
+        for day, shadow, *sums in rows
+    ]
 
 
 def weekly(points: list[TrendPoint]) -> list[TrendPoint]:
@@ -689,15 +869,25 @@ class UnitMaturity:
         return [r.pattern for r in self.readiness if r.ready]
 
 
-def effective_assessments(units: list[BusinessUnit], day: date | None = None) -> dict[int, tuple]:
+def effective_assessments(
+    units: list[BusinessUnit], day: date | None = None, *, all_units: list[BusinessUnit] | None = None
+) -> dict[int, tuple]:
     """unit id -> (assessment or None, the ancestor it was inherited from or None).
 
     A unit without an assessment of its own inherits its closest assessed
     ancestor's: a department sits inside its division's practices until
-    someone assesses it separately. Two queries whatever the tree's size.
+    someone assesses it separately. Two queries whatever the tree's size, one
+    when the caller has ``all_units`` (every unit) at hand already.
     """
-    all_units = {u.path: u for u in BusinessUnit.objects.all()}
-    latest = {a.business_unit_id: a for a in MaturityAssessment.objects.latest_per_unit(day)}
+    if all_units is None:
+        all_units = list(BusinessUnit.objects.all())
+    by_path = {u.path: u for u in all_units}
+    by_id = {u.pk: u for u in all_units}
+    latest = {}
+    for assessment in MaturityAssessment.objects.latest_per_unit(day):
+        # The unit is at hand; without this, reading assessment.business_unit costs a query per unit.
+        assessment.business_unit = by_id[assessment.business_unit_id]
+        latest[assessment.business_unit_id] = assessment
     result = {}
     for unit in units:
         own = latest.get(unit.pk)
@@ -707,7 +897,7 @@ def effective_assessments(units: list[BusinessUnit], day: date | None = None) ->
         found = (None, None)
         parts = unit.path.strip("/").split("/")
         for depth in range(len(parts) - 1, 0, -1):
-            ancestor = all_units.get("/" + "/".join(parts[:depth]) + "/")
+            ancestor = by_path.get("/" + "/".join(parts[:depth]) + "/")
             if ancestor is not None and ancestor.pk in latest:
                 found = (latest[ancestor.pk], ancestor)
                 break
@@ -715,11 +905,13 @@ def effective_assessments(units: list[BusinessUnit], day: date | None = None) ->
     return result
 
 
-def readiness_for(assessment: MaturityAssessment | None, minimum: PatternMinimum) -> Readiness:
+def readiness_for(
+    assessment: MaturityAssessment | None, minimum: PatternMinimum, agents: int = 0, url: str = ""
+) -> Readiness:
     if assessment is None:
-        return Readiness(minimum.pattern, None)
+        return Readiness(minimum.pattern, None, (), agents, url)
     shortfalls = tuple(Shortfall(d, has, needs) for d, has, needs in assessment.shortfalls(minimum))
-    return Readiness(minimum.pattern, not shortfalls, shortfalls)
+    return Readiness(minimum.pattern, not shortfalls, shortfalls, agents, url)
 
 
 def maturity(scope: Scope, flt: PortfolioFilter, day: date | None = None) -> list[UnitMaturity]:
@@ -728,33 +920,28 @@ def maturity(scope: Scope, flt: PortfolioFilter, day: date | None = None) -> lis
     Agent counts per (unit, pattern) come from the reader's scope, so the
     readiness grid shows where agents are trapped.
     """
-    units_qs = BusinessUnit.objects.all()
+    return _maturity(_Reads(scope, flt), day)
+
+
+def _maturity(reads: _Reads, day: date | None) -> list[UnitMaturity]:
+    flt = reads.flt
+    units = reads.units
     if flt.business_unit is not None:
-        units_qs = units_qs.filter(path__startswith=flt.business_unit.path)
-    units = list(units_qs.order_by("path"))
-    minimums = list(PatternMinimum.objects.all())
+        units = [u for u in units if u.path.startswith(flt.business_unit.path)]
+    minimums = reads.minimums
     if flt.patterns:
         minimums = [m for m in minimums if m.pattern in flt.patterns]
-    effective = effective_assessments(units, day)
-    agents = flt.apply(scope.agents).exclude(lifecycle=Lifecycle.RETIRED)
-    counts = {
-        (r["business_unit_id"], r["pattern"]): r["n"]
-        for r in agents.values("business_unit_id", "pattern").annotate(n=Count("pk")).order_by()
-    }
+    effective = effective_assessments(units, day, all_units=reads.units)
     result = []
     for unit in units:
         assessment, inherited_from = effective[unit.pk]
-        readiness = tuple(
-            Readiness(
-                r.pattern,
-                r.ready,
-                r.shortfalls,
-                counts.get((unit.pk, r.pattern), 0),
-                catalog_url(flt, business_unit=unit.slug, pattern=r.pattern),
-            )
-            for r in (readiness_for(assessment, m) for m in minimums)
-        )
-        result.append(UnitMaturity(unit, assessment, inherited_from, readiness))
+        readiness = []
+        for minimum in minimums:
+            counts = reads.counts.get((unit.pk, minimum.pattern))
+            live = counts["agents"] - counts[f"lc_{Lifecycle.RETIRED}"] if counts else 0
+            url = reads.catalog_url(business_unit=unit.slug, pattern=minimum.pattern)
+            readiness.append(readiness_for(assessment, minimum, live, url))
+        result.append(UnitMaturity(unit, assessment, inherited_from, tuple(readiness)))
     return result
 
 
@@ -846,20 +1033,22 @@ class Dashboard:
 
 
 def dashboard(scope: Scope, flt: PortfolioFilter, now: datetime) -> Dashboard:
+    """Every section of the dashboard, from one set of shared reads (eleven queries at any size)."""
     today = now.date()
+    reads = _Reads(scope, flt)
     return Dashboard(
         filter=flt,
         scope_full=scope.full,
         generated_at=now,
-        headline=headline(scope, flt),
-        pattern_by_tier=pattern_by_tier(scope, flt),
-        funnel=lifecycle_funnel(scope, flt),
-        trend=trend(scope, flt, today),
-        maturity=maturity(scope, flt, today),
-        adoption=adoption_by_unit(scope, flt),
-        usage=usage_by_month(scope, flt, today),
-        outcomes=outcome_attainment(scope, flt),
-        tools=shared_tools(scope, flt),
+        headline=_headline(reads),
+        pattern_by_tier=_pattern_by_tier(reads),
+        funnel=_lifecycle_funnel(reads),
+        trend=_trend(reads, today),
+        maturity=_maturity(reads, today),
+        adoption=_adoption_by_unit(reads),
+        usage=_usage_by_month(reads, today),
+        outcomes=_outcome_attainment(reads),
+        tools=_shared_tools(reads),
     )
 
 

@@ -130,7 +130,7 @@ def find_maturity_traps(now: datetime) -> frozenset[MaturityTrap]:
     from portfolio import reports  # local: reports reads services for snapshot lines
 
     units = list(BusinessUnit.objects.all())
-    effective = reports.effective_assessments(units, now.date())
+    effective = reports.effective_assessments(units, now.date(), all_units=units)
     minimums = {m.pattern: m for m in PatternMinimum.objects.all()}
     short: dict[tuple[int, str], list] = {}
     for unit in units:

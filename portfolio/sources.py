@@ -7,7 +7,7 @@ to adjust.
 """
 
 from django.apps import apps
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
 OPEN_STATES = ("open", "acknowledged")
@@ -65,19 +65,46 @@ def severity_field() -> str | None:
     return None
 
 
+def open_findings_summary(agents: QuerySet) -> dict | None:
+    """The open findings about ``agents`` in one aggregate query, or None while findings do not exist.
+
+    ``{"total": n, "by_severity": {severity: n}, "overdue_agents": n}``: the
+    last counts the agents with an open ``review_overdue`` finding (the same
+    agents as :func:`review_overdue_agents`). ``by_severity`` is empty while
+    findings carry no severity.
+    """
+    findings = open_agent_findings(agents)
+    if findings is None:
+        return None
+    field_name = severity_field()
+    aggregates = {
+        "total": Count("pk"),
+        "overdue_agents": Count("agent", distinct=True, filter=Q(kind="review_overdue")),
+    }
+    if field_name:
+        aggregates.update({f"sev_{sev}": Count("pk", filter=Q(**{field_name: sev})) for sev in SEVERITIES})
+    row = findings.aggregate(**aggregates)
+    return {
+        "total": row["total"],
+        "by_severity": {sev: row[f"sev_{sev}"] for sev in SEVERITIES} if field_name else {},
+        "overdue_agents": row["overdue_agents"],
+    }
+
+
 # Open findings of these kinds mean an agent is not fully compliant.
 NON_COMPLIANT_KINDS = ("control_gap", "evidence_expired", "orphaned_owner")
 
 
-def compliant_agents(agents: QuerySet) -> QuerySet | None:
-    """Those of ``agents`` that are fully compliant, as of the background checks' last sweep; None while unknown.
+def non_compliant_agent_ids() -> QuerySet | None:
+    """The ids of the agents that are not fully compliant, as of the background checks' last sweep; None while unknown.
 
     Fully compliant: no open ``control_gap`` (a required control without valid
     accepted evidence or a waiver), ``evidence_expired`` or ``orphaned_owner``
-    finding. Reading the findings keeps this one indexed query at any size and
-    makes the figure agree with the findings list it links to; evaluating every
-    agent's checklist live took 14 s at 50,000 agents. Until the control-gap
-    check has completed once, compliance is unknown (None), not 100 %.
+    finding. Reading the findings keeps the compliance figure one indexed
+    subquery at any size and makes it agree with the findings list it links
+    to; evaluating every agent's checklist live took 14 s at 50,000 agents.
+    Until the control-gap check has completed once, compliance is unknown
+    (None), not 100 %.
     """
     Finding = finding_model()
     CheckRun = _model("governance", "CheckRun")
@@ -85,8 +112,7 @@ def compliant_agents(agents: QuerySet) -> QuerySet | None:
         return None
     if not CheckRun.objects.filter(check_kind="control_gap", status="succeeded").exists():
         return None
-    failing = open_findings().filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
-    return agents.exclude(pk__in=failing)
+    return open_findings().filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
 
 
 def review_overdue_agents(agents: QuerySet) -> QuerySet | None:

@@ -3,6 +3,7 @@
 import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 from rest_framework import serializers
 
@@ -76,8 +77,17 @@ _PROPERTIES = {
 }
 
 
+@cache
+def _fields(cls) -> tuple[str, ...]:
+    """A report dataclass's field names, then the properties published beside them (fixed per class)."""
+    return (*(f.name for f in dataclasses.fields(cls)), *_PROPERTIES.get(cls, ()))
+
+
 def to_json(value):
     """A report dataclass (or anything inside one) as plain JSON values."""
+    # Most of the dashboard's few thousand values are plain numbers and strings: answer them first.
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, BusinessUnit):
         return _unit(value)
     if isinstance(value, MaturityAssessment):
@@ -91,10 +101,7 @@ def to_json(value):
             "description": value.describe(),
         }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in _PROPERTIES.get(type(value), ()):
-            data[name] = to_json(getattr(value, name))
-        return data
+        return {name: to_json(getattr(value, name)) for name in _fields(type(value))}
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

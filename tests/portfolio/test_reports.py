@@ -202,6 +202,19 @@ def test_dashboard_bundles_every_section(full):
     assert dash.usage == []
 
 
+def test_the_dashboard_reads_everything_in_eleven_queries(full, django_assert_num_queries):
+    # whether compliance is tracked; one grouped scan of the agents; open findings; shadow agents; the trend;
+    # units; the policy; the latest assessments; usage; the lagging outcomes; shared tools
+    with django_assert_num_queries(11):
+        reports.dashboard(full, PortfolioFilter(), timezone.now())
+
+
+def test_the_headline_alone_reads_in_four_queries(full, django_assert_num_queries):
+    # whether compliance is tracked; the agent counts; open findings; shadow agents
+    with django_assert_num_queries(4):
+        reports.headline(full, PortfolioFilter())
+
+
 def test_cost_and_usage_are_summed_per_month_from_the_daily_rollups(full, world):
     # given
     from telemetry.models import DailyUsage
