@@ -368,19 +368,3 @@ def report(database_url: str) -> dict:
         "delivery_ids": {str(pk): (subject_of[f], status) for pk, f, _e, status, _a in deliveries},
         "runs": Counter(runs),
     }
-
-
-def settled(database_url: str, expected_findings: int, mails: Counter) -> bool:
-    """Every check ran, every expected finding is open, told to its owner and delivered to the webhook."""
-    try:
-        state = report(database_url)
-    except psycopg.OperationalError:
-        return False
-    agent_findings = sum(1 for (kind, subject) in state["open"] if kind != "shadow_agent")
-    return (
-        len(state["open"]) == expected_findings
-        and sum(state["events"].get("notified", Counter()).values()) >= agent_findings
-        and all(status == "delivered" for _subject, status in state["delivery_ids"].values())
-        and len(state["delivery_ids"]) >= expected_findings
-        and sum(mails.values()) >= agent_findings
-    )
