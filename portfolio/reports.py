@@ -781,16 +781,15 @@ def _trend(reads: _Reads, today: date) -> list[TrendPoint] | None:
         lines &= Q(lines__pattern__in=flt.patterns)
     if flt.risk_tiers:
         lines &= Q(lines__risk_tier__in=flt.risk_tiers)
-    sums = {name: Sum(f"lines__{name}", filter=lines or None) for name in TREND_SUMS}
     rows = (
         PortfolioSnapshot.objects.between(start, end)
         .values_list("taken_on", "open_shadow_agents")
-        .annotate(**sums)
+        .annotate(**{name: Sum(f"lines__{name}", filter=lines or None) for name in TREND_SUMS})
         .order_by("taken_on")
     )
     return [
-        TrendPoint(day=day, open_shadow_agents=shadow, **{n: v or 0 for n, v in zip(TREND_SUMS, sums, strict=True)})
-        for day, shadow, *sums in rows
+        TrendPoint(day=day, open_shadow_agents=shadow, **{n: v or 0 for n, v in zip(TREND_SUMS, totals, strict=True)})
+        for day, shadow, *totals in rows
     ]
 
 
