@@ -320,10 +320,10 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
     watched = ", ".join(["%s"] * len(watched_states)) or "NULL"
     # In the order the placeholders appear: the SET's watched states, its time, the windows table,
     # the WHERE's watched states.
-    windows: list = []
+    window_params: list = []
     if by_tier_state:
         windows_sql = "(VALUES " + ", ".join(["(%s, %s, %s::interval)"] * len(by_tier_state)) + ")"
-        windows = [v for (tier, state), window in by_tier_state.items() for v in (tier, state, window)]
+        window_params = [v for (tier, state), window in by_tier_state.items() for v in (tier, state, window)]
     else:
         windows_sql = "(SELECT ''::text, ''::text, NULL::interval WHERE false)"
     new = f"""CASE WHEN a.lifecycle NOT IN ({watched}) THEN NULL
@@ -345,7 +345,7 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
                 FROM {a} AS a
                 LEFT JOIN {windows_sql} AS w(tier, state, win) ON w.tier = a.risk_tier AND w.state = a.lifecycle
                 WHERE a.id = m.agent_id AND m.deadline_at IS DISTINCT FROM ({new})""",  # noqa: S608
-            [*watched_states, now, *windows, *watched_states],
+            [*watched_states, now, *window_params, *watched_states],
         )
         return cursor.rowcount
 
