@@ -86,3 +86,20 @@ def test_an_agent_reaches_production_through_assessment_evidence_and_board_appro
     expect(page.locator("#compliance-state")).to_have_text("Compliant")
     expect(page.get_by_text("Version 1.0.0 may go to production.")).to_be_visible()
     screenshot(page, "compliant")
+
+
+def test_owner_and_delegate_find_what_they_owe_from_the_menu(page, agent, make_agent, owner, delegate, employee):
+    # given: one agent the owner keeps with a delegate, and one the delegate has nothing to do with
+    make_agent("hr.other-assistant", name="Other assistant", agent_owner=employee, actor=employee)
+
+    for person in (owner, delegate):
+        # when: each opens "What I owe" from the menu
+        login(page, person.username, PASSWORD)
+        page.get_by_role("link", name="What I owe").click()
+        # then: the shared agent is listed with its gaps and the next step, and nobody else's agent is
+        expect(page.get_by_role("heading", name="What I owe")).to_be_visible()
+        expect(page.get_by_role("link", name="Leave assistant")).to_be_visible()
+        expect(page.get_by_text("No risk assessment yet.")).to_be_visible()
+        expect(page.get_by_role("link", name="Assess risk")).to_be_visible()
+        expect(page.get_by_role("link", name="Other assistant")).to_have_count(0)
+        logout(page)
