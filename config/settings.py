@@ -355,6 +355,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
         "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
     },
+    # The checks compute lapses from the policy themselves; this keeps the stored "next report due"
+    # the pages show in step with anything the hooks (ingest, lifecycle, tier, policy) did not see.
+    "telemetry-refresh-deadlines": {
+        "task": "telemetry.refresh_monitoring_deadlines",
+        "schedule": envint("DEADLINE_REFRESH_INTERVAL_SECONDS", 3600),
+        "options": {"expires": envint("DEADLINE_REFRESH_INTERVAL_SECONDS", 3600) - 60},
+    },
     "telemetry-purge-old-events": {
         "task": "telemetry.purge_old_events",
         "schedule": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600),

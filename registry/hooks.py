@@ -20,6 +20,10 @@ transition_listeners: list[Callable] = []
 # transaction with only the fields that changed.
 agent_change_listeners: list[Callable] = []
 
+# (agent, before_tier, after_tier) -> None. Called inside the transaction that copies the
+# governance layer's tier onto the agent.
+risk_tier_listeners: list[Callable] = []
+
 # (agent, actor) -> None. Called inside the creation's transaction.
 agent_created_listeners: list[Callable] = []
 

@@ -314,6 +314,8 @@ def set_agent_risk_tier(agent: Agent, tier: str, *, actor: User | None, reason: 
             before={"risk_tier": before},
             after={"risk_tier": tier, **({"reason": reason} if reason else {})},
         )
+        for listener in hooks.risk_tier_listeners:
+            listener(current, before, tier)
     return current
 
 

@@ -12,9 +12,10 @@ class TelemetryConfig(AppConfig):
         from telemetry import choices, panels, services
 
         # A newly registered agent claims what telemetry already saw under its key;
-        # a lifecycle change moves its monitoring deadline at once.
+        # a lifecycle or risk tier change moves its monitoring deadline at once.
         registry_hooks.agent_created_listeners.append(services.claim_identities_for_new_agent)
         registry_hooks.transition_listeners.append(services.refresh_agent_deadline)
+        registry_hooks.risk_tier_listeners.append(services.refresh_agent_deadline)
         registry_hooks.agent_change_listeners.append(panels.on_agent_changed)
         registry_hooks.agent_detail_panels.append(panels.agent_telemetry_panel)
 

@@ -262,7 +262,7 @@ def claim_identities_for_new_agent(agent: Agent, actor) -> None:
 
 
 def refresh_agent_deadline(agent: Agent, *args) -> None:
-    """Registry hook (lifecycle changed): the agent's deadline follows its new state at once."""
+    """Registry hook (lifecycle or risk tier changed): the agent's deadline follows at once."""
     state = MonitoringState.objects.filter(agent=agent).first()
     deadline = deadline_for(agent, state.last_seen_at if state else None)
     if state is None:

@@ -11,6 +11,7 @@ from governance.services._common import ensure_platform_admin
 from registry import audit
 from registry.choices import RiskTier
 from registry.exceptions import Conflict
+from telemetry import services as telemetry_services
 
 POLICY_FIELDS = ("weights", "thresholds", "pattern_floors", "autonomy_floors", "eu_ai_act", "cadences")
 CONTROL_FIELDS = (
@@ -126,6 +127,9 @@ def publish_policy(
             control.full_clean()
             new_controls.append(control)
         Control.objects.bulk_create(new_controls)
+        if "cadences" in changes:
+            # The stored monitoring deadlines follow the new silence windows at once.
+            telemetry_services.refresh_monitoring_deadlines()
         audit.record(
             GovernanceEvent.POLICY_PUBLISHED,
             actor=actor,

@@ -15,6 +15,7 @@ from registry.models import Agent
 from telemetry import services as telemetry_services
 from telemetry.identity import identify
 from telemetry.ingest import Event, store_events
+from telemetry.models import MonitoringState
 
 T0 = "2026-03-02T12:00:00Z"
 
@@ -119,6 +120,37 @@ def test_lapsed_monitoring_follows_the_tier_window(clock, source, agent):
     clock.shift(timedelta(hours=2))
     # then it lapses, once, and resolves when it reports again
     assert_raises_once_and_resolves(FindingKind.LAPSED_MONITORING, lambda: report(source, agent.key))
+
+
+def test_lapsed_monitoring_reads_the_window_in_force_not_the_stored_deadline(clock, source, agent):
+    # given a medium-risk production agent that reported two hours ago (72-hour window)
+    set_state(agent, lifecycle="production", lifecycle_changed_at=timezone.now() - timedelta(days=30))
+    report(source, agent.key, when=timezone.now() - timedelta(hours=2))
+    assert run(FindingKind.LAPSED_MONITORING).found == 0
+    # when its tier becomes critical (1-hour window) behind every hook's back
+    set_state(agent, risk_tier="critical")
+    stored = MonitoringState.objects.get(agent=agent).deadline_at
+    # then the check applies the critical window although the stored deadline is still days away
+    assert stored > timezone.now() + timedelta(days=2)
+    assert run(FindingKind.LAPSED_MONITORING).found == 1
+
+
+def test_stored_deadlines_follow_a_tier_change_and_a_new_policy_at_once(clock, source, agent, admin):
+    from governance import services as governance_services
+    from governance.models import RiskPolicy
+
+    set_state(agent, lifecycle="production", lifecycle_changed_at=timezone.now() - timedelta(days=30))
+    report(source, agent.key, when=timezone.now() - timedelta(hours=2))
+    reported = timezone.now() - timedelta(hours=2)
+    # when the governance layer raises the tier to high, the next report is due 24 hours after the last
+    registry_services.set_agent_risk_tier(agent, "high", actor=None)
+    assert MonitoringState.objects.get(agent=agent).deadline_at == reported + timedelta(hours=24)
+    # and when a policy version gives high-risk production agents 12 hours, 12 hours
+    policy = RiskPolicy.objects.current()
+    cadences = {tier: dict(values) for tier, values in policy.cadences.items()}
+    cadences["high"]["silence_production_hours"] = 12
+    governance_services.publish_policy(policy, actor=admin, notes="Shorter silence", changes={"cadences": cadences})
+    assert MonitoringState.objects.get(agent=agent).deadline_at == reported + timedelta(hours=12)
 
 
 def test_lapsed_monitoring_raises_for_an_agent_that_never_reported(clock, agent):
