@@ -370,16 +370,16 @@ def _evidence_requirements(facts, controls) -> list:
     return [r for r in derive_requirements(facts, controls) if r.control.validity != Validity.SYSTEM]
 
 
-def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
-    """agent id -> [(control code, state)] for every required evidence control, in a constant number
-    of queries: the checklist logic of ``governance.compliance``, applied to pre-fetched rows."""
+def _control_states(now: datetime, agents) -> dict[int, tuple[str, list[tuple[str, str]]]]:
+    """agent id -> (name, [(control code, state)]) for every required evidence control, in a constant
+    number of queries: the checklist logic of ``governance.compliance``, applied to pre-fetched rows."""
     from governance import compliance
     from governance.requirements import Facts
 
-    # Only the facts the applicability rules read, as plain tuples: agent rows are wide, and there may
-    # be tens of thousands (model instances cost more than the rules themselves).
+    # Only the name and the facts the applicability rules read, as plain tuples: agent rows are wide,
+    # and there may be tens of thousands (model instances cost more than the rules themselves).
     fact_fields = FACT_FIELDS
-    rows = list(agents.order_by().values_list("pk", *fact_fields))
+    rows = list(agents.order_by().values_list("pk", "name", *fact_fields))
     if not rows:
         return {}
     ids = agents.order_by().values("pk")
@@ -410,7 +410,7 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
     required_for: dict = {}  # Facts -> [Requirement]
     all_missing: dict = {}  # Facts -> [(code, MISSING)], shared by every agent with no evidence nor waiver
     result = {}
-    for pk, *columns in rows:
+    for pk, name, *columns in rows:
         assessment = assessments.get(pk)
         key = (*columns, assessment.tier if assessment else None, assessment.eu_ai_act_category if assessment else None)
         facts = facts_of.get(key)
@@ -424,7 +424,7 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
         if pk not in evidence and pk not in waivers:
             if facts not in all_missing:
                 all_missing[facts] = [(r.control.code, ControlState.MISSING) for r in requirements]
-            result[pk] = all_missing[facts]
+            result[pk] = (name, all_missing[facts])
             continue
         states = []
         for requirement in requirements:
@@ -432,7 +432,7 @@ def _control_states(now: datetime, agents) -> dict[int, list[tuple[str, str]]]:
             status = compliance.ControlStatus(control=control, reasons=requirement.reasons, state=ControlState.MISSING)
             compliance._evaluate_evidence(status, control, evidence[pk], waivers[pk], now, newest_version.get(pk))
             states.append((control.code, status.state))
-        result[pk] = states
+        result[pk] = (name, states)
     return result
 
 
@@ -449,10 +449,12 @@ def control_gaps(now: datetime):
     agents = Agent.objects.filter(lifecycle__in=RUNNING_STATES)
     if connection.vendor != "postgresql":
         return _gap_findings(now, agents)
-    # Uncorrelated IN subqueries: PostgreSQL hashes each once (an OR of EXISTS runs both per agent).
-    with_evidence = Evidence.objects.exclude(status=EvidenceStatus.SUPERSEDED).values("agent_id")
-    with_waiver = Waiver.objects.filter(revoked_at__isnull=True, expires_at__gt=now).values("agent_id")
-    checked = _gap_findings(now, agents.filter(Q(pk__in=with_evidence) | Q(pk__in=with_waiver)), every_agent=True)
+    # The few agents with evidence or a waiver, found from those tables' agent index rather than a
+    # scan of every agent.
+    with_evidence = Evidence.objects.exclude(status=EvidenceStatus.SUPERSEDED).order_by().values_list("agent_id")
+    with_waiver = Waiver.objects.filter(revoked_at__isnull=True, expires_at__gt=now).order_by().values_list("agent_id")
+    proven = [agent_id for (agent_id,) in with_evidence.union(with_waiver).order_by()]
+    checked = _gap_findings(now, agents.filter(pk__in=proven), every_agent=True) if proven else {}
     return [
         {subject: want for subject, want in checked.items() if want is not None},
         _unproven_gaps([agent_id for _, agent_id in checked]),
@@ -470,16 +472,15 @@ def _gap(agent_name: str, gaps: list[str]) -> Wanted:
 def _gap_findings(now: datetime, agents, *, every_agent: bool = False) -> dict[Subject, Wanted | None]:
     """The control gaps of ``agents`` through the checklist, agent by agent (with ``every_agent``,
     agents without a gap are there too, as None)."""
-    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
     gaps_of: dict[int, list[str]] = {}  # id(states) -> gaps: agents without evidence share one states list
-    for agent_id, states in _control_states(now, agents).items():
+    for agent_id, (name, states) in _control_states(now, agents).items():
         gaps = gaps_of.get(id(states))
         if gaps is None:
             gaps = sorted(code for code, state in states if state in GAP_STATES)
             gaps_of[id(states)] = gaps
         if gaps or every_agent:
-            wanted[_agent(agent_id)] = _gap(names[agent_id], gaps) if gaps else None
+            wanted[_agent(agent_id)] = _gap(name, gaps) if gaps else None
     return wanted
 
 
@@ -543,14 +544,13 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
         .filter(Q(valid_until__lte=now) | Q(invalidated_at__lte=now) | Q(version__isnull=False))
         .values("agent_id")
     )
-    names = dict(agents.order_by().values_list("pk", "name"))
     wanted = {}
-    for agent_id, states in _control_states(now, agents).items():
+    for agent_id, (name, states) in _control_states(now, agents).items():
         expired = sorted(code for code, state in states if state == ControlState.EXPIRED)
         if expired:
             wanted[_agent(agent_id)] = Wanted(
                 severity=Severity.MEDIUM,
-                summary=f"{names[agent_id]}'s evidence for {', '.join(expired)} is no longer valid.",
+                summary=f"{name}'s evidence for {', '.join(expired)} is no longer valid.",
                 details={"controls": expired},
             )
     return wanted
