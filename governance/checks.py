@@ -19,6 +19,7 @@ engine reconciles that answer with the open findings:
 Re-running changes nothing. Notification is a separate task (``notifications``).
 """
 
+import hashlib
 import json
 import logging
 import operator
@@ -46,10 +47,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, Greatest, JSONObject
+from django.db.models.functions import MD5, Cast, Coalesce, Concat, Greatest, JSONObject
 from django.utils import timezone
 
 from governance import hooks
@@ -170,20 +172,36 @@ class UTCDate(Func):
         return "(" + " || ".join(parts) + ")", tuple(params) * len(parts)
 
 
-def wanted_rows(agents, *, severity, summary, details=None):
+def details_digest(details: dict) -> str:
+    """The fingerprint stored beside a finding's details: equal digests mean equal details, so a sweep
+    compares the documents only where the digests differ."""
+    return hashlib.md5(json.dumps(details, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+
+
+def wanted_rows(agents, *, severity, summary, details=None, digest=None):
     """One finding wanted for every agent in ``agents``, its severity, summary and details given as
-    expressions over the agent's row: the whole detection stays one query the database can reconcile."""
+    expressions over the agent's row: the whole detection stays one query the database can reconcile.
+    ``digest`` fingerprints the details (``details_digest``); constant details get theirs here, other
+    expressions are hashed by the database unless the check gives a cheaper expression."""
+    if details is None:
+        details = Value({}, JSONField())
+    if digest is None:
+        if isinstance(details, Value):
+            digest = Value(details_digest(details.value))
+        else:
+            digest = MD5(Cast(details, TextField()))
     return agents.order_by().values(
         finding_agent=F("pk"),
         finding_severity=Value(severity) if isinstance(severity, str) else severity,
         finding_summary=summary,
-        finding_details=Value({}, JSONField()) if details is None else details,
+        finding_details=details,
+        finding_digest=digest,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class WantedSQL:
-    """Wanted findings as a PostgreSQL SELECT of (agent_id, identity, severity, summary, details) rows."""
+    """Wanted findings as a PostgreSQL SELECT of (agent_id, identity, severity, summary, details, digest) rows."""
 
     sql: str
     params: list
@@ -283,6 +301,10 @@ def lapsed_monitoring(now: datetime):
         details=Case(
             When(never, then=Value({"never_reported": True}, JSONField())),
             default=Value({"never_reported": False}, JSONField()),
+        ),
+        digest=Case(
+            When(never, then=Value(details_digest({"never_reported": True}))),
+            default=Value(details_digest({"never_reported": False})),
         ),
     )
 
@@ -523,13 +545,21 @@ def _unproven_gaps(checked_ids: list[int]) -> WantedSQL:
         gaps = sorted(r.control.code for r in _evidence_requirements(facts, controls))
         if gaps:
             gap = _gap("", gaps)  # its summary is what follows the agent's name
-            groups.append({**values, "severity": gap.severity, "summary": gap.summary, "details": gap.details})
+            groups.append(
+                {
+                    **values,
+                    "severity": gap.severity,
+                    "summary": gap.summary,
+                    "details": gap.details,
+                    "digest": details_digest(gap.details),
+                }
+            )
     types = [f"{name} {Agent._meta.get_field(name).db_type(connection)}" for name in FACT_FIELDS]
     types += ["assessed boolean", "override_tier text", "computed_tier text", "eu_ai_act_category text"]
-    types += ["severity text", "summary text", "details jsonb"]
+    types += ["severity text", "summary text", "details jsonb", "digest text"]
     on = " AND ".join(f"g.{name} = {column}" for name, column in zip(names, key, strict=True))
     return WantedSQL(
-        f"""SELECT a.id, '', g.severity, a.name || g.summary, g.details
+        f"""SELECT a.id, '', g.severity, a.name || g.summary, g.details, g.digest
             FROM {agent} AS a LEFT JOIN {assessment} AS s ON s.agent_id = a.id AND s.status = 'confirmed'
             JOIN jsonb_to_recordset(%s::jsonb) AS g ({", ".join(types)}) ON {on}
             WHERE a.lifecycle = ANY(%s) AND a.id <> ALL(%s)""",  # noqa: S608
@@ -606,28 +636,37 @@ def reconcile(kind: str, wanted, now: datetime) -> CheckResult:
 # the order ``_reconcile_in_database`` lists them.
 RECONCILE_SQL = """
 WITH diff AS MATERIALIZED (
-    -- Only what a later step writes is kept: most rows are findings that stay as they are.
-    SELECT open_id, wanted, changed,
+    -- Only the pairs a later step writes are kept: most are findings that stay as they are.
+    SELECT open_id, wanted, changed, restamp AND NOT changed AS restamp,
            CASE WHEN open_id IS NULL THEN agent_id END AS agent_id,
            CASE WHEN open_id IS NULL THEN identity END AS identity,
            CASE WHEN open_id IS NULL OR changed THEN severity END AS severity,
            CASE WHEN open_id IS NULL OR changed THEN summary END AS summary,
-           CASE WHEN open_id IS NULL OR changed THEN details END AS details
+           CASE WHEN open_id IS NULL OR changed THEN details END AS details,
+           CASE WHEN open_id IS NULL OR changed OR restamp THEN digest END AS digest
     FROM (
-        SELECT o.id AS open_id, w.wanted, w.agent_id, w.identity, w.severity, w.summary, w.details,
-               (o.severity <> w.severity OR o.details <> w.details) AS changed
+        -- Equal digests mean equal details; the documents are compared only where they differ (or a
+        -- digest is missing), and a finding whose details were equal after all just takes the digest.
+        SELECT o.id AS open_id, w.wanted, w.agent_id, w.identity, w.severity, w.summary, w.details, w.digest,
+               (o.severity <> w.severity OR (NOT d.same AND o.details <> w.details)) AS changed,
+               (w.digest <> '' AND NOT d.same) AS restamp
         FROM (
-            SELECT id, agent_id, identity, severity, details FROM {finding} WHERE kind = %s AND resolved_at IS NULL
+            SELECT id, agent_id, identity, severity, details, details_digest
+            FROM {finding} WHERE kind = %s AND resolved_at IS NULL
         ) AS o
         FULL JOIN (
             SELECT true AS wanted, w.agent_id, COALESCE(w.identity, '') AS identity, w.severity,
-                   LEFT(w.summary, 300) AS summary, COALESCE(w.details::jsonb, '{{}}') AS details
-            FROM ({wanted}) AS w (agent_id, identity, severity, summary, details)
+                   LEFT(w.summary, 300) AS summary, COALESCE(w.details::jsonb, '{{}}') AS details,
+                   COALESCE(w.digest, '') AS digest
+            FROM ({wanted}) AS w (agent_id, identity, severity, summary, details, digest)
         ) AS w ON COALESCE(w.agent_id, 0) = COALESCE(o.agent_id, 0) AND w.identity = o.identity
+        CROSS JOIN LATERAL (SELECT w.digest <> '' AND w.digest = o.details_digest AS same) AS d
     ) AS pairs
+    WHERE open_id IS NULL OR wanted IS NULL OR changed OR restamp
 ), opened AS (
-    INSERT INTO {finding} (kind, agent_id, identity, severity, summary, details, opened_at, waiver_reason)
-    SELECT %s, agent_id, identity, severity, summary, details, %s, '' FROM diff WHERE open_id IS NULL
+    INSERT INTO {finding} (kind, agent_id, identity, severity, summary, details, details_digest, opened_at,
+                           waiver_reason)
+    SELECT %s, agent_id, identity, severity, summary, details, digest, %s, '' FROM diff WHERE open_id IS NULL
     ON CONFLICT DO NOTHING
     RETURNING id, summary
 ), resolved AS (
@@ -636,23 +675,30 @@ WITH diff AS MATERIALIZED (
     WHERE f.id = d.open_id AND d.wanted IS NULL AND f.resolved_at IS NULL
     RETURNING f.id
 ), updated AS (
-    UPDATE {finding} AS f SET severity = d.severity, summary = d.summary, details = d.details
+    UPDATE {finding} AS f SET severity = d.severity, summary = d.summary, details = d.details,
+                              details_digest = d.digest
     FROM diff AS d
     WHERE f.id = d.open_id AND d.changed AND f.resolved_at IS NULL
     RETURNING f.id, f.details
+), restamped AS (
+    UPDATE {finding} AS f SET details_digest = d.digest
+    FROM diff AS d
+    WHERE f.id = d.open_id AND d.restamp AND f.resolved_at IS NULL
 ), history AS (
     INSERT INTO {event} (finding_id, kind, at, note, data)
     SELECT id, %s, %s, summary, '{{}}'::jsonb FROM opened
     UNION ALL SELECT id, %s, %s, %s, '{{}}' FROM resolved
     UNION ALL SELECT id, %s, %s, '', details FROM updated
 )
-SELECT (SELECT count(*) FROM diff WHERE wanted), ARRAY(SELECT id FROM opened), ARRAY(SELECT id FROM resolved)
+-- Open before this statement (its snapshot), then what it opened and resolved.
+SELECT (SELECT count(*) FROM {finding} WHERE kind = %s AND resolved_at IS NULL),
+       ARRAY(SELECT id FROM opened), ARRAY(SELECT id FROM resolved)
 """
 CLEARED_NOTE = "The condition cleared."
 
 
 def _wanted_sql(wanted) -> tuple[str, list]:
-    """The wanted findings as one SELECT of (agent_id, identity, severity, summary, details) rows."""
+    """The wanted findings as one SELECT of (agent_id, identity, severity, summary, details, digest) rows."""
     if isinstance(wanted, list):
         parts = [_wanted_sql(part) for part in wanted]
         return " UNION ALL ".join(f"({sql})" for sql, _ in parts), [p for _, params in parts for p in params]
@@ -660,24 +706,27 @@ def _wanted_sql(wanted) -> tuple[str, list]:
         return wanted.sql, list(wanted.params)
     if isinstance(wanted, QuerySet):
         sql, params = wanted.query.get_compiler(connection=connection).as_sql()
-        columns = "q.finding_agent, '', q.finding_severity, q.finding_summary, q.finding_details"
+        columns = "q.finding_agent, '', q.finding_severity, q.finding_summary, q.finding_details, q.finding_digest"
         return f"SELECT {columns} FROM ({sql}) AS q", list(params)  # noqa: S608 (compiled by the ORM)
     # Computed in Python: sent as one array per column (a constant number of parameters at any size).
-    agents, identities, severities, summaries, details = [], [], [], [], []
-    encoded: dict[int, str] = {}  # id(details) -> JSON: checks share one details object between many subjects
+    agents, identities, severities, summaries, details, digests = [], [], [], [], [], []
+    # id(details) -> (JSON, digest): checks share one details object between many subjects.
+    encoded: dict[int, tuple[str, str]] = {}
     for (subject, key), want in wanted.items():
         agents.append(key if subject == "agent" else None)
         identities.append(key if subject == "identity" else "")
         severities.append(want.severity)
         summaries.append(want.summary)
         if id(want.details) not in encoded:
-            encoded[id(want.details)] = json.dumps(want.details)
-        details.append(encoded[id(want.details)])
+            encoded[id(want.details)] = (json.dumps(want.details), details_digest(want.details))
+        text, digest = encoded[id(want.details)]
+        details.append(text)
+        digests.append(digest)
     return (
-        "SELECT agent, identity, severity, summary, details::jsonb"
-        " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])"
-        " AS u (agent, identity, severity, summary, details)",
-        [agents, identities, severities, summaries, details],
+        "SELECT agent, identity, severity, summary, details::jsonb, digest"
+        " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+        " AS u (agent, identity, severity, summary, details, digest)",
+        [agents, identities, severities, summaries, details, digests],
     )
 
 
@@ -704,10 +753,12 @@ def _reconcile_in_database(kind: str, wanted: tuple[str, list], now: datetime) -
         CLEARED_NOTE,
         FindingEventKind.UPDATED,
         now,
+        kind,  # the count of open findings
     ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        still_open, opened, resolved = cursor.fetchone()
+        open_before, opened, resolved = cursor.fetchone()
+    still_open = open_before + len(opened) - len(resolved)
     for ids, event in ((opened, "finding.opened"), (resolved, "finding.resolved")):
         if ids:
             notifications.queue_webhooks(Finding.objects.filter(pk__in=ids).select_related("agent"), event, now)
@@ -741,7 +792,10 @@ def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime
     result = CheckResult(kind=kind)
     open_rows = {
         _subject_of(f): f
-        for f in Finding.objects.open().filter(kind=kind).order_by().only("agent", "identity", "details", "severity")
+        for f in Finding.objects.open()
+        .filter(kind=kind)
+        .order_by()
+        .only("agent", "identity", "details", "details_digest", "severity")
     }
     new_subjects = [s for s in wanted if s not in open_rows]
     cleared_ids = [f.pk for s, f in open_rows.items() if s not in wanted]
@@ -755,6 +809,7 @@ def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime
                     severity=wanted[subject].severity,
                     summary=wanted[subject].summary[:300],
                     details=wanted[subject].details,
+                    details_digest=details_digest(wanted[subject].details),
                     opened_at=now,
                 )
                 for subject in new_subjects
@@ -779,18 +834,32 @@ def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime
         )
         notifications.queue_webhooks(cleared, "finding.resolved", now)
         result.resolved = len(cleared)
-    changed = []
+    # The documents are the truth here (SQLite catalogs are small); the digest is kept in step with them.
+    changed, restamped = [], []
     for subject, finding in open_rows.items():
         want = wanted.get(subject)
-        if want is not None and (finding.details != want.details or finding.severity != want.severity):
+        if want is None:
+            continue
+        digest = details_digest(want.details)
+        if finding.details != want.details or finding.severity != want.severity:
             changed.append(
-                Finding(pk=finding.pk, details=want.details, severity=want.severity, summary=want.summary[:300])
+                Finding(
+                    pk=finding.pk,
+                    details=want.details,
+                    details_digest=digest,
+                    severity=want.severity,
+                    summary=want.summary[:300],
+                )
             )
+        elif finding.details_digest != digest:
+            restamped.append(Finding(pk=finding.pk, details_digest=digest))
     if changed:
-        Finding.objects.bulk_update(changed, ["details", "severity", "summary"], batch_size=500)
+        Finding.objects.bulk_update(changed, ["details", "details_digest", "severity", "summary"], batch_size=500)
         FindingEvent.objects.bulk_create(
             [FindingEvent(finding_id=f.pk, kind=FindingEventKind.UPDATED, at=now, data=f.details) for f in changed]
         )
+    if restamped:
+        Finding.objects.bulk_update(restamped, ["details_digest"], batch_size=500)
     result.still_open = len(wanted)
     return result
 

@@ -45,6 +45,13 @@ class Finding(models.Model):
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.MEDIUM)
     summary = models.CharField(max_length=300)
     details = models.JSONField(default=dict, blank=True)
+    details_digest = models.CharField(
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text="A fingerprint of the details as the check wrote them, so a sweep compares one short value "
+        "per finding rather than each document (empty: compare the documents).",
+    )
     opened_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(

@@ -364,6 +364,28 @@ def test_a_severity_change_updates_the_open_finding_with_history(clock, agent, o
     assert finding.events.count() == 2
 
 
+def test_a_finding_without_a_digest_is_compared_by_its_details_and_then_keeps_one(clock, agent, owner, admin):
+    # given an open orphaned-owner finding written before digests existed, its details as the check's
+    registry_services.deactivate_user(owner, actor=admin)
+    run(FindingKind.ORPHANED_OWNER)
+    [finding] = open_findings(FindingKind.ORPHANED_OWNER)
+    assert finding.details_digest == checks.details_digest({})
+    Finding.objects.filter(pk=finding.pk).update(details_digest="")
+    # when the check runs
+    result = run(FindingKind.ORPHANED_OWNER)
+    # then nothing changed for anyone: no update in its history, and it carries the digest again
+    finding.refresh_from_db()
+    assert (result.found, result.resolved, result.still_open) == (0, 0, 1)
+    assert list(finding.events.values_list("kind", flat=True)) == ["opened"]
+    assert finding.details_digest == checks.details_digest({})
+    # and a stale digest over different details is caught by the documents themselves
+    Finding.objects.filter(pk=finding.pk).update(details={"old": True}, details_digest="")
+    run(FindingKind.ORPHANED_OWNER)
+    finding.refresh_from_db()
+    assert finding.details == {}
+    assert list(finding.events.values_list("kind", flat=True)) == ["opened", "updated"]
+
+
 def test_acknowledged_and_waived_findings_stay_so_until_their_condition_clears(clock, agent, board):
     from governance.services import findings as finding_services
 
