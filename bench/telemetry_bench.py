@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -67,6 +69,7 @@ def _free_port() -> int:
 PORT = int(os.environ.get("BENCH_PORT", 0)) or _free_port()
 THREADS = int(os.environ.get("BENCH_THREADS", 4))
 PARTS = set(os.environ.get("BENCH_PARTS", "sweep,ingest").split(","))
+SWEEP_RUNS = int(os.environ.get("BENCH_SWEEP_RUNS", 7))
 
 
 def sql(statement, params=None):
@@ -329,48 +332,63 @@ def bench_sweep():
     from governance import checks
 
     print("\n== 1. full sweep of all checks vs hand-written SQL")
+    # Every run starts from the same place: no findings, a first sweep that opens them, then VACUUM
+    # ANALYZE (a re-run would otherwise measure over the dead rows of the previous runs' writes).
+    sql("TRUNCATE governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun")
     started = time.monotonic()
-    checks.run_all_checks()  # opens the findings (first run)
+    checks.run_all_checks()
     print(f"first sweep (opens findings): {time.monotonic() - started:.2f}s")
+    sql("VACUUM ANALYZE governance_finding")
+    sql("VACUUM ANALYZE governance_findingevent")
+    # The hand-written SQL gets the memory the checks give themselves (settings.CHECKS_WORK_MEM).
+    sql("SELECT set_config('work_mem', %s, false)", [settings.CHECKS_WORK_MEM])
     # Queries counted in one steady sweep, timed in the next: recording every statement (Django's
     # debug cursor) is the bench's cost, not the sweep's.
     with CaptureQueriesContext(connection) as ctx:
         checks.run_all_checks()
     queries = len(ctx)
-    per_check = {}
-    started = time.monotonic()
-    for kind in checks.available_checks():
-        t0 = time.monotonic()
-        checks.run_check(kind)
-        per_check[kind] = time.monotonic() - t0
-    sweep = time.monotonic() - started
-    hand = {}
-    started = time.monotonic()
-    for kind, statement in HAND_SQL.items():
-        t0 = time.monotonic()
-        sql(reconcile_sql(kind, statement))
-        hand[kind] = time.monotonic() - t0
-    raw = time.monotonic() - started
-    equivalent = {}
-    started = time.monotonic()
-    for kind, statement in EQUIVALENT_SQL.items():
-        t0 = time.monotonic()
-        new, cleared, changed = sql(equivalent_sql(kind, statement))[0]
-        equivalent[kind] = time.monotonic() - t0
-        if new or cleared or changed:  # the hand-written answer must be the sweep's: nothing left to do
-            print(
-                f"  ! {kind}: hand-written SQL disagrees with the sweep ({new} new, {cleared} cleared, {changed} changed)"
-            )
-    full = time.monotonic() - started
+    # Sweeps and the two hand-written baselines take turns, BENCH_SWEEP_RUNS rounds; medians.
+    per_check, hand, equivalent = defaultdict(list), defaultdict(list), defaultdict(list)
+    sweeps, raws, fulls = [], [], []
+    for _ in range(SWEEP_RUNS):
+        started = time.monotonic()
+        for kind in checks.available_checks():
+            t0 = time.monotonic()
+            checks.run_check(kind)
+            per_check[kind].append(time.monotonic() - t0)
+        sweeps.append(time.monotonic() - started)
+        started = time.monotonic()
+        for kind, statement in HAND_SQL.items():
+            t0 = time.monotonic()
+            sql(reconcile_sql(kind, statement))
+            hand[kind].append(time.monotonic() - t0)
+        raws.append(time.monotonic() - started)
+        started = time.monotonic()
+        for kind, statement in EQUIVALENT_SQL.items():
+            t0 = time.monotonic()
+            new, cleared, changed = sql(equivalent_sql(kind, statement))[0]
+            equivalent[kind].append(time.monotonic() - t0)
+            if new or cleared or changed:  # the hand-written answer must be the sweep's: nothing left to do
+                print(f"  ! {kind}: hand-written SQL disagrees ({new} new, {cleared} cleared, {changed} changed)")
+        fulls.append(time.monotonic() - started)
+    sweep, raw, full = statistics.median(sweeps), statistics.median(raws), statistics.median(fulls)
+    print(f"medians of {SWEEP_RUNS} rounds")
     print(f"  {'check':<26} {'sweep':>8}      {'detection SQL':>13}   {'equivalent SQL':>14}")
     for kind, seconds in per_check.items():
         print(
-            f"  {kind:<26} {seconds * 1000:5.0f} ms   {hand.get(kind, 0) * 1000:10.0f} ms"
-            f"   {equivalent.get(kind, 0) * 1000:11.0f} ms"
+            f"  {kind:<26} {statistics.median(seconds) * 1000:5.0f} ms"
+            f"   {statistics.median(hand[kind] or [0]) * 1000:10.0f} ms"
+            f"   {statistics.median(equivalent[kind] or [0]) * 1000:11.0f} ms"
         )
-    print(f"steady sweep: {sweep:.2f}s, {queries} queries")
-    print(f"  vs detection-only SQL (subjects, no severity or details): {raw:.2f}s, ratio {sweep / raw:.2f}")
-    print(f"  vs equivalent SQL (same rows, same comparison): {full:.2f}s, ratio {sweep / full:.2f}")
+    print(f"steady sweep: {sweep:.3f}s (runs {min(sweeps):.3f}-{max(sweeps):.3f}), {queries} queries")
+    for label, baseline, runs in (
+        ("detection-only SQL (subjects, no severity or details)", raw, raws),
+        ("equivalent SQL (same rows, same comparison)", full, fulls),
+    ):
+        ratios = [a / b for a, b in zip(sweeps, runs, strict=True)]
+        print(
+            f"  vs {label}: {baseline:.3f}s, ratio {sweep / baseline:.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+        )
     return sweep, full, queries
 
 

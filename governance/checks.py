@@ -611,10 +611,14 @@ def available_checks() -> dict[str, Callable]:
 
 
 def _lock(kind: str) -> None:
+    """PostgreSQL: take the kind's lock for this transaction, and give its statements the memory to
+    pair tens of thousands of findings in one in-memory hash (the server's default spills to disk)."""
     if connection.vendor == "postgresql":
         key = CHECK_LOCK_BASE + sorted(FindingKind.values).index(kind)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s), set_config('work_mem', %s, true)", [key, settings.CHECKS_WORK_MEM]
+            )
 
 
 def reconcile(kind: str, wanted, now: datetime) -> CheckResult:
@@ -632,14 +636,16 @@ def reconcile(kind: str, wanted, now: datetime) -> CheckResult:
 # them (PostgreSQL runs a full join only as a hash or merge join, so the plan cannot degrade into a
 # nested loop when the wanted rows are mis-estimated, as an unnest() always is); subjects match on
 # (agent or 0, identity), one key for both kinds of subject (agent ids start at 1, agent findings
-# have no identity). The sub-statements see one snapshot and touch disjoint rows. Placeholders: in
-# the order ``_reconcile_in_database`` lists them.
+# have no identity). Detections written as queries leave their summaries out of the pairing: a
+# summary is needed only where a finding opens or changes, so ``summaries`` runs the detection again
+# for those, and not at all in a steady sweep. The sub-statements see one snapshot and touch disjoint
+# rows. Placeholders: in the order ``_reconcile_in_database`` lists them.
 RECONCILE_SQL = """
 WITH diff AS MATERIALIZED (
     -- Only the pairs a later step writes are kept: most are findings that stay as they are.
     SELECT open_id, wanted, changed, restamp AND NOT changed AS restamp,
-           CASE WHEN open_id IS NULL THEN agent_id END AS agent_id,
-           CASE WHEN open_id IS NULL THEN identity END AS identity,
+           CASE WHEN open_id IS NULL OR changed THEN agent_id END AS agent_id,
+           CASE WHEN open_id IS NULL OR changed THEN identity END AS identity,
            CASE WHEN open_id IS NULL OR changed THEN severity END AS severity,
            CASE WHEN open_id IS NULL OR changed THEN summary END AS summary,
            CASE WHEN open_id IS NULL OR changed THEN details END AS details,
@@ -663,27 +669,40 @@ WITH diff AS MATERIALIZED (
         CROSS JOIN LATERAL (SELECT w.digest <> '' AND w.digest = o.details_digest AS same) AS d
     ) AS pairs
     WHERE open_id IS NULL OR wanted IS NULL OR changed OR restamp
+), summaries AS MATERIALIZED (
+    SELECT s.agent_id, COALESCE(s.identity, '') AS identity, LEFT(s.summary, 300) AS summary
+    FROM ({summaries}) AS s (agent_id, identity, summary)
+    WHERE EXISTS (SELECT FROM diff WHERE summary IS NULL AND (open_id IS NULL OR changed))
 ), opened AS (
     INSERT INTO {finding} (kind, agent_id, identity, severity, summary, details, details_digest, opened_at,
                            waiver_reason)
-    SELECT %s, agent_id, identity, severity, summary, details, digest, %s, '' FROM diff WHERE open_id IS NULL
+    SELECT %s, d.agent_id, d.identity, d.severity, COALESCE(d.summary, s.summary, ''), d.details, d.digest, %s, ''
+    -- Full joins with the summaries as well: the diff's size is a guess (50,000 rows on a first sweep),
+    -- and a full join is never a nested loop. No condition is strict on d, or it would become a left join.
+    FROM diff AS d
+    FULL JOIN summaries AS s ON COALESCE(s.agent_id, 0) = COALESCE(d.agent_id, 0) AND s.identity = d.identity
+    WHERE d.open_id IS NULL AND COALESCE(d.wanted, false)
+      AND EXISTS (SELECT FROM diff WHERE open_id IS NULL)  -- gates the whole join: a steady sweep skips it
     ON CONFLICT DO NOTHING
     RETURNING id, summary
 ), resolved AS (
     UPDATE {finding} AS f SET resolved_at = %s
     FROM diff AS d
     WHERE f.id = d.open_id AND d.wanted IS NULL AND f.resolved_at IS NULL
+      AND EXISTS (SELECT FROM diff WHERE wanted IS NULL)
     RETURNING f.id
 ), updated AS (
-    UPDATE {finding} AS f SET severity = d.severity, summary = d.summary, details = d.details,
-                              details_digest = d.digest
+    UPDATE {finding} AS f SET severity = d.severity, summary = COALESCE(d.summary, s.summary, f.summary),
+                              details = d.details, details_digest = d.digest
     FROM diff AS d
-    WHERE f.id = d.open_id AND d.changed AND f.resolved_at IS NULL
+    FULL JOIN summaries AS s ON COALESCE(s.agent_id, 0) = COALESCE(d.agent_id, 0) AND s.identity = d.identity
+    WHERE f.id = COALESCE(d.open_id, 0) AND COALESCE(d.changed, false) AND f.resolved_at IS NULL
+      AND EXISTS (SELECT FROM diff WHERE changed)
     RETURNING f.id, f.details
 ), restamped AS (
     UPDATE {finding} AS f SET details_digest = d.digest
     FROM diff AS d
-    WHERE f.id = d.open_id AND d.restamp AND f.resolved_at IS NULL
+    WHERE f.id = d.open_id AND d.restamp AND f.resolved_at IS NULL AND EXISTS (SELECT FROM diff WHERE restamp)
 ), history AS (
     INSERT INTO {event} (finding_id, kind, at, note, data)
     SELECT id, %s, %s, summary, '{{}}'::jsonb FROM opened
@@ -695,19 +714,48 @@ SELECT (SELECT count(*) FROM {finding} WHERE kind = %s AND resolved_at IS NULL),
        ARRAY(SELECT id FROM opened), ARRAY(SELECT id FROM resolved)
 """
 CLEARED_NOTE = "The condition cleared."
+NO_SUMMARIES = "SELECT NULL::bigint, NULL::text, NULL::text WHERE false"
+WANTED_COLUMNS = "(agent_id, identity, severity, summary, details, digest)"
 
 
-def _wanted_sql(wanted) -> tuple[str, list]:
-    """The wanted findings as one SELECT of (agent_id, identity, severity, summary, details, digest) rows."""
+@dataclass
+class WantedQuery:
+    """The wanted findings as SQL: ``sql`` selects (agent_id, identity, severity, summary, details,
+    digest) rows, with a NULL summary for the parts that ``summaries_sql`` (agent_id, identity, summary)
+    answers on demand."""
+
+    sql: str
+    params: list
+    summaries_sql: str = NO_SUMMARIES
+    summaries_params: list = field(default_factory=list)
+
+
+def _wanted_sql(wanted) -> WantedQuery:
+    """The wanted findings of any shape a check returns, as one ``WantedQuery``."""
     if isinstance(wanted, list):
         parts = [_wanted_sql(part) for part in wanted]
-        return " UNION ALL ".join(f"({sql})" for sql, _ in parts), [p for _, params in parts for p in params]
-    if isinstance(wanted, WantedSQL):
-        return wanted.sql, list(wanted.params)
-    if isinstance(wanted, QuerySet):
-        sql, params = wanted.query.get_compiler(connection=connection).as_sql()
-        columns = "q.finding_agent, '', q.finding_severity, q.finding_summary, q.finding_details, q.finding_digest"
-        return f"SELECT {columns} FROM ({sql}) AS q", list(params)  # noqa: S608 (compiled by the ORM)
+        lazy = [part for part in parts if part.summaries_sql != NO_SUMMARIES]
+        return WantedQuery(
+            " UNION ALL ".join(f"({part.sql})" for part in parts),
+            [p for part in parts for p in part.params],
+            " UNION ALL ".join(f"({part.summaries_sql})" for part in lazy) or NO_SUMMARIES,
+            [p for part in lazy for p in part.summaries_params],
+        )
+    if isinstance(wanted, (WantedSQL, QuerySet)):
+        # A query: paired without its summaries, which it answers again only where they are needed.
+        if isinstance(wanted, QuerySet):
+            sql, params = wanted.query.get_compiler(connection=connection).as_sql()
+            columns = "q.finding_agent, '', q.finding_severity, q.finding_summary, q.finding_details, q.finding_digest"
+            sql = f"SELECT {columns} FROM ({sql}) AS q"  # noqa: S608 (compiled by the ORM)
+        else:
+            sql, params = wanted.sql, wanted.params
+        source = f"FROM ({sql}) AS w {WANTED_COLUMNS}"
+        return WantedQuery(
+            f"SELECT w.agent_id, w.identity, w.severity, NULL::text, w.details, w.digest {source}",  # noqa: S608
+            list(params),
+            f"SELECT w.agent_id, w.identity, w.summary {source}",  # noqa: S608
+            list(params),
+        )
     # Computed in Python: sent as one array per column (a constant number of parameters at any size).
     agents, identities, severities, summaries, details, digests = [], [], [], [], [], []
     # id(details) -> (JSON, digest): checks share one details object between many subjects.
@@ -722,7 +770,7 @@ def _wanted_sql(wanted) -> tuple[str, list]:
         text, digest = encoded[id(want.details)]
         details.append(text)
         digests.append(digest)
-    return (
+    return WantedQuery(
         "SELECT agent, identity, severity, summary, details::jsonb, digest"
         " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
         " AS u (agent, identity, severity, summary, details, digest)",
@@ -730,19 +778,22 @@ def _wanted_sql(wanted) -> tuple[str, list]:
     )
 
 
-def _reconcile_in_database(kind: str, wanted: tuple[str, list], now: datetime) -> CheckResult:
+def _reconcile_in_database(kind: str, wanted: WantedQuery, now: datetime) -> CheckResult:
     """PostgreSQL: open, resolve and update in one statement that also writes the history rows, then
     queue the webhooks of what opened or resolved (``notifications`` builds their payloads; only
     findings that changed state are read back, never the steady open set)."""
     from governance import notifications
 
-    wanted_sql, wanted_params = wanted
     statement = RECONCILE_SQL.format(
-        wanted=wanted_sql, finding=Finding._meta.db_table, event=FindingEvent._meta.db_table
+        wanted=wanted.sql,
+        summaries=wanted.summaries_sql,
+        finding=Finding._meta.db_table,
+        event=FindingEvent._meta.db_table,
     )
     params = [
         kind,  # the open findings
-        *wanted_params,
+        *wanted.params,
+        *wanted.summaries_params,
         kind,  # opened
         now,
         now,  # resolved
