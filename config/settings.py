@@ -358,8 +358,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
         "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
     },
-    # The checks compute lapses from the policy themselves; this keeps the stored "next report due"
-    # the pages show in step with anything the hooks (ingest, lifecycle, tier, policy) did not see.
+    # lapsed_monitoring reads the stored deadlines, which ingest and the lifecycle, tier and policy
+    # hooks move; this catches anything that went around them (a direct database edit, say).
     "telemetry-refresh-deadlines": {
         "task": "telemetry.refresh_monitoring_deadlines",
         "schedule": envint("DEADLINE_REFRESH_INTERVAL_SECONDS", 3600),

@@ -22,13 +22,11 @@ Re-running changes nothing. Notification is a separate task (``notifications``).
 import hashlib
 import json
 import logging
-import operator
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import reduce
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -36,9 +34,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import (
     Case,
     CharField,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
     F,
     Func,
     JSONField,
@@ -51,7 +46,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import MD5, Cast, Coalesce, Concat, Greatest, JSONObject
+from django.db.models.functions import MD5, Cast, Concat, JSONObject
 from django.utils import timezone
 
 from governance import hooks
@@ -78,7 +73,6 @@ from governance.models import (
 )
 from registry.choices import RUNNING_STATES, Lifecycle
 from registry.models import Agent, AgentVersion
-from telemetry import hooks as telemetry_hooks
 from telemetry.models import ExternalIdentity, Sighting
 
 logger = logging.getLogger(__name__)
@@ -261,33 +255,14 @@ def unapproved_in_production(now: datetime):
     )
 
 
-def monitoring_deadline():
-    """The deadline of an agent's next report as an expression over its row: the window its tier and
-    lifecycle allow after the later of its last report and its entering that state (NULL where the
-    lifecycle is not watched). The same rule as ``telemetry.ingest.deadline_for``, read from the
-    policy in force, so the check does not depend on the stored deadlines being in step."""
-    by_window = defaultdict(list)  # window -> [Q(tier, lifecycle)]
-    for tier, by_state in telemetry_hooks.monitoring_windows().items():
-        tiers = [tier, ""] if tier == telemetry_hooks.UNASSESSED_TIER else [tier]
-        for state, window in by_state.items():
-            by_window[window].append(Q(risk_tier__in=tiers, lifecycle=state))
-    window = Case(
-        *[When(reduce(operator.or_, matches), then=Value(w)) for w, matches in by_window.items()],
-        default=Value(None),
-        output_field=DurationField(),
-    )
-    entered = F("lifecycle_changed_at")
-    start = Greatest(Coalesce(F("monitoring__last_seen_at"), entered), entered)
-    return ExpressionWrapper(start + window, output_field=DateTimeField())
-
-
 def lapsed_monitoring(now: datetime):
     """Agents in pilot or production silent past their tier's window, or that never reported in it.
-    The deadline is computed from the last report in the query itself (no write before reading);
-    ingest and the lifecycle, tier and policy hooks keep the stored copy the pages show in step."""
+    Reads the stored deadlines through their index: ingest moves them with each report, the
+    lifecycle and tier hooks and a published policy as those change, and an hourly refresh
+    (``telemetry.refresh_monitoring_deadlines``) catches anything that went around them."""
     never = Q(monitoring__last_seen_at__isnull=True)
     return wanted_rows(
-        Agent.objects.filter(lifecycle__in=RUNNING_STATES).alias(due=monitoring_deadline()).filter(due__lt=now),
+        Agent.objects.filter(lifecycle__in=RUNNING_STATES, monitoring__deadline_at__lt=now),
         severity=_by_tier("risk_tier"),
         summary=Case(
             When(never, then=Concat("name", Value(" has never reported telemetry since it started running."))),

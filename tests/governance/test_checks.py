@@ -122,16 +122,17 @@ def test_lapsed_monitoring_follows_the_tier_window(clock, source, agent):
     assert_raises_once_and_resolves(FindingKind.LAPSED_MONITORING, lambda: report(source, agent.key))
 
 
-def test_lapsed_monitoring_reads_the_window_in_force_not_the_stored_deadline(clock, source, agent):
+def test_the_hourly_refresh_catches_a_tier_change_no_hook_saw(clock, source, agent):
+    from telemetry import tasks as telemetry_tasks
+
     # given a medium-risk production agent that reported two hours ago (72-hour window)
     set_state(agent, lifecycle="production", lifecycle_changed_at=timezone.now() - timedelta(days=30))
     report(source, agent.key, when=timezone.now() - timedelta(hours=2))
-    assert run(FindingKind.LAPSED_MONITORING).found == 0
     # when its tier becomes critical (1-hour window) behind every hook's back
     set_state(agent, risk_tier="critical")
-    stored = MonitoringState.objects.get(agent=agent).deadline_at
-    # then the check applies the critical window although the stored deadline is still days away
-    assert stored > timezone.now() + timedelta(days=2)
+    # then the check reads the stored deadline, still days away, until the scheduled refresh moves it
+    assert run(FindingKind.LAPSED_MONITORING).found == 0
+    assert telemetry_tasks.refresh_monitoring_deadlines() == {"changed": 1}
     assert run(FindingKind.LAPSED_MONITORING).found == 1
 
 
@@ -154,7 +155,9 @@ def test_stored_deadlines_follow_a_tier_change_and_a_new_policy_at_once(clock, s
 
 
 def test_lapsed_monitoring_raises_for_an_agent_that_never_reported(clock, agent):
+    # given an agent a week in pilot, its deadline set as the registry's transition hook sets it
     set_state(agent, lifecycle="pilot", lifecycle_changed_at=timezone.now() - timedelta(days=7))
+    telemetry_services.refresh_agent_deadline(agent)
     result = run(FindingKind.LAPSED_MONITORING)
     [finding] = open_findings(FindingKind.LAPSED_MONITORING)
     assert result.found == 1

@@ -8,6 +8,8 @@ from governance import gate, services
 from governance.models import Release
 from registry import services as registry_services
 from registry.models import AuditEvent
+from telemetry import hooks as telemetry_hooks
+from telemetry.models import MonitoringState
 
 
 def promote(agent, actor):
@@ -25,6 +27,9 @@ def test_it_lets_a_fully_governed_version_into_production(gate_ready, version, o
     release = Release.objects.get(version=version, environment="production")
     assert release.deployed_at is not None
     assert AuditEvent.objects.filter(event_type="release.deployed", target_id=str(release.pk)).exists()
+    # and its first report is due within its tier's production window, so silence is noticed
+    window = telemetry_hooks.monitoring_window(agent.risk_tier, "production")
+    assert MonitoringState.objects.get(agent=agent).deadline_at == agent.lifecycle_changed_at + window
 
 
 def test_it_refuses_production_without_a_confirmed_assessment(gate_ready, owner):
