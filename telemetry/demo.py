@@ -173,3 +173,10 @@ def build(stdout) -> None:
         f"{len(agents) - len(never)} agents ({len(silent)} silent long enough to lapse, {len(never)} never reporting), "
         f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external)."
     )
+
+
+def settle_deadlines(stdout) -> None:
+    """After the registry backdated the agents' lifecycle dates (behind the lifecycle hook, which saw
+    the moves happen today): bring every stored monitoring deadline in step, as the hourly refresh would."""
+    changed = services.refresh_monitoring_deadlines()
+    stdout.write(f"telemetry: {changed} monitoring deadlines follow the backdated lifecycle dates.")

@@ -46,3 +46,30 @@ def test_the_demo_sends_telemetry_and_the_live_sender_posts_heartbeats(live_serv
     call_command("send_demo_telemetry", "--once", "--url", live_server.url, stdout=sent)
     assert "accepted" in sent.getvalue()
     assert TelemetryEvent.objects.count() > before
+
+
+def test_the_demo_deadlines_follow_the_backdated_lifecycle_dates(make_agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance import checks
+    from governance.models import Finding
+    from registry.models import Agent
+    from telemetry import hooks, services
+
+    # given an agent the demo moved into pilot today (the lifecycle hook set its deadline from today)
+    agent = make_agent("demo.never-reports")
+    Agent.objects.filter(pk=agent.pk).update(lifecycle="pilot", lifecycle_changed_at=timezone.now())
+    agent.refresh_from_db()
+    services.refresh_agent_deadline(agent)
+    # and whose lifecycle date the demo then spread into the past, behind the hook
+    entered = timezone.now() - timedelta(days=30)
+    Agent.objects.filter(pk=agent.pk).update(lifecycle_changed_at=entered)
+    # when the demo settles the deadlines
+    demo.settle_deadlines(io.StringIO())
+    # then its deadline follows the backdated date, and the never-reporting pilot shows as lapsed
+    window = hooks.monitoring_window(agent.risk_tier, "pilot")
+    assert MonitoringState.objects.get(agent=agent).deadline_at == entered + window
+    checks.run_check("lapsed_monitoring")
+    assert Finding.objects.open().filter(kind="lapsed_monitoring", agent=agent).exists()

@@ -37,6 +37,10 @@ class Command(BaseCommand):
         for label in UPPER_LAYERS:
             self._layer(label)
         self._step("registry lifecycle", registry_demo.advance_to_targets)
+        telemetry_demo = _optional_demo("telemetry")
+        if telemetry_demo is not None:
+            # The lifecycle dates were spread over the past: the monitoring deadlines follow them.
+            self._step("telemetry deadlines", telemetry_demo.settle_deadlines)
         governance_demo = _optional_demo("governance")
         if governance_demo is not None:
             # Time passes after release: some production evidence runs out.
