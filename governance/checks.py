@@ -890,6 +890,38 @@ def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime
     return result
 
 
+ABANDONED = "Abandoned: the worker running it was lost."
+START_RUN_SQL = """
+WITH abandoned AS (
+    UPDATE {run} SET status = %s, finished_at = %s, error = %s
+    WHERE check_kind = %s AND status = %s AND started_at < %s
+)
+INSERT INTO {run} (check_kind, started_at, finished_at, status, found, resolved, still_open, error, triggered_by_id)
+VALUES (%s, %s, NULL, %s, 0, 0, 0, '', %s)
+RETURNING id
+"""
+
+
+def _start_run(kind: str, now: datetime, triggered_by_id: int | None) -> int:
+    """Record a run as running, committed at once, and mark as failed the runs of this check still
+    "running" past the hard time limit (their worker was lost). PostgreSQL: one statement."""
+    lost_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    if connection.vendor == "postgresql":
+        # One statement is its own transaction: committed at once, with no BEGIN and COMMIT round trips.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                START_RUN_SQL.format(run=CheckRun._meta.db_table),
+                [CheckRunStatus.FAILED, now, ABANDONED, kind, CheckRunStatus.RUNNING, lost_before]
+                + [kind, now, CheckRunStatus.RUNNING, triggered_by_id],
+            )
+            return cursor.fetchone()[0]
+    with transaction.atomic():
+        CheckRun.objects.filter(check_kind=kind, status=CheckRunStatus.RUNNING, started_at__lt=lost_before).update(
+            status=CheckRunStatus.FAILED, finished_at=now, error=ABANDONED
+        )
+        return CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id).pk
+
+
 def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | None = None) -> CheckResult:
     """Run one check, record the run, and return what it found and resolved. A failing check is
     recorded as failed with its error and re-raised (so Celery logs it); nothing half-written stays."""
@@ -900,19 +932,12 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
     # Two commits per run, not four (each one waits for the log flush, and a sweep runs ten checks):
     # the run is visible as running from its start, and it is recorded as succeeded in the
     # transaction of the findings it counts, so both commit or neither does.
-    with transaction.atomic():
-        # A run still "running" past the hard time limit lost its worker; say so instead of leaving it hanging.
-        CheckRun.objects.filter(
-            check_kind=kind,
-            status=CheckRunStatus.RUNNING,
-            started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
-        ).update(status=CheckRunStatus.FAILED, finished_at=now, error="Abandoned: the worker running it was lost.")
-        run = CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id)
+    run_id = _start_run(kind, now, triggered_by_id)
     try:
         with transaction.atomic():
             _lock(kind)
             result = reconcile(kind, checks[kind](now), now)
-            CheckRun.objects.filter(pk=run.pk).update(
+            CheckRun.objects.filter(pk=run_id).update(
                 status=CheckRunStatus.SUCCEEDED,
                 finished_at=timezone.now(),
                 found=result.found,
@@ -923,14 +948,14 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
         error = traceback.format_exc()[-4000:]
         # After a database restart the failed rollback above dropped the connection; this reconnects.
         try:
-            CheckRun.objects.filter(pk=run.pk).update(
+            CheckRun.objects.filter(pk=run_id).update(
                 status=CheckRunStatus.FAILED, finished_at=timezone.now(), error=error
             )
         except DatabaseError:  # still down: the run stays "running" until the next run marks it abandoned
-            logger.warning("check %s: could not record the failure of run %s", kind, run.pk)
+            logger.warning("check %s: could not record the failure of run %s", kind, run_id)
         logger.exception("check %s failed", kind)
         raise
-    result.run_id = run.pk
+    result.run_id = run_id
     return result
 
 

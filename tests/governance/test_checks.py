@@ -441,3 +441,23 @@ def test_resolved_findings_queue_their_webhook_once(clock, agent, admin, django_
     assert set(deliveries) == {"finding.opened", "finding.resolved"}
     assert deliveries["finding.resolved"]["finding"]["resolved_at"] == timezone.now().isoformat()
     assert deliveries["finding.opened"]["finding"]["agent"] == agent.key
+
+
+def test_a_run_left_running_past_the_time_limit_is_marked_abandoned_by_the_next(clock, settings, db):
+    # given runs left "running" by lost workers: one past the hard time limit, one recent, another check's
+    limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    lost = CheckRun.objects.create(check_kind=FindingKind.ORPHANED_OWNER, started_at=timezone.now() - limit * 2)
+    recent = CheckRun.objects.create(check_kind=FindingKind.ORPHANED_OWNER, started_at=timezone.now() - limit / 2)
+    other = CheckRun.objects.create(check_kind=FindingKind.REVIEW_OVERDUE, started_at=timezone.now() - limit * 2)
+    # when the check runs again
+    result = run(FindingKind.ORPHANED_OWNER)
+    # then only its own lost run is recorded as failed, with the reason, and the new run succeeded
+    lost.refresh_from_db()
+    assert (lost.status, lost.finished_at, lost.error) == (
+        "failed",
+        timezone.now(),
+        "Abandoned: the worker running it was lost.",
+    )
+    assert CheckRun.objects.get(pk=recent.pk).status == "running"
+    assert CheckRun.objects.get(pk=other.pk).status == "running"
+    assert CheckRun.objects.get(pk=result.run_id).status == "succeeded"
