@@ -170,18 +170,25 @@ def trend_chart(points: list[reports.TrendPoint] | None, flt: reports.PortfolioF
     )
 
 
-def _maturity_url(unit) -> str:
+_SLUG = "__unit__"
+
+
+def _maturity_urls():
+    """unit -> its maturity page: the address reversed once per chart, not once per unit (a slug
+    needs no quoting)."""
     from django.urls import reverse
 
-    return reverse("portfolio:unit-maturity", args=[unit.slug])
+    pattern = reverse("portfolio:unit-maturity", args=[_SLUG])
+    return lambda unit: pattern.replace(_SLUG, unit.slug)
 
 
 def heatmap_chart(units: list[reports.UnitMaturity]) -> ChartView:
     cols = [d.title() for d in DIMENSIONS] + ["Overall"]
     rows = []
     table = []
+    maturity_url = _maturity_urls()
     for um in units:
-        url = _maturity_url(um.unit)
+        url = maturity_url(um.unit)
         note = f"(as {um.inherited_from.name})" if um.inherited_from else ""
         label = um.unit.name
         if um.assessment is None:
@@ -254,8 +261,9 @@ def readiness_chart(units: list[reports.UnitMaturity]) -> ChartView:
     cols = [col_labels[p] for p in patterns]
     rows, table = [], []
     trapped = 0
+    maturity_url = _maturity_urls()
     for um in units:
-        unit_url = _maturity_url(um.unit)
+        unit_url = maturity_url(um.unit)
         cells, trow = [], [_c(um.unit.name, unit_url)]
         for r in um.readiness:
             if r.ready is None:
