@@ -353,8 +353,8 @@ def bench_sweep():
     print(f"first sweep (opens findings): {time.monotonic() - started:.2f}s")
     sql("VACUUM ANALYZE governance_finding")
     sql("VACUUM ANALYZE governance_findingevent")
-    # The hand-written SQL gets the memory the checks give themselves (settings.CHECKS_WORK_MEM).
-    sql("SELECT set_config('work_mem', %s, false)", [settings.CHECKS_WORK_MEM])
+    # The hand-written SQL gets the memory the checks give themselves (settings.CHECKS_WORK_MEM_MB).
+    sql("SELECT set_config('work_mem', %s, false)", [f"{settings.CHECKS_WORK_MEM_MB}MB"])
     # Queries counted in one steady sweep, timed in the next: recording every statement (Django's
     # debug cursor) is the bench's cost, not the sweep's.
     with CaptureQueriesContext(connection) as ctx:

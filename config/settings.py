@@ -331,9 +331,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
-# Memory each sorting or hashing step of a check may use (PostgreSQL work_mem, for the check's own
-# transaction only): pairing 50,000 findings in one hash takes ~15 MB.
-CHECKS_WORK_MEM = env("CHECKS_WORK_MEM", "64MB")
+# Memory each sorting or hashing step of a check may use, in MB (PostgreSQL work_mem, for the check's
+# own transaction only): pairing 50,000 findings in one hash takes ~15 MB.
+CHECKS_WORK_MEM_MB = envint("CHECKS_WORK_MEM_MB", 64)
+if CHECKS_WORK_MEM_MB < 1:
+    raise ImproperlyConfigured(f"CHECKS_WORK_MEM_MB must be at least 1, not {CHECKS_WORK_MEM_MB}")
 # Each entry expires close to its interval so a backlog of missed runs cannot
 # pile up behind a stopped worker: a late run is dropped, the next one comes.
 CELERY_BEAT_SCHEDULE: dict = {

@@ -592,7 +592,8 @@ def _lock(kind: str) -> None:
         key = CHECK_LOCK_BASE + sorted(FindingKind.values).index(kind)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s), set_config('work_mem', %s, true)", [key, settings.CHECKS_WORK_MEM]
+                "SELECT pg_advisory_xact_lock(%s), set_config('work_mem', %s, true)",
+                [key, f"{settings.CHECKS_WORK_MEM_MB}MB"],
             )
 
 
@@ -891,35 +892,17 @@ def _reconcile_in_python(kind: str, wanted: dict[Subject, Wanted], now: datetime
 
 
 ABANDONED = "Abandoned: the worker running it was lost."
-START_RUN_SQL = """
-WITH abandoned AS (
-    UPDATE {run} SET status = %s, finished_at = %s, error = %s
-    WHERE check_kind = %s AND status = %s AND started_at < %s
-)
-INSERT INTO {run} (check_kind, started_at, finished_at, status, found, resolved, still_open, error, triggered_by_id)
-VALUES (%s, %s, NULL, %s, 0, 0, 0, '', %s)
-RETURNING id
-"""
 
 
 def _start_run(kind: str, now: datetime, triggered_by_id: int | None) -> int:
     """Record a run as running, committed at once, and mark as failed the runs of this check still
-    "running" past the hard time limit (their worker was lost). PostgreSQL: one statement."""
+    "running" past the hard time limit (their worker was lost). Two statements, each committed on its
+    own: neither needs the other, so no transaction (and no BEGIN and COMMIT round trips) holds them."""
     lost_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    if connection.vendor == "postgresql":
-        # One statement is its own transaction: committed at once, with no BEGIN and COMMIT round trips.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                START_RUN_SQL.format(run=CheckRun._meta.db_table),
-                [CheckRunStatus.FAILED, now, ABANDONED, kind, CheckRunStatus.RUNNING, lost_before]
-                + [kind, now, CheckRunStatus.RUNNING, triggered_by_id],
-            )
-            return cursor.fetchone()[0]
-    with transaction.atomic():
-        CheckRun.objects.filter(check_kind=kind, status=CheckRunStatus.RUNNING, started_at__lt=lost_before).update(
-            status=CheckRunStatus.FAILED, finished_at=now, error=ABANDONED
-        )
-        return CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id).pk
+    CheckRun.objects.filter(check_kind=kind, status=CheckRunStatus.RUNNING, started_at__lt=lost_before).update(
+        status=CheckRunStatus.FAILED, finished_at=now, error=ABANDONED
+    )
+    return CheckRun.objects.create(check_kind=kind, started_at=now, triggered_by_id=triggered_by_id).pk
 
 
 def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | None = None) -> CheckResult:
