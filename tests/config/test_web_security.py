@@ -146,3 +146,21 @@ def test_an_unknown_api_address_answers_json_404_and_a_page_address_the_html_pag
     assert (api.status_code, api["Content-Type"], api.json()) == (404, "application/json", {"detail": "Not found."})
     assert page.status_code == 404
     assert b"There is nothing here" in page.content
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("128", "128"), ("64MB", "must be a whole number"), ("0", "at least 1")]
+)
+def test_the_checks_work_mem_is_read_as_megabytes_and_a_bad_value_stops_start_up(value, expected):
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x7Kq2-production-like-secret-9f8e7d6c5b4a3210-ZyXwVuTsRqPoNmLkJiHg",
+        "CHECKS_WORK_MEM_MB": value,
+    }
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.CHECKS_WORK_MEM_MB)"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert expected in result.stdout + result.stderr
+    assert (result.returncode == 0) == (value == "128")
