@@ -28,7 +28,6 @@ from urllib.parse import urlencode
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
     F,
     IntegerField,
     OuterRef,
@@ -42,7 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
-from portfolio import sources
+from portfolio import aggregates, sources
 from portfolio.choices import DIMENSIONS
 from portfolio.models import MaturityAssessment, PatternMinimum, PortfolioSnapshot
 from registry.choices import RISK_TIER_ORDER, Lifecycle, Pattern, RiskTier
@@ -242,60 +241,19 @@ class _Reads:
         return sources.non_compliant_agent_ids()
 
     @cached_property
+    def scoped(self) -> tuple[str, tuple]:
+        """The reader's agents under the filter as an SQL subquery, compiled once (see :mod:`portfolio.aggregates`)."""
+        return aggregates.scoped(self.agents)
+
+    @cached_property
     def counts(self) -> dict[tuple[int, str], dict]:
         """(unit id, pattern) -> every agent count the figures need, from one grouped scan of the agents.
 
-        Per group: agents, agents per risk tier (``tier_<tier>``, ``tier_unassessed``)
-        and per lifecycle state (``lc_<state>``); orphans; fully compliant
-        production agents (only while compliance is tracked); eligible and
-        active users and how many running agents report them (``reporting``);
-        running agents per outcome bucket (``outcome_<bucket>``); only the
-        headline's (agents, states, orphans, compliance) when ``headline_only``.
-        Every figure is a sum over these groups.
-
-        The query also groups by outcome bucket, so the bucket's CASE is
-        compiled and evaluated once per agent rather than once per bucket (as
-        four filtered counts would); the buckets are folded into their (unit,
-        pattern) group here, which keeps the result at most units x patterns.
+        The counts are named in :func:`portfolio.aggregates.counts_sql`; only
+        the headline's (agents, states, orphans, compliance) when
+        ``headline_only``. Every figure is a sum over these groups.
         """
-        running = Q(lifecycle__in=RUNNING)
-        reporting = running & Q(eligible_users__isnull=False)
-        aggregates = {
-            "agents": Count("pk"),
-            **{f"lc_{state}": Count("pk", filter=Q(lifecycle=state)) for state in Lifecycle.values},
-            # An orphan in retirement needs no new owner.
-            "orphaned": Count("pk", filter=Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)),
-        }
-        if self.non_compliant is not None:
-            aggregates["compliant"] = Count(
-                "pk", filter=Q(lifecycle=Lifecycle.PRODUCTION) & ~Q(pk__in=self.non_compliant)
-            )
-        if self.headline_only:
-            rows = self.agents.values_list("business_unit_id", "pattern").annotate(**aggregates).order_by()
-            return {
-                (unit_id, pattern): dict(zip(aggregates, values, strict=True)) for unit_id, pattern, *values in rows
-            }
-        aggregates.update(
-            {
-                **{f"tier_{_tier_key(t)}": Count("pk", filter=Q(risk_tier=t)) for t in TIERS_WITH_UNASSESSED},
-                "running": Count("pk", filter=running),
-                "reporting": Count("pk", filter=reporting),
-                "eligible": Sum("eligible_users", filter=reporting),
-                "active": Sum(Coalesce("active_users", 0), filter=reporting),
-            }
-        )
-        rows = (
-            with_outcome(self.agents)
-            .values_list("business_unit_id", "pattern", "outcome")
-            .annotate(**aggregates)
-            .order_by()
-        )
-        groups: dict[tuple[int, str], list[dict]] = {}
-        for unit_id, pattern, outcome, *values in rows:
-            row = dict(zip(aggregates, values, strict=True))
-            row[f"outcome_{outcome}"] = row.pop("running")
-            groups.setdefault((unit_id, pattern), []).append(row)
-        return {key: _sum_rows(parts) for key, parts in groups.items()}
+        return aggregates.counts(self.scoped, self.non_compliant, headline_only=self.headline_only)
 
     @cached_property
     def overall(self) -> dict[str, int]:
@@ -403,7 +361,8 @@ def _headline(reads: _Reads) -> Headline:
         "compliance is not tracked yet" if compliant is None else f"{compliant} of {production} production agents"
     )
 
-    findings = sources.open_findings_summary(reads.agents)
+    open_findings = sources.open_findings()
+    findings = aggregates.findings_summary(reads.scoped, open_findings) if open_findings is not None else None
     severities: list[Figure] = []
     if findings is not None:
         severities = [
@@ -622,6 +581,10 @@ def _progress_case():
 
 
 def with_outcome(agents: QuerySet) -> QuerySet:
+    """``agents`` annotated with their ``outcome`` bucket: the agent list behind each bucket of the chart.
+
+    The chart's counts use the same rule in SQL (``aggregates.OUTCOME_CASE``); a test holds them together.
+    """
     case, helpers = _progress_case()
     return agents.annotate(**helpers).annotate(outcome=case)
 
@@ -656,18 +619,7 @@ def _outcome_attainment(reads: _Reads) -> Outcomes:
         for key, label in OUTCOME_BUCKETS
     ]
     # The furthest behind first: the database orders by progress, so only the rows shown are read.
-    progress = Case(
-        When(_span=0, then=Value(Decimal(0))),
-        default=F("_delta2") / (F("_span") * 2),
-        output_field=DecimalField(),
-    )
-    rows = (
-        with_outcome(reads.agents.filter(lifecycle__in=RUNNING))
-        .filter(outcome="behind")
-        .annotate(_progress=progress)
-        .order_by("_progress", "key")
-        .values("key", "name", "metric_name", "metric_baseline", "metric_target", "metric_current")[:LAGGING_OUTCOMES]
-    )
+    rows = aggregates.lagging(reads.scoped, LAGGING_OUTCOMES)
     lagging = []
     for r in rows:
         base = r["metric_baseline"] or Decimal(0)

@@ -7,7 +7,7 @@ to adjust.
 """
 
 from django.apps import apps
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
 OPEN_STATES = ("open", "acknowledged")
@@ -63,32 +63,6 @@ def severity_field() -> str | None:
     if Finding is not None and _has_field(Finding, "severity"):
         return "severity"
     return None
-
-
-def open_findings_summary(agents: QuerySet) -> dict | None:
-    """The open findings about ``agents`` in one aggregate query, or None while findings do not exist.
-
-    ``{"total": n, "by_severity": {severity: n}, "overdue_agents": n}``: the
-    last counts the agents with an open ``review_overdue`` finding (the same
-    agents as :func:`review_overdue_agents`). ``by_severity`` is empty while
-    findings carry no severity.
-    """
-    findings = open_agent_findings(agents)
-    if findings is None:
-        return None
-    field_name = severity_field()
-    aggregates = {
-        "total": Count("pk"),
-        "overdue_agents": Count("agent", distinct=True, filter=Q(kind="review_overdue")),
-    }
-    if field_name:
-        aggregates.update({f"sev_{sev}": Count("pk", filter=Q(**{field_name: sev})) for sev in SEVERITIES})
-    row = findings.aggregate(**aggregates)
-    return {
-        "total": row["total"],
-        "by_severity": {sev: row[f"sev_{sev}"] for sev in SEVERITIES} if field_name else {},
-        "overdue_agents": row["overdue_agents"],
-    }
 
 
 # Open findings of these kinds mean an agent is not fully compliant.

@@ -9,6 +9,7 @@ from django.utils import timezone
 from portfolio import reports
 from portfolio.reports import PortfolioFilter, Scope
 from registry.models import Agent
+from tests.factories import AgentFactory
 
 
 @pytest.fixture
@@ -131,6 +132,57 @@ def test_outcome_attainment_puts_each_running_agent_in_one_bucket(full):
     assert values(outcomes.buckets) == {"met": 1, "on_track": 1, "behind": 1, "unmeasured": 1}
     # a2: lower is better, 100 -> 80 of the way to 50 is 40 %
     assert [(item.key, item.progress) for item in outcomes.lagging] == [("a2", 40.0)]
+
+
+METRIC_CASES = [
+    # (baseline, target, current): bucket; progress is (current - baseline) / (target - baseline)
+    (("0", "10", "12"), "met"),
+    ((None, "100", "60"), "on_track"),
+    ((None, "100", "50"), "on_track"),  # exactly halfway
+    ((None, "100", "49"), "behind"),
+    (("100", "50", "80"), "behind"),  # lower is better: 40 % of the way
+    (("100", "50", "75"), "on_track"),
+    (("100", "50", "40"), "met"),
+    (("5", "5", "5"), "met"),  # target equal to its baseline
+    (("5", "5", "4"), "behind"),
+    (("10", "20", "5"), "behind"),  # moved away from the target
+    (("0.50", "1.25", "0.90"), "on_track"),
+    ((None, None, "3"), "unmeasured"),
+    (("0", "10", None), "unmeasured"),
+]
+
+
+def test_outcome_buckets_agree_with_the_agent_list_behind_each_bucket(unit, owner):
+    # given: running agents with every kind of metric, and one proposed agent that is not counted
+    for n, ((baseline, target, current), _) in enumerate(METRIC_CASES):
+        AgentFactory(
+            key=f"m{n:02}",
+            business_unit=unit,
+            owner=owner,
+            lifecycle="production" if n % 2 else "pilot",
+            production_since=timezone.now(),
+            **{
+                f"metric_{name}": Decimal(value) if value is not None else None
+                for name, value in zip(("baseline", "target", "current"), (baseline, target, current), strict=True)
+            },
+        )
+    AgentFactory(key="idea", business_unit=unit, owner=owner, lifecycle="proposed", metric_target=Decimal(1))
+    # when
+    outcomes = reports.outcome_attainment(Scope(Agent.objects.all(), True), PortfolioFilter())
+    # then: the figure counts each running agent once, in its bucket
+    expected = {key: sum(1 for _, bucket in METRIC_CASES if bucket == key) for key, _ in reports.OUTCOME_BUCKETS}
+    assert values(outcomes.buckets) == expected
+    # and the list each bucket links to (the ORM's rule) holds exactly those agents
+    for key, _ in reports.OUTCOME_BUCKETS:
+        listed = reports.with_outcome(Agent.objects.filter(lifecycle__in=reports.RUNNING)).filter(outcome=key)
+        assert listed.count() == expected[key], key
+    # the furthest behind first: away from the target, no span, 40 %, 49 %
+    assert [(item.key, item.progress) for item in outcomes.lagging] == [
+        ("m09", -50.0),
+        ("m08", 0.0),
+        ("m04", 40.0),
+        ("m03", 49.0),
+    ]
 
 
 def test_shared_tools_count_live_agents_only(full):

@@ -1,0 +1,196 @@
+"""The dashboard's heaviest aggregates, written in SQL over the reader's agents.
+
+The reader's agents (their permissions and the dashboard filter) stay an ORM
+queryset, composed in one place (:class:`portfolio.reports.Scope` and
+``PortfolioFilter.apply``); :func:`scoped` compiles it once per call, and the
+statements here read from it as a subquery. Built with the ORM instead, the
+grouped count of some thirty filtered aggregates, the lagging outcomes and the
+findings summary cost more Python to assemble on every request than the
+database took to answer them for a portfolio of a thousand agents.
+
+The SQL is plain enough for both PostgreSQL and SQLite (``FILTER`` needs
+SQLite 3.30). Everything interpolated into it is a constant of this module
+or a choice value checked by :func:`_literal`; the reader's values travel as
+parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from registry.choices import Lifecycle
+from registry.models import User
+
+# The columns of the scoped agents every statement here may read.
+SCOPED_COLUMNS = (
+    "id",
+    "key",
+    "name",
+    "business_unit_id",
+    "owner_id",
+    "pattern",
+    "risk_tier",
+    "lifecycle",
+    "eligible_users",
+    "active_users",
+    "metric_name",
+    "metric_baseline",
+    "metric_target",
+    "metric_current",
+)
+RUNNING = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
+OUTCOMES = ("met", "on_track", "behind", "unmeasured")
+TIERS = ("low", "medium", "high", "critical", "")
+SEVERITIES = ("critical", "high", "medium", "low")
+
+_BASE = "COALESCE(a.metric_baseline, 0)"
+# Which outcome bucket a success metric puts an agent in; the same rule as reports.with_outcome (the
+# agent list behind each bucket), and a test holds the two to the same answer. Progress is
+# (current - baseline) / (target - baseline) with the baseline 0 when unset; a target below the
+# baseline means lower is better; written without division, so a target equal to its baseline is safe.
+OUTCOME_CASE = f"""CASE
+    WHEN a.metric_target IS NULL OR a.metric_current IS NULL THEN 'unmeasured'
+    WHEN a.metric_target >= {_BASE} THEN CASE
+        WHEN a.metric_current >= a.metric_target THEN 'met'
+        WHEN (a.metric_current - {_BASE}) * 2 >= a.metric_target - {_BASE} THEN 'on_track'
+        ELSE 'behind' END
+    ELSE CASE
+        WHEN a.metric_current <= a.metric_target THEN 'met'
+        WHEN (a.metric_current - {_BASE}) * 2 <= a.metric_target - {_BASE} THEN 'on_track'
+        ELSE 'behind' END
+    END"""
+
+
+def _literal(value: str) -> str:
+    """A choice value as an SQL string literal; only lowercase words can be one."""
+    if not re.fullmatch(r"[a-z_]*", value):
+        raise ValueError(f"not a choice value: {value!r}")
+    return f"'{value}'"
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(_literal(v) for v in values) + ")"
+
+
+def scoped(agents: QuerySet) -> tuple[str, tuple]:
+    """``agents`` as an SQL subquery with :data:`SCOPED_COLUMNS`, and its parameters."""
+    qs = agents.order_by().values(*SCOPED_COLUMNS)
+    sql, params = qs.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def fetch(sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@cache
+def counts_sql(*, compliance: bool, headline_only: bool) -> tuple[str, tuple[str, ...]]:
+    """The grouped count per (unit, pattern): the statement (with ``{scope}`` and, when
+    ``compliance``, ``{non_compliant}`` to fill in) and the names of its counts.
+
+    Per group: agents, per lifecycle state (``lc_<state>``), orphans (the
+    owner's account is inactive, retired agents left out), fully compliant
+    production agents (``compliant``, while compliance is tracked); unless
+    ``headline_only``: per risk tier (``tier_<tier>``, ``tier_unassessed``),
+    running agents per outcome bucket (``outcome_<bucket>``), and the eligible
+    and active users of the running agents that report them (``reporting``
+    says how many do). The outcome is worked out once per agent in the inner
+    select, not once per bucket.
+    """
+    running = f"a.lifecycle IN {_in(RUNNING)}"
+    reporting = f"{running} AND a.eligible_users IS NOT NULL"
+    columns = {"agents": "COUNT(*)"}
+    for state in Lifecycle.values:
+        columns[f"lc_{state}"] = f"COUNT(*) FILTER (WHERE a.lifecycle = {_literal(state)})"
+    columns["orphaned"] = f"COUNT(*) FILTER (WHERE NOT u.is_active AND a.lifecycle <> {_literal(Lifecycle.RETIRED)})"
+    if compliance:
+        columns["compliant"] = (
+            f"COUNT(*) FILTER (WHERE a.lifecycle = {_literal(Lifecycle.PRODUCTION)} "
+            "AND a.id NOT IN ({non_compliant}))"
+        )
+    source = "({scope}) a"
+    if not headline_only:
+        for tier in TIERS:
+            columns[f"tier_{tier or 'unassessed'}"] = f"COUNT(*) FILTER (WHERE a.risk_tier = {_literal(tier)})"
+        for outcome in OUTCOMES:
+            columns[f"outcome_{outcome}"] = f"COUNT(*) FILTER (WHERE {running} AND a.outcome = {_literal(outcome)})"
+        columns["reporting"] = f"COUNT(*) FILTER (WHERE {reporting})"
+        columns["eligible"] = f"COALESCE(SUM(a.eligible_users) FILTER (WHERE {reporting}), 0)"
+        columns["active"] = f"COALESCE(SUM(COALESCE(a.active_users, 0)) FILTER (WHERE {reporting}), 0)"
+        source = f"(SELECT a.*, {OUTCOME_CASE} AS outcome FROM ({{scope}}) a) a"
+    select = ",\n       ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    sql = (
+        f"SELECT a.business_unit_id, a.pattern,\n       {select}\n"
+        f"  FROM {source}\n  JOIN {User._meta.db_table} u ON u.id = a.owner_id\n"
+        " GROUP BY a.business_unit_id, a.pattern"
+    )
+    return sql, tuple(columns)
+
+
+def counts(agents_sql: tuple[str, tuple], non_compliant: QuerySet | None, *, headline_only: bool) -> dict:
+    """(unit id, pattern) -> {count name: value}; see :func:`counts_sql`."""
+    sql, names = counts_sql(compliance=non_compliant is not None, headline_only=headline_only)
+    scope_sql, scope_params = agents_sql
+    params: tuple = ()
+    if non_compliant is not None:
+        nc_sql, nc_params = non_compliant.query.sql_with_params()
+        # The compliance filter comes before the FROM clause, so its parameters come first.
+        sql = sql.replace("{non_compliant}", nc_sql)
+        params = tuple(nc_params)
+    sql = sql.replace("{scope}", scope_sql)
+    rows = fetch(sql, params + scope_params)
+    return {(unit_id, pattern): dict(zip(names, values, strict=True)) for unit_id, pattern, *values in rows}
+
+
+def _decimal(value) -> Decimal | None:
+    # PostgreSQL returns numeric as Decimal; SQLite stores it as an integer or a float.
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def lagging(agents_sql: tuple[str, tuple], limit: int) -> list[dict]:
+    """The running agents whose metric has come less than halfway, the furthest behind first."""
+    scope_sql, params = agents_sql
+    sql = f"""SELECT a.key, a.name, a.metric_name, a.metric_baseline, a.metric_target, a.metric_current
+  FROM ({scope_sql}) a
+ WHERE a.lifecycle IN {_in(RUNNING)} AND {OUTCOME_CASE} = 'behind'
+ ORDER BY CASE WHEN a.metric_target = {_BASE} THEN 0
+               ELSE (a.metric_current - {_BASE}) * 1.0 / (a.metric_target - {_BASE}) END,
+          a.key
+ LIMIT {int(limit)}"""
+    return [
+        {
+            "key": key,
+            "name": name,
+            "metric_name": metric_name,
+            "metric_baseline": _decimal(baseline),
+            "metric_target": _decimal(target),
+            "metric_current": _decimal(current),
+        }
+        for key, name, metric_name, baseline, target, current in fetch(sql, params)
+    ]
+
+
+def findings_summary(agents_sql: tuple[str, tuple], open_findings: QuerySet) -> dict:
+    """The open findings about the scoped agents: total, per severity, and agents with an overdue review."""
+    findings = open_findings.order_by().values("agent_id", "kind", "severity")
+    findings_sql, findings_params = findings.query.sql_with_params()
+    scope_sql, scope_params = agents_sql
+    per_severity = ", ".join(f"COUNT(*) FILTER (WHERE f.severity = {_literal(s)})" for s in SEVERITIES)
+    sql = f"""SELECT COUNT(*), COUNT(DISTINCT f.agent_id) FILTER (WHERE f.kind = 'review_overdue'), {per_severity}
+  FROM ({findings_sql}) f
+ WHERE f.agent_id IN (SELECT a.id FROM ({scope_sql}) a)"""
+    total, overdue, *severities = fetch(sql, tuple(findings_params) + scope_params)[0]
+    return {
+        "total": total,
+        "by_severity": dict(zip(SEVERITIES, severities, strict=True)),
+        "overdue_agents": overdue,
+    }
