@@ -17,6 +17,7 @@ parameters.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
@@ -194,3 +195,71 @@ def findings_summary(agents_sql: tuple[str, tuple], open_findings: QuerySet) -> 
         "by_severity": dict(zip(SEVERITIES, severities, strict=True)),
         "overdue_agents": overdue,
     }
+
+
+def _placeholders(values) -> str:
+    return "(" + ", ".join(["%s"] * len(values)) + ")"
+
+
+def _day(value) -> date:
+    # SQLite hands dates back as text.
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+TREND_SUMS = ("agents", "production_agents", "open_findings", "open_findings_high", "reviews_overdue", "maturity_traps")
+
+
+def trend(start: date, end: date, unit_ids=(), patterns=(), tiers=()) -> list[tuple]:
+    """(day, open shadow agents, *TREND_SUMS) per snapshot taken from ``start`` to ``end``.
+
+    The sums cover the lines of the given units, patterns and risk tiers (all
+    when none are given); a snapshot without such lines sums to 0.
+    """
+    from portfolio.models import PortfolioSnapshot, PortfolioSnapshotLine
+
+    on, params = ["l.snapshot_id = s.id"], []
+    for column, values in (("business_unit_id", unit_ids), ("pattern", patterns), ("risk_tier", tiers)):
+        if values:
+            on.append(f"l.{column} IN {_placeholders(values)}")
+            params.extend(values)
+    sums = ", ".join(f"COALESCE(SUM(l.{name}), 0)" for name in TREND_SUMS)
+    sql = f"""SELECT s.taken_on, s.open_shadow_agents, {sums}
+  FROM {PortfolioSnapshot._meta.db_table} s
+  LEFT JOIN {PortfolioSnapshotLine._meta.db_table} l ON {" AND ".join(on)}
+ WHERE s.taken_on >= %s AND s.taken_on <= %s
+ GROUP BY s.id, s.taken_on, s.open_shadow_agents
+ ORDER BY s.taken_on"""
+    return [(_day(day), *rest) for day, *rest in fetch(sql, [*params, start, end])]
+
+
+def shared_tools(agents_sql: tuple[str, tuple], limit: int) -> list[tuple]:
+    """(tool key, tool name, live agents) for the catalog tools granted to two or more live scoped agents."""
+    from registry.models import AgentVersion, AgentVersionTool, Tool
+
+    scope_sql, params = agents_sql
+    sql = f"""SELECT t.key, t.name, COUNT(DISTINCT v.agent_id) AS n
+  FROM {AgentVersionTool._meta.db_table} g
+  JOIN {AgentVersion._meta.db_table} v ON v.id = g.version_id
+  JOIN {Tool._meta.db_table} t ON t.id = g.tool_id
+ WHERE v.agent_id IN (SELECT a.id FROM ({scope_sql}) a WHERE a.lifecycle <> {_literal(Lifecycle.RETIRED)})
+ GROUP BY t.key, t.name
+HAVING COUNT(DISTINCT v.agent_id) >= 2
+ ORDER BY n DESC, t.key
+ LIMIT {int(limit)}"""
+    return fetch(sql, params)
+
+
+def usage_by_month(agents_sql: tuple[str, tuple], start: date, end: date, rollup) -> list[tuple]:
+    """(first day of the month, cost, invocations, tokens) per calendar month from ``start`` to ``end``,
+    summed over the scoped agents' daily usage rollups (``rollup``, the telemetry model)."""
+    month_sql, month_params = connection.ops.date_trunc_sql("month", "r.day", ())
+    scope_sql, scope_params = agents_sql
+    sql = f"""SELECT {month_sql}, SUM(r.cost), SUM(r.invocations), SUM(r.input_tokens + r.output_tokens)
+  FROM {rollup._meta.db_table} r
+ WHERE r.day >= %s AND r.day <= %s AND r.agent_id IN (SELECT a.id FROM ({scope_sql}) a)
+ GROUP BY 1
+ ORDER BY 1"""
+    return [
+        (_day(month.date() if isinstance(month, datetime) else month), _decimal(cost), int(calls), int(tokens))
+        for month, cost, calls, tokens in fetch(sql, (*month_params, start, end, *scope_params))
+    ]

@@ -1,5 +1,6 @@
 """Reads of the portfolio's own tables, each scoped through ``for_user``."""
 
+from django.db import connections
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
@@ -19,8 +20,14 @@ class MaturityAssessmentQuerySet(RestrictedQuerySet):
         return self.filter(assessed_on__lte=day)
 
     def latest_per_unit(self, day=None):
-        """Each unit's most recent assessment (on or before ``day``), in one query on any database."""
+        """Each unit's most recent assessment (on or before ``day``), in one query on any database.
+
+        PostgreSQL's DISTINCT ON says it directly (and costs the ORM a fraction
+        of the window function's compiling); elsewhere a row number per unit.
+        """
         qs = self.as_of(day) if day is not None else self
+        if connections[self.db].features.can_distinct_on_fields:
+            return qs.order_by("business_unit_id", "-assessed_on", "-id").distinct("business_unit_id")
         return qs.annotate(
             _rank=Window(
                 RowNumber(),

@@ -34,7 +34,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -43,9 +42,9 @@ from django.urls import reverse
 
 from portfolio import aggregates, sources
 from portfolio.choices import DIMENSIONS
-from portfolio.models import MaturityAssessment, PatternMinimum, PortfolioSnapshot
+from portfolio.models import MaturityAssessment, PatternMinimum
 from registry.choices import RISK_TIER_ORDER, Lifecycle, Pattern, RiskTier
-from registry.models import Agent, AgentVersionTool, BusinessUnit
+from registry.models import Agent, BusinessUnit
 
 NOT_ASSESSED = ""
 TIERS_WITH_UNASSESSED = (*RiskTier.values, NOT_ASSESSED)
@@ -649,14 +648,7 @@ def shared_tools(scope: Scope, flt: PortfolioFilter) -> list[Cell]:
 
 
 def _shared_tools(reads: _Reads) -> list[Cell]:
-    agents = reads.agents.exclude(lifecycle=Lifecycle.RETIRED)
-    rows = (
-        AgentVersionTool.objects.filter(version__agent__in=agents.values("pk"))
-        .values_list("tool__key", "tool__name")
-        .annotate(n=Count("version__agent", distinct=True))
-        .filter(n__gte=2)
-        .order_by("-n", "tool__key")[:TOP_TOOLS]
-    )
+    rows = aggregates.shared_tools(reads.scoped, TOP_TOOLS)
     return [Cell(name, n, reads.agents_url(tool=key), key=key) for key, name, n in rows]
 
 
@@ -677,19 +669,11 @@ def usage_by_month(scope: Scope, flt: PortfolioFilter, today: date) -> list[Usag
 
 
 def _usage_by_month(reads: _Reads, today: date) -> list[UsageMonth] | None:
-    start, end = reads.flt.window(today)
-    rows = sources.usage_by_month(reads.agents, start, end)
-    if rows is None:
+    rollup = sources.usage_rollup_model()
+    if rollup is None:
         return None
-    return [
-        UsageMonth(
-            r["month"].date() if isinstance(r["month"], datetime) else r["month"],
-            Decimal(r["cost"]),
-            int(r["invocations"]),
-            int(r["tokens"]),
-        )
-        for r in rows
-    ]
+    start, end = reads.flt.window(today)
+    return [UsageMonth(*row) for row in aggregates.usage_by_month(reads.scoped, start, end, rollup)]
 
 
 # --- Trends from the daily snapshots -------------------------------------------------
@@ -707,7 +691,7 @@ class TrendPoint:
     maturity_traps: int
 
 
-TREND_SUMS = ("agents", "production_agents", "open_findings", "open_findings_high", "reviews_overdue", "maturity_traps")
+TREND_SUMS = aggregates.TREND_SUMS
 
 
 def trend(scope: Scope, flt: PortfolioFilter, today: date) -> list[TrendPoint] | None:
@@ -725,22 +709,12 @@ def _trend(reads: _Reads, today: date) -> list[TrendPoint] | None:
     flt = reads.flt
     start, end = flt.window(today)
     # Each snapshot with its lines summed in one query; a snapshot without matching lines sums to nothing (0).
-    lines = Q()
+    under = ()
     if flt.business_unit is not None:
         under = [u.pk for u in reads.units if u.path.startswith(flt.business_unit.path)]
-        lines &= Q(lines__business_unit_id__in=under)
-    if flt.patterns:
-        lines &= Q(lines__pattern__in=flt.patterns)
-    if flt.risk_tiers:
-        lines &= Q(lines__risk_tier__in=flt.risk_tiers)
-    rows = (
-        PortfolioSnapshot.objects.between(start, end)
-        .values_list("taken_on", "open_shadow_agents")
-        .annotate(**{name: Sum(f"lines__{name}", filter=lines or None) for name in TREND_SUMS})
-        .order_by("taken_on")
-    )
+    rows = aggregates.trend(start, end, under, flt.patterns, flt.risk_tiers)
     return [
-        TrendPoint(day=day, open_shadow_agents=shadow, **{n: v or 0 for n, v in zip(TREND_SUMS, totals, strict=True)})
+        TrendPoint(day=day, open_shadow_agents=shadow, **dict(zip(TREND_SUMS, totals, strict=True)))
         for day, shadow, *totals in rows
     ]
 

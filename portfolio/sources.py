@@ -7,7 +7,7 @@ to adjust.
 """
 
 from django.apps import apps
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 
 OPEN_STATES = ("open", "acknowledged")
@@ -98,50 +98,8 @@ def review_overdue_agents(agents: QuerySet) -> QuerySet | None:
 
 
 def usage_rollup_model():
-    """Daily usage rollups per agent (telemetry), or None."""
-    for name in ("DailyUsage", "UsageRollup", "DailyUsageRollup", "AgentDailyUsage"):
-        model = _model("telemetry", name)
-        if model is not None:
-            return model
-    return None
-
-
-def usage_by_month(agents: QuerySet, start, end) -> list[dict] | None:
-    """[{"month": date, "cost": Decimal, "invocations": int, "tokens": int}] per calendar month, or None."""
-    from django.db.models import Sum
-    from django.db.models.functions import TruncMonth
-
-    Rollup = usage_rollup_model()
-    if Rollup is None:
-        return None
-    day_field = "day" if _has_field(Rollup, "day") else "date"
-    sums = {}
-    for name in ("cost", "invocations", "tokens"):
-        for candidate in (name, f"{name}_total", f"total_{name}"):
-            if _has_field(Rollup, candidate):
-                sums[name] = Sum(candidate)
-                break
-    if "tokens" not in sums and _has_field(Rollup, "input_tokens"):
-        sums["tokens"] = Sum(F("input_tokens") + F("output_tokens"))
-    filters = Q(**{f"{day_field}__gte": start, f"{day_field}__lte": end})
-    if _has_field(Rollup, "agent"):
-        filters &= Q(agent__in=agents.values("pk"))
-    rows = (
-        Rollup.objects.filter(filters)
-        .annotate(month=TruncMonth(day_field))
-        .values("month")
-        .annotate(**sums)
-        .order_by("month")
-    )
-    return [
-        {
-            "month": r["month"],
-            "cost": r.get("cost") or 0,
-            "invocations": r.get("invocations") or 0,
-            "tokens": r.get("tokens") or 0,
-        }
-        for r in rows
-    ]
+    """Daily usage rollups per agent (telemetry's ``DailyUsage``), or None."""
+    return _model("telemetry", "DailyUsage")
 
 
 def findings_url(**params) -> str | None:

@@ -74,6 +74,21 @@ def test_the_trend_follows_the_unit_filter_and_the_period(world):
     assert [p.day for p in all_points] == [date(2026, 1, 1), date(2026, 2, 1)]
 
 
+def test_the_trend_follows_the_pattern_and_tier_filters_and_keeps_empty_days(world):
+    with time_machine.travel("2026-02-01 12:00Z"):
+        tasks.take_snapshot.delay()
+
+    def agents(**filters):
+        return [(p.day, p.agents) for p in reports.trend(full_scope(), PortfolioFilter(**filters), date(2026, 2, 1))]
+
+    # employee enablement: a1 (hr, low) and a7 (finance, low); a5 is retired
+    assert agents(patterns=("employee_enablement",)) == [(date(2026, 2, 1), 2)]
+    assert agents(patterns=("employee_enablement",), business_unit=world.finance) == [(date(2026, 2, 1), 1)]
+    assert agents(risk_tiers=("critical",)) == [(date(2026, 2, 1), 2)]  # a6, a8
+    # no line matches, and the day still shows, at 0
+    assert agents(patterns=("employee_enablement",), risk_tiers=("critical",)) == [(date(2026, 2, 1), 0)]
+
+
 def test_weekly_keeps_the_last_day_of_each_seven_day_step(world):
     for day in ("2026-01-05", "2026-01-06", "2026-01-12"):
         with time_machine.travel(f"{day} 12:00Z"):
