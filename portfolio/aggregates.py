@@ -141,10 +141,9 @@ def counts(agents_sql: tuple[str, tuple], non_compliant: QuerySet | None, *, hea
     scope_sql, scope_params = agents_sql
     params: tuple = ()
     if non_compliant is not None:
-        nc_sql, nc_params = non_compliant.query.sql_with_params()
+        nc_sql, params = _compiled(non_compliant)
         # The compliance filter comes before the FROM clause, so its parameters come first.
         sql = sql.replace("{non_compliant}", nc_sql)
-        params = tuple(nc_params)
     sql = sql.replace("{scope}", scope_sql)
     rows = fetch(sql, params + scope_params)
     return {(unit_id, pattern): dict(zip(names, values, strict=True)) for unit_id, pattern, *values in rows}
@@ -180,17 +179,42 @@ def lagging(agents_sql: tuple[str, tuple], limit: int) -> list[dict]:
     ]
 
 
-def findings_summary(agents_sql: tuple[str, tuple], open_findings: QuerySet) -> dict:
-    """The open findings about the scoped agents: total, per severity, and agents with an overdue review."""
-    findings = open_findings.order_by().values("agent_id", "kind", "severity")
-    findings_sql, findings_params = findings.query.sql_with_params()
+def _compiled(qs: QuerySet) -> tuple[str, tuple]:
+    sql, params = qs.order_by().query.sql_with_params()
+    return sql, tuple(params)
+
+
+def findings_figures(
+    agents_sql: tuple[str, tuple], open_findings: QuerySet, control_gap_runs: QuerySet | None, *, shadow: bool
+) -> dict:
+    """The headline's findings figures in one statement.
+
+    ``total``, ``by_severity`` and ``overdue_agents`` (agents with an open
+    ``review_overdue`` finding) count the open findings about the scoped
+    agents; ``shadow`` the open shadow-agent findings of the whole
+    organisation (None unless asked for); ``compliance_tracked`` whether the
+    control-gap check has completed a sweep.
+    """
+    findings_sql, findings_params = _compiled(open_findings.values("agent_id", "kind", "severity"))
     scope_sql, scope_params = agents_sql
+    params: tuple = ()
+    tracked = "0 = 1"
+    if control_gap_runs is not None:
+        runs_sql, params = _compiled(control_gap_runs)
+        tracked = f"EXISTS ({runs_sql})"
+    shadow_count = "NULL"
+    if shadow:
+        shadow_count = f"(SELECT COUNT(*) FROM ({findings_sql}) s WHERE s.kind = 'shadow_agent')"
+        params += findings_params
     per_severity = ", ".join(f"COUNT(*) FILTER (WHERE f.severity = {_literal(s)})" for s in SEVERITIES)
-    sql = f"""SELECT COUNT(*), COUNT(DISTINCT f.agent_id) FILTER (WHERE f.kind = 'review_overdue'), {per_severity}
+    sql = f"""SELECT CASE WHEN {tracked} THEN 1 ELSE 0 END, {shadow_count},
+       COUNT(*), COUNT(DISTINCT f.agent_id) FILTER (WHERE f.kind = 'review_overdue'), {per_severity}
   FROM ({findings_sql}) f
  WHERE f.agent_id IN (SELECT a.id FROM ({scope_sql}) a)"""
-    total, overdue, *severities = fetch(sql, tuple(findings_params) + scope_params)[0]
+    tracked, shadow_agents, total, overdue, *severities = fetch(sql, params + findings_params + scope_params)[0]
     return {
+        "compliance_tracked": bool(tracked),
+        "shadow": shadow_agents,
         "total": total,
         "by_severity": dict(zip(SEVERITIES, severities, strict=True)),
         "overdue_agents": overdue,

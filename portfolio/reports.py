@@ -11,7 +11,7 @@ The figures share their reads through a :class:`_Reads` made for one call:
 every agent count that can be grouped by (unit, pattern) comes from one scan
 of the agents, and the units, the policy and the list URLs are read once.
 :func:`dashboard` makes one for all its sections, so the whole dashboard is
-eleven queries; a figure asked for on its own makes its own.
+nine queries; a figure asked for on its own makes its own.
 
 Headline figures describe the portfolio now; the period chooses the window
 of the trend, cost and usage charts.
@@ -240,6 +240,16 @@ class _Reads:
         return sources.non_compliant_agent_ids()
 
     @cached_property
+    def findings(self) -> dict | None:
+        """The headline's findings figures (:func:`portfolio.aggregates.findings_figures`), None without findings."""
+        open_findings = sources.open_findings()
+        if open_findings is None:
+            return None
+        return aggregates.findings_figures(
+            self.scoped, open_findings, sources.completed_control_gap_runs(), shadow=self.scope.full
+        )
+
+    @cached_property
     def scoped(self) -> tuple[str, tuple]:
         """The reader's agents under the filter as an SQL subquery, compiled once (see :mod:`portfolio.aggregates`)."""
         return aggregates.scoped(self.agents)
@@ -354,14 +364,14 @@ def _headline(reads: _Reads) -> Headline:
     ]
     production = counts.get(f"lc_{Lifecycle.PRODUCTION}", 0)
 
-    compliant = counts.get("compliant", 0) if reads.non_compliant is not None else None
+    findings = reads.findings
+    tracked = findings is not None and findings["compliance_tracked"] and reads.non_compliant is not None
+    compliant = counts.get("compliant", 0) if tracked else None
     percent = None if compliant is None or production == 0 else round(100 * compliant / production, 1)
     compliant_note = (
         "compliance is not tracked yet" if compliant is None else f"{compliant} of {production} production agents"
     )
 
-    open_findings = sources.open_findings()
-    findings = aggregates.findings_summary(reads.scoped, open_findings) if open_findings is not None else None
     severities: list[Figure] = []
     if findings is not None:
         severities = [
@@ -374,10 +384,7 @@ def _headline(reads: _Reads) -> Headline:
             for sev in sources.SEVERITIES
         ]
 
-    shadow = None
-    if reads.scope.full:
-        shadow_qs = sources.open_shadow_findings()
-        shadow = shadow_qs.count() if shadow_qs is not None else None
+    shadow = findings["shadow"] if findings is not None else None
 
     return Headline(
         total_agents=Figure("agents", "Agents", counts.get("agents", 0), reads.catalog_url()),
@@ -958,7 +965,7 @@ class Dashboard:
 
 
 def dashboard(scope: Scope, flt: PortfolioFilter, now: datetime) -> Dashboard:
-    """Every section of the dashboard, from one set of shared reads (eleven queries at any size)."""
+    """Every section of the dashboard, from one set of shared reads (nine queries at any size)."""
     today = now.date()
     reads = _Reads(scope, flt)
     return Dashboard(

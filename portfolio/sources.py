@@ -70,23 +70,28 @@ NON_COMPLIANT_KINDS = ("control_gap", "evidence_expired", "orphaned_owner")
 
 
 def non_compliant_agent_ids() -> QuerySet | None:
-    """The ids of the agents that are not fully compliant, as of the background checks' last sweep; None while unknown.
+    """The ids of the agents with an open finding that means they are not fully compliant; None without findings.
 
     Fully compliant: no open ``control_gap`` (a required control without valid
     accepted evidence or a waiver), ``evidence_expired`` or ``orphaned_owner``
     finding. Reading the findings keeps the compliance figure one indexed
     subquery at any size and makes it agree with the findings list it links
     to; evaluating every agent's checklist live took 14 s at 50,000 agents.
-    Until the control-gap check has completed once, compliance is unknown
-    (None), not 100 %.
+    The figure means something only once the control-gap check has completed
+    (:func:`completed_control_gap_runs`); until then it is unknown, not 100 %.
     """
-    Finding = finding_model()
+    findings = open_findings()
+    if findings is None:
+        return None
+    return findings.filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
+
+
+def completed_control_gap_runs() -> QuerySet | None:
+    """The control-gap check's completed sweeps (compliance is known once there is one); None without check runs."""
     CheckRun = _model("governance", "CheckRun")
-    if Finding is None or CheckRun is None:
+    if CheckRun is None:
         return None
-    if not CheckRun.objects.filter(check_kind="control_gap", status="succeeded").exists():
-        return None
-    return open_findings().filter(kind__in=NON_COMPLIANT_KINDS, agent__isnull=False).values("agent_id")
+    return CheckRun.objects.filter(check_kind="control_gap", status="succeeded").values("id")
 
 
 def review_overdue_agents(agents: QuerySet) -> QuerySet | None:
