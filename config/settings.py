@@ -113,7 +113,7 @@ AUTH_USER_MODEL = "registry.User"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out name is refused before any password is checked.
     "registry.lockout.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "registry.backends.RoleModelBackend",
     "registry.sso.SsoBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
