@@ -83,31 +83,49 @@ def _fields(cls) -> tuple[str, ...]:
     return (*(f.name for f in dataclasses.fields(cls)), *_PROPERTIES.get(cls, ()))
 
 
+def _filter(value: reports.PortfolioFilter) -> dict:
+    return {
+        "business_unit": value.business_unit.slug if value.business_unit else None,
+        "patterns": list(value.patterns),
+        "risk_tiers": list(value.risk_tiers),
+        "period": value.period,
+        "description": value.describe(),
+    }
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_CONVERTERS = {
+    BusinessUnit: _unit,
+    MaturityAssessment: _assessment,
+    reports.PortfolioFilter: _filter,
+    dict: lambda value: {str(k): to_json(v) for k, v in value.items()},
+    list: lambda value: [to_json(v) for v in value],
+    tuple: lambda value: [to_json(v) for v in value],
+    datetime: lambda value: value.isoformat(),
+    date: lambda value: value.isoformat(),
+    Decimal: float,
+}
+
+
+@cache
+def _converter(cls):
+    """How to write a value of ``cls``: by its exact type, else a report dataclass's fields, else as it is."""
+    if cls in _CONVERTERS:
+        return _CONVERTERS[cls]
+    if dataclasses.is_dataclass(cls):
+        names = _fields(cls)
+        return lambda value: {name: to_json(getattr(value, name)) for name in names}
+    for base, convert in _CONVERTERS.items():
+        if issubclass(cls, base):
+            return convert
+    return lambda value: value
+
+
 def to_json(value):
     """A report dataclass (or anything inside one) as plain JSON values."""
-    # Most of the dashboard's few thousand values are plain numbers and strings: answer them first.
-    if value is None or isinstance(value, (str, int, float)):
+    # The dashboard holds a few thousand values, most of them plain numbers and strings: answer those
+    # first, and find everything else's writer by its type once per process.
+    cls = type(value)
+    if cls in _PLAIN:
         return value
-    if isinstance(value, BusinessUnit):
-        return _unit(value)
-    if isinstance(value, MaturityAssessment):
-        return _assessment(value)
-    if isinstance(value, reports.PortfolioFilter):
-        return {
-            "business_unit": value.business_unit.slug if value.business_unit else None,
-            "patterns": list(value.patterns),
-            "risk_tiers": list(value.risk_tiers),
-            "period": value.period,
-            "description": value.describe(),
-        }
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: to_json(getattr(value, name)) for name in _fields(type(value))}
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
+    return _converter(cls)(value)
