@@ -1,12 +1,13 @@
-"""The dashboard's heaviest aggregates, written in SQL over the reader's agents.
+"""The dashboard's aggregates, written in SQL over the reader's agents.
 
 The reader's agents (their permissions and the dashboard filter) stay an ORM
 queryset, composed in one place (:class:`portfolio.reports.Scope` and
 ``PortfolioFilter.apply``); :func:`scoped` compiles it once per call, and the
-statements here read from it as a subquery. Built with the ORM instead, the
-grouped count of some thirty filtered aggregates, the lagging outcomes and the
-findings summary cost more Python to assemble on every request than the
-database took to answer them for a portfolio of a thousand agents.
+statements here read from it as a subquery. Built with the ORM, these
+statements (the grouped count alone has some thirty filtered aggregates) cost
+more Python to assemble on every request than the database took to answer
+them for a portfolio of a thousand agents: the dashboard took 2.7 times as
+long as the same aggregates written by hand, and 1.5 times with them here.
 
 The SQL is plain enough for both PostgreSQL and SQLite (``FILTER`` needs
 SQLite 3.30). Everything interpolated into it is a constant of this module
@@ -48,6 +49,8 @@ RUNNING = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
 OUTCOMES = ("met", "on_track", "behind", "unmeasured")
 TIERS = ("low", "medium", "high", "critical", "")
 SEVERITIES = ("critical", "high", "medium", "low")
+METRIC_PLACES = 2  # Agent.metric_*
+COST_PLACES = 6  # DailyUsage.cost
 
 _BASE = "COALESCE(a.metric_baseline, 0)"
 # Which outcome bucket a success metric puts an agent in; the same rule as reports.with_outcome (the
@@ -78,11 +81,15 @@ def _in(values) -> str:
     return "(" + ", ".join(_literal(v) for v in values) + ")"
 
 
+def _compiled(qs: QuerySet) -> tuple[str, tuple]:
+    """A queryset's SQL, unordered, and its parameters."""
+    sql, params = qs.order_by().query.sql_with_params()
+    return sql, tuple(params)
+
+
 def scoped(agents: QuerySet) -> tuple[str, tuple]:
     """``agents`` as an SQL subquery with :data:`SCOPED_COLUMNS`, and its parameters."""
-    qs = agents.order_by().values(*SCOPED_COLUMNS)
-    sql, params = qs.query.sql_with_params()
-    return sql, tuple(params)
+    return _compiled(agents.values(*SCOPED_COLUMNS))
 
 
 def fetch(sql: str, params) -> list[tuple]:
@@ -149,11 +156,12 @@ def counts(agents_sql: tuple[str, tuple], non_compliant: QuerySet | None, *, hea
     return {(unit_id, pattern): dict(zip(names, values, strict=True)) for unit_id, pattern, *values in rows}
 
 
-def _decimal(value) -> Decimal | None:
-    # PostgreSQL returns numeric as Decimal; SQLite stores it as an integer or a float.
+def _decimal(value, places: int) -> Decimal | None:
+    """A numeric column's value as the model field gives it: PostgreSQL returns a Decimal, SQLite an
+    integer or a float (whose sums can carry binary noise such as 3.7500000000000004)."""
     if value is None or isinstance(value, Decimal):
         return value
-    return Decimal(str(value))
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places))
 
 
 def lagging(agents_sql: tuple[str, tuple], limit: int) -> list[dict]:
@@ -171,17 +179,12 @@ def lagging(agents_sql: tuple[str, tuple], limit: int) -> list[dict]:
             "key": key,
             "name": name,
             "metric_name": metric_name,
-            "metric_baseline": _decimal(baseline),
-            "metric_target": _decimal(target),
-            "metric_current": _decimal(current),
+            "metric_baseline": _decimal(baseline, METRIC_PLACES),
+            "metric_target": _decimal(target, METRIC_PLACES),
+            "metric_current": _decimal(current, METRIC_PLACES),
         }
         for key, name, metric_name, baseline, target, current in fetch(sql, params)
     ]
-
-
-def _compiled(qs: QuerySet) -> tuple[str, tuple]:
-    sql, params = qs.order_by().query.sql_with_params()
-    return sql, tuple(params)
 
 
 def findings_figures(
@@ -198,16 +201,16 @@ def findings_figures(
     findings_sql, findings_params = _compiled(open_findings.values("agent_id", "kind", "severity"))
     scope_sql, scope_params = agents_sql
     params: tuple = ()
-    tracked = "0 = 1"
+    tracked_sql = "0 = 1"
     if control_gap_runs is not None:
         runs_sql, params = _compiled(control_gap_runs)
-        tracked = f"EXISTS ({runs_sql})"
+        tracked_sql = f"EXISTS ({runs_sql})"
     shadow_count = "NULL"
     if shadow:
         shadow_count = f"(SELECT COUNT(*) FROM ({findings_sql}) s WHERE s.kind = 'shadow_agent')"
         params += findings_params
     per_severity = ", ".join(f"COUNT(*) FILTER (WHERE f.severity = {_literal(s)})" for s in SEVERITIES)
-    sql = f"""SELECT CASE WHEN {tracked} THEN 1 ELSE 0 END, {shadow_count},
+    sql = f"""SELECT CASE WHEN {tracked_sql} THEN 1 ELSE 0 END, {shadow_count},
        COUNT(*), COUNT(DISTINCT f.agent_id) FILTER (WHERE f.kind = 'review_overdue'), {per_severity}
   FROM ({findings_sql}) f
  WHERE f.agent_id IN (SELECT a.id FROM ({scope_sql}) a)"""
@@ -284,6 +287,11 @@ def usage_by_month(agents_sql: tuple[str, tuple], start: date, end: date, rollup
  GROUP BY 1
  ORDER BY 1"""
     return [
-        (_day(month.date() if isinstance(month, datetime) else month), _decimal(cost), int(calls), int(tokens))
+        (
+            _day(month.date() if isinstance(month, datetime) else month),
+            _decimal(cost, COST_PLACES),
+            int(calls),
+            int(tokens),
+        )
         for month, cost, calls, tokens in fetch(sql, (*month_params, start, end, *scope_params))
     ]

@@ -11,7 +11,9 @@ The figures share their reads through a :class:`_Reads` made for one call:
 every agent count that can be grouped by (unit, pattern) comes from one scan
 of the agents, and the units, the policy and the list URLs are read once.
 :func:`dashboard` makes one for all its sections, so the whole dashboard is
-nine queries; a figure asked for on its own makes its own.
+nine queries; a figure asked for on its own makes its own. The reader's
+agents stay a queryset (permissions and filter composed in one place); the
+aggregates over them are SQL in :mod:`portfolio.aggregates`, which says why.
 
 Headline figures describe the portfolio now; the period chooses the window
 of the trend, cost and usage charts.
