@@ -866,15 +866,24 @@ def _maturity(reads: _Reads, day: date | None) -> list[UnitMaturity]:
     if flt.patterns:
         minimums = [m for m in minimums if m.pattern in flt.patterns]
     effective = effective_assessments(units, day, all_units=reads.units)
+    counts = reads.counts
+    retired = f"lc_{Lifecycle.RETIRED}"
+    # Units without an assessment of their own share their ancestor's: work out each (assessment,
+    # pattern) verdict once, then give every unit its own agent count and catalog link.
+    verdicts: dict[tuple, Readiness] = {}
     result = []
     for unit in units:
         assessment, inherited_from = effective[unit.pk]
         readiness = []
         for minimum in minimums:
-            counts = reads.counts.get((unit.pk, minimum.pattern))
-            live = counts["agents"] - counts[f"lc_{Lifecycle.RETIRED}"] if counts else 0
+            key = (assessment.pk if assessment else None, minimum.pk)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = verdicts[key] = readiness_for(assessment, minimum)
+            group = counts.get((unit.pk, minimum.pattern))
+            live = group["agents"] - group[retired] if group else 0
             url = reads.catalog_url(business_unit=unit.slug, pattern=minimum.pattern)
-            readiness.append(readiness_for(assessment, minimum, live, url))
+            readiness.append(Readiness(verdict.pattern, verdict.ready, verdict.shortfalls, live, url))
         result.append(UnitMaturity(unit, assessment, inherited_from, tuple(readiness)))
     return result
 
