@@ -25,7 +25,8 @@ from functools import cache
 from django.db import connection
 from django.db.models import QuerySet
 
-from registry.choices import Lifecycle
+from portfolio.sources import SEVERITIES
+from registry.choices import Lifecycle, RiskTier
 from registry.models import User
 
 # The columns of the scoped agents every statement here may read.
@@ -45,10 +46,10 @@ SCOPED_COLUMNS = (
     "metric_target",
     "metric_current",
 )
+# The running agents: the ones with users and outcomes to report.
 RUNNING = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
 OUTCOMES = ("met", "on_track", "behind", "unmeasured")
-TIERS = ("low", "medium", "high", "critical", "")
-SEVERITIES = ("critical", "high", "medium", "low")
+TIERS = (*RiskTier.values, "")  # "": not assessed yet (reports.NOT_ASSESSED)
 METRIC_PLACES = 2  # Agent.metric_*
 COST_PLACES = 6  # DailyUsage.cost
 

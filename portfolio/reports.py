@@ -59,8 +59,7 @@ FUNNEL = (
     Lifecycle.PRODUCTION,
 )
 OFF_FUNNEL = (Lifecycle.SUSPENDED, Lifecycle.RETIRED)
-# The running agents: the ones with users and outcomes to report.
-RUNNING = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
+RUNNING = aggregates.RUNNING
 PERIODS = {"4w": 4, "12w": 12, "26w": 26, "52w": 52}
 DEFAULT_PERIOD = "12w"
 TOP_TOOLS = 12
