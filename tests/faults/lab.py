@@ -347,6 +347,9 @@ class Lab:
 def report(database_url: str) -> dict:
     """What the sweep and the notifications left in the lab database, keyed by subject, not by id."""
     with psycopg.connect(database_url, connect_timeout=3) as conn:
+        # One snapshot for every table: the report is polled while a sweep may still be writing, and a
+        # delivery committed between two reads would name a finding the first read never saw.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         findings = conn.execute(
             """SELECT f.id, f.kind, coalesce(a.key, f.identity), f.resolved_at IS NULL
                FROM governance_finding f LEFT JOIN registry_agent a ON a.id = f.agent_id"""
