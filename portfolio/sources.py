@@ -43,14 +43,6 @@ def open_findings() -> QuerySet | None:
     return qs.filter(resolved_at__isnull=True)
 
 
-def open_agent_findings(agents: QuerySet) -> QuerySet | None:
-    """Open findings about the given agents."""
-    qs = open_findings()
-    if qs is None:
-        return None
-    return qs.filter(agent__in=agents.values("pk"))
-
-
 def open_shadow_findings() -> QuerySet | None:
     qs = open_findings()
     if qs is None:
