@@ -1,6 +1,7 @@
 """Forms of the portfolio pages: the dashboard filter and the maturity assessment."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.models import ModelChoiceIterator
 
 from portfolio.choices import DIMENSION_HELP, DIMENSIONS, MaturityLevel
@@ -54,8 +55,23 @@ class PortfolioFilterForm(forms.Form):
 
 
 def filter_from(params) -> tuple[PortfolioFilterForm, PortfolioFilter]:
+    """The form and the filter it describes; a bad parameter falls back to the unfiltered portfolio
+    (the dashboard page, which shows the error beside its field)."""
     form = PortfolioFilterForm(params)
     return form, form.to_filter()
+
+
+def checked_filter(params) -> PortfolioFilter:
+    """The filter ``params`` describe, or a ValidationError naming each bad parameter.
+
+    The API and the exports refuse bad parameters (400) rather than fall back:
+    an integration or a downloaded file must not quietly hold the whole
+    organisation when a unit was asked for.
+    """
+    form, flt = filter_from(params)
+    if form.is_bound and not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    return flt
 
 
 class MaturityAssessmentForm(forms.Form):

@@ -10,6 +10,8 @@ Who sees what:
   not confidential); recording an assessment needs the board or an admin.
 """
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from portfolio import exports, presenters, reports, services, sources
 from portfolio.choices import DIMENSION_HELP, DIMENSIONS
-from portfolio.forms import MaturityAssessmentForm, filter_from
+from portfolio.forms import MaturityAssessmentForm, checked_filter, filter_from
 from portfolio.models import MaturityAssessment, PatternMinimum
 from registry.forms import add_service_errors
 from registry.models import BusinessUnit
@@ -185,43 +187,53 @@ def assess_unit(request, slug):
 # --- Exports ----------------------------------------------------------------------
 
 
+def _export(view):
+    """An export view: signed in, one of the whole-portfolio readers (403 otherwise), and filtered by the
+    query string; a bad filter parameter gets a 400 naming it, never a file of the wrong agents."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request):
+        scope = _require_full(request.user)
+        try:
+            flt = checked_filter(request.GET or None)
+        except ValidationError as exc:
+            problems = "\n".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+            return HttpResponse(f"The export filter is not valid.\n{problems}\n", status=400, content_type="text/plain")
+        return view(request, scope, flt)
+
+    return wrapped
+
+
 def _stream_csv(rows, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-@login_required
-def export_agents_csv(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_agents_csv(request, scope, flt):
     return _stream_csv(exports.agents_csv(flt.apply(scope.agents)), "agents.csv")
 
 
-@login_required
-def export_findings_csv(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_findings_csv(request, scope, flt):
     rows = exports.findings_csv(flt.apply(scope.agents))
     if rows is None:
         return HttpResponse("Findings are not tracked yet.", status=404, content_type="text/plain")
     return _stream_csv(rows, "findings.csv")
 
 
-@login_required
-def export_requirements_csv(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_requirements_csv(request, scope, flt):
     rows = exports.requirements_csv(flt.apply(scope.agents))
     if rows is None:
         return HttpResponse("Control requirements are not tracked yet.", status=404, content_type="text/plain")
     return _stream_csv(rows, "requirements.csv")
 
 
-@login_required
-def export_workbook(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_workbook(request, scope, flt):
     dash = reports.dashboard(scope, flt, timezone.now())
     data = exports.workbook(dash, flt.apply(scope.agents))
     return FileResponse(
@@ -232,10 +244,8 @@ def export_workbook(request):
     )
 
 
-@login_required
-def export_board_pack(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_board_pack(request, scope, flt):
     from portfolio import boardpack
 
     now = timezone.now()
@@ -246,10 +256,8 @@ def export_board_pack(request):
     )
 
 
-@login_required
-def export_inventory(request):
-    scope = _require_full(request.user)
-    _, flt = filter_from(request.GET or None)
+@_export
+def export_inventory(request, scope, flt):
     response = StreamingHttpResponse(
         exports.inventory_bom(flt.apply(scope.agents), timezone.now()), content_type="application/vnd.cyclonedx+json"
     )

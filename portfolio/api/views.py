@@ -12,7 +12,7 @@ from portfolio import reports, services
 from portfolio.api.serializers import MaturityAssessmentSerializer, PatternMinimumSerializer, to_json
 from portfolio.choices import DIMENSIONS
 from portfolio.filtersets import MaturityAssessmentFilterSet
-from portfolio.forms import filter_from
+from portfolio.forms import checked_filter
 from portfolio.models import MaturityAssessment, PatternMinimum
 
 FILTER_PARAMETERS = [
@@ -36,7 +36,7 @@ class PortfolioSummaryView(APIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         scope = _scope(request)
-        _, flt = filter_from(request.query_params or None)
+        flt = checked_filter(request.query_params or None)
         return Response({"filter": to_json(flt), "scope_full": scope.full, **to_json(reports.headline(scope, flt))})
 
 
@@ -46,7 +46,7 @@ class PortfolioDashboardView(APIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         scope = _scope(request)
-        _, flt = filter_from(request.query_params or None)
+        flt = checked_filter(request.query_params or None)
         return Response(to_json(reports.dashboard(scope, flt, timezone.now())))
 
 
@@ -56,7 +56,7 @@ class PortfolioMaturityView(APIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         scope = _scope(request)
-        _, flt = filter_from(request.query_params or None)
+        flt = checked_filter(request.query_params or None)
         return Response({"units": to_json(reports.maturity(scope, flt, timezone.localdate()))})
 
 

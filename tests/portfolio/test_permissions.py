@@ -55,3 +55,12 @@ def test_api_dashboard_returns_every_section(world, leadership, api_for):
         "shortfalls": [{"dimension": "process", "has": 2, "needs": 4, "gap": 2}],
         "url": "/agents/?business_unit=hr&pattern=core_process",
     }
+
+
+@pytest.mark.parametrize("path", ["summary", "dashboard", "maturity"])
+def test_api_figures_refuse_a_bad_filter_with_field_level_messages(path, world, leadership, api_for):
+    response = api_for(leadership).get(f"/api/v1/portfolio/{path}/", {"business_unit": "nope", "period": "99y"})
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"business_unit", "period"}
+    assert "valid choice" in body["business_unit"][0]

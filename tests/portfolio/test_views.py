@@ -48,9 +48,30 @@ def test_an_owner_sees_a_dashboard_of_their_own_agents_without_exports(world, cl
     assert b"limited to the agents you own" in response.content
 
 
-def test_a_bad_filter_value_falls_back_instead_of_failing(world, leadership, client_for):
+def test_a_bad_filter_value_falls_back_and_says_so_beside_the_field(world, leadership, client_for):
     response = client_for(leadership).get("/portfolio/", {"business_unit": "nope", "period": "99y"})
     assert response.status_code == 200
+    assert response.context["dash"].headline.total_agents.value == 8  # the whole portfolio, not a made-up unit
+    html = response.content.decode()
+    assert html.count('<ul class="errorlist" role="alert">') == 2
+    assert "Select a valid choice" in html
+    assert "the figures below are not filtered" in html
+
+
+def test_an_export_with_a_bad_filter_is_refused_with_the_parameter_named(world, leadership, client_for):
+    response = client_for(leadership).get("/portfolio/export/agents.csv", {"business_unit": "nope"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain"
+    assert "business_unit: Select a valid choice" in response.content.decode()
+    # a good filter still downloads that unit's agents only
+    good = client_for(leadership).get("/portfolio/export/agents.csv", {"business_unit": "finance"})
+    assert good.status_code == 200
+    assert len(b"".join(good.streaming_content).decode().splitlines()) == 1 + 2  # header, a6 and a7
+
+
+def test_an_export_is_refused_for_permission_before_its_filter_is_read(world, client_for):
+    response = client_for(world.owner).get("/portfolio/export/board-pack.pdf", {"period": "99y"})
+    assert response.status_code == 403
 
 
 def test_the_unit_maturity_page_names_the_ceiling_and_keeps_history(world, employee, client_for):
