@@ -198,7 +198,7 @@ def _export(view):
         try:
             flt = checked_filter(request.GET or None)
         except ValidationError as exc:
-            problems = "\n".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+            problems = "\n".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
             return HttpResponse(f"The export filter is not valid.\n{problems}\n", status=400, content_type="text/plain")
         return view(request, scope, flt)
 
