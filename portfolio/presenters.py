@@ -249,7 +249,6 @@ def heatmap_chart(units: list[reports.UnitMaturity]) -> ChartView:
 
 def readiness_chart(units: list[reports.UnitMaturity]) -> ChartView:
     patterns = [r.pattern for r in units[0].readiness] if units else []
-    cols = [Pattern(p).label.split(" ")[0] if p != "ai_first" else "AI-first" for p in patterns]
     col_labels = {
         "employee_enablement": "Employee",
         "expert_empowerment": "Expert",
