@@ -330,48 +330,38 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CHECKS_INTERVAL_SECONDS = envint("CHECKS_INTERVAL_SECONDS", 300)
 # Memory each sorting or hashing step of a check may use, in MB (PostgreSQL work_mem, for the check's
 # own transaction only): pairing 50,000 findings in one hash takes ~15 MB.
 CHECKS_WORK_MEM_MB = envint("CHECKS_WORK_MEM_MB", 64)
 if CHECKS_WORK_MEM_MB < 1:
     raise ImproperlyConfigured(f"CHECKS_WORK_MEM_MB must be at least 1, not {CHECKS_WORK_MEM_MB}")
-# Each entry expires close to its interval so a backlog of missed runs cannot
-# pile up behind a stopped worker: a late run is dropped, the next one comes.
+
+
+def _every(task: str, interval_setting: str, default: int, slack: int) -> dict:
+    """A beat entry running ``task`` every ``interval_setting`` seconds (environment, else ``default``).
+
+    Each run expires ``slack`` seconds before the next is due (and never sooner than ``slack``
+    seconds), so a backlog of missed runs cannot pile up behind a stopped worker: a late run is
+    dropped, the next one comes.
+    """
+    every = envint(interval_setting, default)
+    if every < 1:
+        raise ImproperlyConfigured(f"{interval_setting} must be at least 1 second, not {every}")
+    return {"task": task, "schedule": every, "options": {"expires": max(every - slack, slack)}}
+
+
 CELERY_BEAT_SCHEDULE: dict = {
-    "governance-run-all-checks": {
-        "task": "governance.run_all_checks",
-        "schedule": CHECKS_INTERVAL_SECONDS,
-        "options": {"expires": max(CHECKS_INTERVAL_SECONDS - 10, 10)},
-    },
-    "governance-notify-owners": {
-        "task": "governance.notify_owners",
-        "schedule": envint("NOTIFY_INTERVAL_SECONDS", 120),
-        "options": {"expires": max(envint("NOTIFY_INTERVAL_SECONDS", 120) - 10, 10)},
-    },
-    "governance-deliver-webhooks": {
-        "task": "governance.deliver_due_webhooks",
-        "schedule": envint("WEBHOOK_INTERVAL_SECONDS", 60),
-        "options": {"expires": max(envint("WEBHOOK_INTERVAL_SECONDS", 60) - 5, 5)},
-    },
+    "governance-run-all-checks": _every("governance.run_all_checks", "CHECKS_INTERVAL_SECONDS", 300, 10),
+    "governance-notify-owners": _every("governance.notify_owners", "NOTIFY_INTERVAL_SECONDS", 120, 10),
+    "governance-deliver-webhooks": _every("governance.deliver_due_webhooks", "WEBHOOK_INTERVAL_SECONDS", 60, 5),
     # Runs hourly; the DigestLog row makes it send once per day.
-    "governance-board-digest": {
-        "task": "governance.send_board_digest",
-        "schedule": envint("DIGEST_INTERVAL_SECONDS", 3600),
-        "options": {"expires": max(envint("DIGEST_INTERVAL_SECONDS", 3600) - 60, 60)},
-    },
+    "governance-board-digest": _every("governance.send_board_digest", "DIGEST_INTERVAL_SECONDS", 3600, 60),
     # lapsed_monitoring reads the stored deadlines, which ingest and the lifecycle, tier and policy
     # hooks move; this catches anything that went around them (a direct database edit, say).
-    "telemetry-refresh-deadlines": {
-        "task": "telemetry.refresh_monitoring_deadlines",
-        "schedule": envint("DEADLINE_REFRESH_INTERVAL_SECONDS", 3600),
-        "options": {"expires": envint("DEADLINE_REFRESH_INTERVAL_SECONDS", 3600) - 60},
-    },
-    "telemetry-purge-old-events": {
-        "task": "telemetry.purge_old_events",
-        "schedule": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600),
-        "options": {"expires": envint("TELEMETRY_PURGE_INTERVAL_SECONDS", 3600) - 60},
-    },
+    "telemetry-refresh-deadlines": _every(
+        "telemetry.refresh_monitoring_deadlines", "DEADLINE_REFRESH_INTERVAL_SECONDS", 3600, 60
+    ),
+    "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
 }
 
 # --- Portfolio ----------------------------------------------------------------

@@ -164,3 +164,25 @@ def test_the_checks_work_mem_is_read_as_megabytes_and_a_bad_value_stops_start_up
     )
     assert expected in result.stdout + result.stderr
     assert (result.returncode == 0) == (value == "128")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("7200", "7200 7140"), ("30", "30 60"), ("0", "at least 1 second"), ("hourly", "must be a whole number")],
+)
+def test_a_beat_interval_sets_the_schedule_and_an_expiry_that_is_never_negative(value, expected):
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x7Kq2-production-like-secret-9f8e7d6c5b4a3210-ZyXwVuTsRqPoNmLkJiHg",
+        "DEADLINE_REFRESH_INTERVAL_SECONDS": value,
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "e = s.CELERY_BEAT_SCHEDULE['telemetry-refresh-deadlines']; print(e['schedule'], e['options']['expires'])"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert expected in result.stdout + result.stderr
+    assert (result.returncode == 0) == (value in ("7200", "30"))
