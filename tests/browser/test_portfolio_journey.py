@@ -69,3 +69,22 @@ def test_a_leader_reads_the_charts_follows_a_segment_and_downloads_csv_and_board
     pdf = open(pdf_download.value.path(), "rb").read()  # noqa: PTH123
     assert pdf.startswith(b"%PDF")
     assert pdf_download.value.suggested_filename.startswith("board-pack-organisation-")
+
+    # when: they narrow the portfolio to the finance unit through the filter form
+    page.locator("#id_business_unit").select_option("finance")
+    page.get_by_role("button", name="Apply").click()
+
+    # then: the figures and the exports follow the filter
+    expect(page.locator('[data-figure="agents"] .value')).to_have_text("2")  # a6 and a7
+    with page.expect_download() as unit_csv:
+        page.get_by_role("link", name="Catalog CSV").click()
+    unit_rows = open(unit_csv.value.path(), encoding="utf-8-sig").read().splitlines()  # noqa: PTH123
+    assert sorted(row.split(",")[0] for row in unit_rows[1:]) == ["a6", "a7"]
+
+    # when: a link names a unit that does not exist
+    page.goto("/portfolio/?business_unit=no-such-unit")
+
+    # then: the page says the filter was not applied, beside the field, instead of failing
+    expect(page.get_by_role("alert").filter(has_text="Select a valid choice")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="the figures below are not filtered")).to_be_visible()
+    expect(page.locator('[data-figure="agents"] .value')).to_have_text("8")
