@@ -216,6 +216,16 @@ class FindingKind(models.TextChoices):
     MATURITY_TRAP = "maturity_trap", "Maturity trap"
     NO_SUCCESS_METRIC = "no_success_metric", "No success metric"
     LOW_ADOPTION = "low_adoption", "Low adoption"
+    # Kinds of the runtime, registration, continuity, drift and EU AI Act capabilities; each is raised
+    # by the check or service of the capability that owns it.
+    UNGRANTED_TOOL_USE = "ungranted_tool_use", "Ungranted tool use"
+    TELEMETRY_REJECTED = "telemetry_rejected", "Telemetry rejected"
+    MCP_TOOL_CHANGED = "mcp_tool_changed", "MCP tool changed"
+    ATTESTATION_OVERDUE = "attestation_overdue", "Attestation overdue"
+    DORMANT_AGENT = "dormant_agent", "Dormant agent"
+    DRIFT = "drift", "Drift"
+    BUDGET_OVERRUN = "budget_overrun", "Budget overrun"
+    INCIDENT_REPORT_DUE = "incident_report_due", "Incident report due"
 
 
 FINDING_KIND_COLORS = {
@@ -229,6 +239,14 @@ FINDING_KIND_COLORS = {
     FindingKind.MATURITY_TRAP: "indigo",
     FindingKind.NO_SUCCESS_METRIC: "blue",
     FindingKind.LOW_ADOPTION: "teal",
+    FindingKind.UNGRANTED_TOOL_USE: "red",
+    FindingKind.TELEMETRY_REJECTED: "orange",
+    FindingKind.MCP_TOOL_CHANGED: "purple",
+    FindingKind.ATTESTATION_OVERDUE: "yellow",
+    FindingKind.DORMANT_AGENT: "gray",
+    FindingKind.DRIFT: "orange",
+    FindingKind.BUDGET_OVERRUN: "yellow",
+    FindingKind.INCIDENT_REPORT_DUE: "red",
 }
 
 

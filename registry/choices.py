@@ -121,8 +121,25 @@ RUNNING_STATES = (Lifecycle.PILOT, Lifecycle.PRODUCTION)
 
 
 class ToolAccess(models.TextChoices):
+    """How far a grant lets an agent go with a tool; each level covers the ones before it."""
+
     READ = "read", "Read"
     WRITE = "write", "Write"
+    EXECUTE = "execute", "Execute"
+
+
+# read < write < execute: a grant covers an action when its rank is at least the action's.
+TOOL_ACCESS_RANK = {ToolAccess.READ: 0, ToolAccess.WRITE: 1, ToolAccess.EXECUTE: 2}
+
+
+def access_covers(granted: str, needed: str) -> bool:
+    """Whether a grant of ``granted`` access covers an action needing ``needed`` access."""
+    return TOOL_ACCESS_RANK[granted] >= TOOL_ACCESS_RANK[needed]
+
+
+class McpTransport(models.TextChoices):
+    STREAMABLE_HTTP = "streamable_http", "Streamable HTTP"
+    SSE = "sse", "Server-sent events (legacy)"
 
 
 class AuditEventType(models.TextChoices):

@@ -15,6 +15,7 @@ from registry.choices import (
     AutonomyLevel,
     DataClassification,
     Lifecycle,
+    McpTransport,
     Mode,
     Pattern,
     RiskTier,
@@ -135,13 +136,78 @@ class Tool(models.Model):
         default=False,
         help_text="Whether the tool can change data; only such tools may be granted write access.",
     )
+    supports_execute = models.BooleanField(
+        default=False,
+        help_text="Whether the tool runs actions that cannot be undone (payments, deletions, code); "
+        "only such tools may be granted execute access.",
+    )
+    mcp_server = models.ForeignKey(
+        "registry.McpServer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tools",
+        help_text="The MCP server that offers this tool (empty: not an MCP tool).",
+    )
+    mcp_name = models.CharField(
+        max_length=200, blank=True, help_text="The tool's name on its MCP server, as tools/list gives it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]
-        constraints = [models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="tool_key_format")]
+        constraints = [
+            models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="tool_key_format"),
+            # Execute covers write: a tool that may run irreversible actions can also change data.
+            models.CheckConstraint(
+                condition=Q(supports_execute=False) | Q(supports_write=True), name="tool_execute_implies_write"
+            ),
+            models.UniqueConstraint(
+                fields=["mcp_server", "mcp_name"],
+                condition=Q(mcp_server__isnull=False),
+                name="tool_mcp_name_unique_per_server",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def max_access(self) -> str:
+        """The widest access the catalog allows a grant of this tool."""
+        if self.supports_execute:
+            return ToolAccess.EXECUTE
+        return ToolAccess.WRITE if self.supports_write else ToolAccess.READ
+
+
+class McpServer(models.Model):
+    """One Model Context Protocol server the enterprise's agents may call; its tools are catalog tools.
+
+    Telemetry names a server by its address (``server.address``), so ``host`` is kept apart from the URL
+    to match MCP client spans to the registered server.
+    """
+
+    key = models.CharField(max_length=80, unique=True, validators=[key_validator])
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500, help_text="The server's MCP endpoint.")
+    host = models.CharField(max_length=255, db_index=True, help_text="The URL's host, as telemetry reports it.")
+    transport = models.CharField(max_length=24, choices=McpTransport.choices, default=McpTransport.STREAMABLE_HTTP)
+    description = models.TextField(blank=True, max_length=2000)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mcp_servers")
+    business_unit = models.ForeignKey("registry.BusinessUnit", on_delete=models.PROTECT, related_name="mcp_servers")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="mcp_server_key_format"),
+            models.CheckConstraint(condition=Q(transport__in=McpTransport.values), name="mcp_server_transport_valid"),
+        ]
+        verbose_name = "MCP server"
 
     def __str__(self) -> str:
         return self.name
@@ -409,7 +475,7 @@ class AgentVersion(models.Model):
 
 
 class AgentVersionTool(models.Model):
-    """One tool a version may call, with read or write access."""
+    """One tool a version may call, with read, write or execute access."""
 
     version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="tool_grants")
     tool = models.ForeignKey(Tool, on_delete=models.PROTECT, related_name="grants")

@@ -18,7 +18,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from registry import audit, hooks
-from registry.choices import AuditEventType, Lifecycle, UserKind
+from registry.choices import AuditEventType, Lifecycle, ToolAccess, UserKind, access_covers
 from registry.exceptions import Conflict
 from registry.models import (
     Agent,
@@ -426,11 +426,14 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
         if tool.pk in seen:
             raise ValidationError({"tools": f"{tool.key} is listed twice."})
         seen.add(tool.pk)
-        if access not in ("read", "write"):
-            raise ValidationError({"tools": f"Access to {tool.key} must be read or write."})
-        if access == "write" and not tool.supports_write:
+        if access not in ToolAccess.values:
+            raise ValidationError({"tools": f"Access to {tool.key} must be read, write or execute."})
+        if not access_covers(tool.max_access, access):
             raise ValidationError(
-                {"tools": f"{tool.key} is read-only in the tool catalog; it cannot be granted write."}
+                {
+                    "tools": f"The tool catalog allows {tool.key} at most {tool.max_access} access; it cannot be granted "
+                    f"{access}."
+                }
             )
     return grants
 
@@ -520,7 +523,7 @@ def update_business_unit(unit: BusinessUnit, *, actor: User, **changes) -> Busin
     return current
 
 
-TOOL_FIELDS = ("key", "name", "description", "system", "supports_write")
+TOOL_FIELDS = ("key", "name", "description", "system", "supports_write", "supports_execute")
 
 
 def create_tool(*, actor: User, **fields) -> Tool:

@@ -41,7 +41,18 @@ class ToolSerializer(DisplayMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Tool
-        fields = ["url", "display", "id", "key", "name", "description", "system", "supports_write", "created_at"]
+        fields = [
+            "url",
+            "display",
+            "id",
+            "key",
+            "name",
+            "description",
+            "system",
+            "supports_write",
+            "supports_execute",
+            "created_at",
+        ]
 
 
 class AgentSerializer(DisplayMixin, serializers.ModelSerializer):
