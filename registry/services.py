@@ -431,8 +431,8 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
         if not access_covers(tool.max_access, access):
             raise ValidationError(
                 {
-                    "tools": f"The tool catalog allows {tool.key} at most {tool.max_access} access; it cannot be granted "
-                    f"{access}."
+                    "tools": f"The tool catalog allows {tool.key} at most {tool.max_access} access; "
+                    f"it cannot be granted {access}."
                 }
             )
     return grants
