@@ -429,12 +429,12 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
         if access not in ToolAccess.values:
             raise ValidationError({"tools": f"Access to {tool.key} must be read, write or execute."})
         if not access_covers(tool.max_access, access):
-            raise ValidationError(
-                {
-                    "tools": f"The tool catalog allows {tool.key} at most {tool.max_access} access; "
-                    f"it cannot be granted {access}."
-                }
+            allowed = (
+                "is read-only in the tool catalog"
+                if tool.max_access == ToolAccess.READ
+                else f"allows at most {tool.max_access} access in the tool catalog"
             )
+            raise ValidationError({"tools": f"{tool.key} {allowed}; it cannot be granted {access}."})
     return grants
 
 

@@ -551,7 +551,7 @@ def test_create_version_records_its_tools(agent, delegate, tool, write_tool):
     [
         (lambda t, w: [(t, "write")], "read-only in the tool catalog"),
         (lambda t, w: [(t, "read"), (t, "read")], "listed twice"),
-        (lambda t, w: [(w, "admin")], "must be read or write"),
+        (lambda t, w: [(w, "admin")], "must be read, write or execute"),
     ],
 )
 def test_create_version_refuses_bad_tool_grants(agent, owner, tool, write_tool, grants, message):
