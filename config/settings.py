@@ -377,6 +377,10 @@ CELERY_BEAT_SCHEDULE["portfolio-snapshot"] = {
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["MaturityLevelEnum"] = "portfolio.choices.MaturityLevel"
 # Rows per database round-trip when streaming CSV exports.
 PORTFOLIO_EXPORT_CHUNK_SIZE = envint("PORTFOLIO_EXPORT_CHUNK_SIZE", 2000)
+# The currency telemetry reports cost in (ISO 4217), shown on the cost chart, board pack and workbook.
+PORTFOLIO_CURRENCY = env("PORTFOLIO_CURRENCY", "EUR")
+# The classification printed in the footer of every board pack page.
+BOARD_PACK_CLASSIFICATION = env("BOARD_PACK_CLASSIFICATION", "Confidential: board and leadership only")
 
 # --- Product policy knobs -----------------------------------------------------
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)

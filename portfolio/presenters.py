@@ -8,7 +8,11 @@ reader (or a print) gets every figure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -362,32 +366,68 @@ def adoption_chart(bars_: list[reports.Bar]) -> ChartView:
     )
 
 
-def usage_chart(months: list[reports.UsageMonth] | None, flt: reports.PortfolioFilter) -> ChartView:
+def currency() -> str:
+    """The ISO code of the currency telemetry reports cost in (``PORTFOLIO_CURRENCY``)."""
+    return getattr(settings, "PORTFOLIO_CURRENCY", "EUR")
+
+
+def partial_months(months: list[reports.UsageMonth], flt: reports.PortfolioFilter, today: date) -> list[bool]:
+    """Whether each month is only partly covered: the period starts after its first day, ends before
+    its last, or the month is not over yet (its cost is still growing)."""
+    start, end = flt.window(today)
+    result = []
+    for m in months:
+        first = m.month.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        result.append(first < start or last > end or last >= today)
+    return result
+
+
+def usage_chart(
+    months: list[reports.UsageMonth] | None, flt: reports.PortfolioFilter, today: date | None = None
+) -> ChartView:
+    title = "Cost per month"
     if months is None:
-        return ChartView("usage", "Cost and usage per month", "Telemetry usage rollups are not available yet.", None)
+        return ChartView("usage", title, "Telemetry usage rollups are not available yet.", None)
+    today = today or timezone.localdate()
+    code = currency()
     labels = [m.month.strftime("%b %Y") for m in months]
-    series = [
-        charts.Series("Cost", [float(m.cost) for m in months], charts.SERIES_FILLS[3]),
-        charts.Series("Invocations", [m.invocations for m in months], charts.SERIES_FILLS[0]),
-    ]
+    partial = partial_months(months, flt, today)
     url = reports.catalog_url(flt, lifecycle=[Lifecycle.PILOT, Lifecycle.PRODUCTION])
-    total = sum(m.cost for m in months)
+    total = sum((m.cost for m in months), Decimal(0))
+    costs = [float(m.cost) for m in months]
+    tick_values = charts.nice_ticks(max(costs, default=0))
+    compact = len(months) > 6
+    partial_names = [label for label, p in zip(labels, partial, strict=True) if p]
+    note = f" {', '.join(partial_names)} {'is' if len(partial_names) == 1 else 'are'} partial." if partial_names else ""
     return ChartView(
         "usage",
-        "Cost and usage per month",
-        f"Cost over the period: {total:,.2f}; each series on its own scale.",
+        title,
+        f"Cost over the period: {charts.money(total, code)} ({code}), "
+        f"{sum(m.invocations for m in months):,} invocations.{note}",
         charts.columns(
             labels,
-            series,
-            title="Cost and usage per month",
-            desc="Monthly cost and invocations from telemetry rollups.",
+            costs,
+            title=f"Cost per month ({code})",
+            desc=f"Monthly cost in {code} from telemetry rollups; partly covered months are drawn pale.",
             urls=[url] * len(labels),
+            texts=[charts.money(c, code, compact=compact) for c in costs],
+            ticks=[charts.money(t, code, compact=True) for t in tick_values],
+            tick_values=tick_values,
+            partial=partial,
+            series=f"Cost ({code})",
         )
         if months
         else None,
-        ["Month", "Cost", "Invocations", "Tokens"],
+        ["Month", f"Cost ({code})", "Invocations", "Tokens", "Coverage"],
         [
-            [_c(labels[i]), _c(f"{m.cost:,.2f}"), _c(f"{m.invocations:,}"), _c(f"{m.tokens:,}")]
+            [
+                _c(labels[i]),
+                _c(charts.money(m.cost, code)),
+                _c(f"{m.invocations:,}"),
+                _c(f"{m.tokens:,}"),
+                _c("partial month" if partial[i] else "whole month"),
+            ]
             for i, m in enumerate(months)
         ],
         "No usage reported in this period.",
@@ -448,7 +488,7 @@ def all_charts(dash: reports.Dashboard) -> list[ChartView]:
         heatmap_chart(dash.maturity),
         readiness_chart(dash.maturity),
         adoption_chart(dash.adoption),
-        usage_chart(dash.usage, dash.filter),
+        usage_chart(dash.usage, dash.filter, dash.generated_at.date()),
         outcomes_chart(dash.outcomes),
         tools_chart(dash.tools),
     ]
