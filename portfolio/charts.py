@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from itertools import count
 
@@ -97,7 +98,10 @@ def nice_ticks(maximum: float, count: int = 4) -> list[float]:
 def money(value, currency: str, *, compact: bool = False) -> str:
     """An amount with its currency: ``€1,234`` (whole units from 100 up), ``€12.50``; compact: ``€12.3k``."""
     symbol = CURRENCY_SYMBOLS.get(currency)
-    amount = float(value)
+    # Half a unit rounds up, as on an invoice (a float's format would round half to even).
+    amount = float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if abs(amount) >= 100 and not compact:
+        amount = float(Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if compact and abs(amount) >= 10_000:
         number = f"{amount / 1000:,.1f}k" if abs(amount) < 1_000_000 else f"{amount / 1_000_000:,.1f}m"
     elif abs(amount) >= 100 or (compact and amount.is_integer()):

@@ -898,8 +898,16 @@ class RiskItem:
     risk_tier: str
     lifecycle: str
     open_findings: int
-    owner: str
+    owner: str  # the owner's full name (their username if the account has none)
     url: str
+
+
+OWNER_NAME = ("owner__username", "owner__first_name", "owner__last_name")
+
+
+def _owner_name(row: dict) -> str:
+    """A person by name, as the board knows them; the username only for an account without one."""
+    return f"{row['owner__first_name']} {row['owner__last_name']}".strip() or row["owner__username"]
 
 
 def top_risks(scope: Scope, flt: PortfolioFilter, limit: int = 10) -> list[RiskItem]:
@@ -918,7 +926,7 @@ def top_risks(scope: Scope, flt: PortfolioFilter, limit: int = 10) -> list[RiskI
     else:
         agents = agents.annotate(n_findings=Value(0, output_field=IntegerField()))
     rows = agents.order_by("-tier_rank", "-n_findings", "name").values(
-        "key", "name", "business_unit__name", "risk_tier", "lifecycle", "n_findings", "owner__username"
+        "key", "name", "business_unit__name", "risk_tier", "lifecycle", "n_findings", *OWNER_NAME
     )[:limit]
     return [
         RiskItem(
@@ -928,7 +936,7 @@ def top_risks(scope: Scope, flt: PortfolioFilter, limit: int = 10) -> list[RiskI
             r["risk_tier"],
             r["lifecycle"],
             r["n_findings"],
-            r["owner__username"],
+            _owner_name(r),
             reverse("registry:agent-detail", args=[r["key"]]),
         )
         for r in rows
@@ -939,7 +947,7 @@ def overdue_reviews(scope: Scope, flt: PortfolioFilter, limit: int = 20) -> list
     qs = sources.review_overdue_agents(flt.apply(scope.agents))
     if qs is None:
         return None
-    rows = qs.order_by("name").values("key", "name", "business_unit__name", "risk_tier", "lifecycle", "owner__username")
+    rows = qs.order_by("name").values("key", "name", "business_unit__name", "risk_tier", "lifecycle", *OWNER_NAME)
     return [
         RiskItem(
             r["key"],
@@ -948,7 +956,7 @@ def overdue_reviews(scope: Scope, flt: PortfolioFilter, limit: int = 20) -> list
             r["risk_tier"],
             r["lifecycle"],
             0,
-            r["owner__username"],
+            _owner_name(r),
             reverse("registry:agent-detail", args=[r["key"]]),
         )
         for r in rows[:limit]
