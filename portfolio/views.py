@@ -235,7 +235,7 @@ def export_requirements_csv(request, scope, flt):
 @_export
 def export_workbook(request, scope, flt):
     dash = reports.dashboard(scope, flt, timezone.now())
-    data = exports.workbook(dash, flt.apply(scope.agents))
+    data = exports.workbook(dash, flt.apply(scope.agents), reports.top_risks(scope, flt))
     return FileResponse(
         data,
         as_attachment=True,

@@ -1,11 +1,17 @@
 import csv
 import io
 import json
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+import pytest
+from django.utils import timezone
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from portfolio import sources
+from registry.choices import DataClassification, Lifecycle, Mode, Pattern, RiskTier, Topology
 from registry.models import Agent
 
 
@@ -81,22 +87,139 @@ def test_the_requirements_csv_lists_each_agents_required_controls(world, leaders
     }
 
 
+def _workbook(client, **params):
+    response = client.get("/portfolio/export/portfolio.xlsx", params)
+    assert response.status_code == 200
+    return load_workbook(io.BytesIO(_body(response)))
+
+
+def _table(ws) -> list[dict]:
+    """A table sheet's rows as dicts by header (the header is row 4, under the title and summary)."""
+    rows = list(ws.iter_rows(min_row=4, values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+SHEETS = [
+    "Summary",
+    "Pattern and risk tier",
+    "Lifecycle",
+    "Findings over time",
+    "Maturity",
+    "Pattern readiness",
+    "Adoption",
+    "Cost per month",
+    "Outcomes",
+    "Furthest from target",
+    "Shared tools",
+    "Top risks",
+    "Agents",
+]
+
+
 def test_the_workbook_holds_the_summary_every_chart_and_the_agents(world, leadership, client_for):
     # when
-    response = client_for(leadership).get("/portfolio/export/portfolio.xlsx")
+    wb = _workbook(client_for(leadership))
     # then
-    wb = load_workbook(io.BytesIO(_body(response)), read_only=True)
-    assert {"Summary", "Agents", "Maturity", "Lifecycle funnel"} <= set(wb.sheetnames)
-    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(values_only=True) if row and row[0]}
-    assert summary["Agents"] == 8
-    assert summary["Orphaned agents"] == 1
-    agents = list(wb["Agents"].iter_rows(values_only=True))
-    assert agents[0][0] == "key"
-    assert len(agents) == 9
-    funnel = {row[0]: row[1] for row in wb["Lifecycle funnel"].iter_rows(min_row=4, values_only=True)}
+    assert wb.sheetnames == SHEETS
+    summary = {row["Figure"]: row for row in _table(wb["Summary"])}
+    assert summary["Agents"]["Count"] == 8
+    assert summary["Orphaned agents"]["Count"] == 1
+    assert summary["Production agents fully compliant"]["Share"] == pytest.approx(0.333)
+    agents = _table(wb["Agents"])
+    assert [a["Key"] for a in agents] == [f"a{i}" for i in range(1, 9)]
+    funnel = {row["Lifecycle state"]: row["Agents"] for row in _table(wb["Lifecycle"])}
     assert funnel["Production"] == 3
-    maturity = {row[0]: row for row in wb["Maturity"].iter_rows(min_row=2, values_only=True)}
-    assert maturity["Human Resources"][-2:] == (2, "process")
+    maturity = {row["Unit"]: row for row in _table(wb["Maturity"])}
+    assert (maturity["Human Resources"]["Overall"], maturity["Human Resources"]["Ceiling"]) == (2, "Process")
+
+
+def test_the_workbook_stores_numbers_money_percentages_and_dates_with_number_formats(world, leadership, client_for):
+    # given a month and a half of usage
+    from telemetry.models import DailyUsage
+
+    today = timezone.localdate()
+    for day in (today.replace(day=1) - timedelta(days=20), today):
+        DailyUsage.objects.create(
+            agent=world.a1, day=day, environment="production", invocations=1500, cost=Decimal("1234.5")
+        )
+    # when
+    wb = _workbook(client_for(leadership))
+    # then numbers are numbers, with the format a reader expects
+    summary = wb["Summary"]
+    assert summary["B5"].value == 8
+    assert summary["B5"].number_format == "#,##0"
+    share = next(row for row in summary.iter_rows(min_row=5) if row[0].value.startswith("Production agents fully"))
+    assert share[2].number_format == "0.0%"
+    cost = wb["Cost per month"]
+    month, amount, calls, _tokens, partial = (c for c in cost[5])
+    assert isinstance(month.value, datetime)
+    assert month.number_format == "mmm yyyy"
+    assert amount.value == pytest.approx(1234.5)
+    assert amount.number_format == '"€"#,##0.00'
+    assert cost["B4"].value == "Cost (EUR)"
+    assert calls.value == 1500
+    assert partial.value in ("Yes", "No")
+    assert cost.cell(row=cost.max_row, column=5).value == "Yes"  # this month is not over
+    adoption = {row["Unit"]: row for row in _table(wb["Adoption"])}
+    assert adoption["Human Resources"]["Active share"] == pytest.approx(90 / 350)
+    assert wb["Adoption"]["D5"].number_format == "0.0%"
+    assert wb["Maturity"]["C5"].number_format == "yyyy-mm-dd"
+    assert isinstance(wb["Maturity"]["C5"].value, datetime)
+    # and no sheet holds a number written as text
+    numeric_text = re.compile(r"^[-+]?[\d,]+(\.\d+)?%?$")
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(min_row=5, values_only=True):
+            texts = [v for v in row if isinstance(v, str) and numeric_text.match(v)]
+            assert texts == [], f"{ws.title} stores numbers as text: {texts}"
+
+
+def test_every_table_sheet_has_a_bold_frozen_filtered_header_and_columns_that_fit(world, leadership, client_for):
+    wb = _workbook(client_for(leadership))
+    for ws in wb.worksheets:
+        header = [c for c in ws[4] if c.value is not None]
+        assert header, ws.title
+        assert all(c.font.bold for c in header), ws.title
+        assert ws.freeze_panes == "A5", ws.title
+        last = header[-1].column_letter
+        assert ws.auto_filter.ref == f"A4:{last}{max(ws.max_row, 5)}", ws.title
+        for cell in header:
+            width = ws.column_dimensions[cell.column_letter].width
+            texts = [
+                len(str(v))
+                for (v,) in ws.iter_rows(min_row=4, min_col=cell.column, max_col=cell.column, values_only=True)
+                if isinstance(v, str)
+            ]
+            assert width >= min(max(texts), 60), f"{ws.title}!{cell.column_letter} is too narrow"
+
+
+def test_the_workbook_speaks_labels_with_readable_sheet_names(world, leadership, client_for):
+    # given the owner has a full name
+    world.owner.last_name = "Martin"
+    world.owner.save()
+    # when
+    wb = _workbook(client_for(leadership))
+    # then every sheet name is whole words within Excel's 31 characters
+    assert all(len(name) <= 31 for name in wb.sheetnames)
+    # and no cell holds a code where a label belongs
+    codes = {
+        value
+        for choices in (Pattern, Lifecycle, RiskTier, Mode, Topology, DataClassification)
+        for value, label in choices.choices
+        if value != label
+    }
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(min_row=5, values_only=True):
+            assert not codes & set(row), f"{ws.title} shows codes: {codes & set(row)}"
+    a1 = next(a for a in _table(wb["Agents"]) if a["Key"] == "a1")
+    assert a1["Pattern"] == "Employee AI enablement"
+    assert a1["Risk tier"] == "Low"
+    assert a1["Lifecycle"] == "Production"
+    assert a1["Owner"] == "Olivia Martin"
+    assert a1["Personal data"] in ("Yes", "No")
+    a5 = next(a for a in _table(wb["Agents"]) if a["Key"] == "a5")
+    assert a5["Risk tier"] == "Not assessed"
+    risks = _table(wb["Top risks"])
+    assert {r["Owner"] for r in risks} >= {"Olivia Martin"}
 
 
 def test_the_board_pack_is_a_pdf_with_the_figures_and_the_maturity_picture(world, leadership, client_for):
