@@ -63,7 +63,8 @@ def text_width(text: str, size: float, *, bold: bool = False) -> float:
 
 def wrap(text: str, size: float, max_width: float, *, max_lines: int = 2) -> list[str]:
     """``text`` broken at spaces into lines no wider than ``max_width``; a word too long for a line
-    is kept whole on its own line (the caller sizes its label area from the longest word)."""
+    is kept whole on its own line (the caller sizes its label area from the longest word). Beyond
+    ``max_lines`` the text is cut after a whole word and marked with an ellipsis."""
     lines: list[str] = []
     current = ""
     for word in str(text).split():
@@ -76,11 +77,20 @@ def wrap(text: str, size: float, max_width: float, *, max_lines: int = 2) -> lis
     if current:
         lines.append(current)
     if len(lines) > max_lines:
-        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+        # Still too long: the last line ends in an ellipsis at a word boundary (the full text is in the
+        # element's title and the chart's table view).
+        last = lines[max_lines - 1]
+        rest = lines[max_lines:]
+        while rest or text_width(last + " …", size) > max_width:
+            rest = []
+            if " " not in last:
+                break
+            last = last.rsplit(" ", 1)[0]
+        lines = [*lines[: max_lines - 1], last + " …"]
     return lines or [""]
 
 
-def nice_ticks(maximum: float, count: int = 4) -> list[float]:
+def nice_ticks(maximum: float, count: int = 5) -> list[float]:
     """Round tick values from 0 to at least ``maximum``: steps of 1, 2, 2.5 or 5 times a power of ten."""
     if maximum <= 0:
         return [0, 1]
@@ -90,7 +100,7 @@ def nice_ticks(maximum: float, count: int = 4) -> list[float]:
     if step < 1 and float(maximum).is_integer():
         step = 1
     ticks = [0.0]
-    while ticks[-1] < maximum - 1e-9:
+    while ticks[-1] < maximum:
         ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
@@ -367,9 +377,11 @@ def columns(
         h = plot_h * value / scale_top
         x = left + i * slot + (slot - col_w) / 2
         name = f"{labels[i]}{' (partial month)' if partial[i] else ''}, {series or 'value'}: {texts[i]}"
-        colour = PARTIAL_FILL if partial[i] else fill
-        stroke = f' stroke="{fill}" stroke-dasharray="3 2"' if partial[i] else ""
-        rect = _rect(x, height - bottom - h, col_w, h, colour, name).replace("<rect ", f"<rect{stroke} ", 1)
+        if partial[i]:
+            rect = _rect(x, height - bottom - h, col_w, h, PARTIAL_FILL, name, stroke=fill, stroke_width=1)
+            rect = rect.replace("<rect ", '<rect stroke-dasharray="3 2" ', 1)
+        else:
+            rect = _rect(x, height - bottom - h, col_w, h, fill, name)
         svg.parts.append(_link(urls[i], name, rect))
         svg.parts.append(_text(x + col_w / 2, height - bottom - h - 5, texts[i], size=10, fill=INK, anchor="middle"))
         cx = left + i * slot + slot / 2
