@@ -479,6 +479,7 @@ def _maturity_table(s, units: list[reports.UnitMaturity]) -> Table:
             if d in um.ceiling:
                 extra.append(("BOX", (j, i), (j, i), 1.6, INK))
         extra.append(("BACKGROUND", (6, i), (6, i), colors.HexColor(MATURITY_FILLS[um.overall])))
+    extra.append(("VALIGN", (1, 1), (6, -1), "MIDDLE"))
     # Millimetres of the 174 mm frame: each dimension's name fits its column whole.
     centred = set(range(1, len(DIMENSIONS) + 2))
     return _table(s, header, rows, [36, 15, 15, 19, 19, 16, 14, 40], centred=centred, extra=extra)
@@ -572,6 +573,16 @@ def _tiles(s, tiles: list[tuple[str, str, str]]) -> Table:
     return table
 
 
+def _top_five(s, risks: list[reports.RiskItem]) -> list:
+    if not risks:
+        return []
+    rows = [[r.agent_name, r.business_unit, _tier(r.risk_tier), r.open_findings, r.owner] for r in risks[:5]]
+    return [
+        _p("Top five risks", s["h2"]),
+        _table(s, ["Agent", "Unit", "Risk tier", "Open findings", "Owner"], rows, [34, 24, 11, 11, 20], numeric={3}),
+    ]
+
+
 def _summary(s, dash: reports.Dashboard, views: dict, risks, overdue, now: datetime) -> list:
     """The first page: the key figures as tiles and one sentence per section."""
     h = dash.headline
@@ -614,7 +625,8 @@ def _summary(s, dash: reports.Dashboard, views: dict, risks, overdue, now: datet
     trapped = sum(r.agents for um in dash.maturity for r in um.readiness if r.trapped)
     if trapped:
         brief.append(
-            f"{_count(trapped, 'agent')} of patterns their unit is not yet mature enough for (maturity traps)."
+            f"{_count(trapped, 'agent')} {'runs' if trapped == 1 else 'run'} in units not yet mature enough "
+            f"for {'its' if trapped == 1 else 'their'} pattern (maturity traps)."
         )
     if risks:
         top = risks[0]
@@ -633,6 +645,7 @@ def _summary(s, dash: reports.Dashboard, views: dict, risks, overdue, now: datet
         Spacer(1, 3 * mm),
         _p("In brief", s["h2"]),
         *[Paragraph(escape(text), s["bullet"], bulletText="•") for text in brief],
+        *_top_five(s, risks),
         Spacer(1, 2 * mm),
         _p("In this pack", s["h2"]),
         _p(
