@@ -416,15 +416,8 @@ def _trend_drawing(weekly: list[reports.TrendPoint]) -> Drawing:
         )
     n = len(weekly)
     step = plot_w / max(n - 1, 1)
-    label_w = stringWidth("00 Mmm", FONT, 7.5) + 6
-    every = max(1, int(label_w // step) + 1) if n > 1 else 1
-    shown = [i for i in range(n) if i % every == 0]
-    if shown[-1] != n - 1:
-        if (n - 1 - shown[-1]) * step < label_w:
-            shown.pop()
-        shown.append(n - 1)
-    for i in shown:
-        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+    label_w = max(stringWidth(p.day.strftime("%d %b"), FONT, 7.5) for p in weekly)
+    for i, anchor in charts.spaced_labels(n, step, label_w):
         drawing.add(
             String(
                 left + i * step,

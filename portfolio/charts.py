@@ -121,6 +121,34 @@ def money(value, currency: str, *, compact: bool = False) -> str:
     return f"{symbol}{number}" if symbol else f"{currency} {number}"
 
 
+def spaced_labels(n: int, step: float, label_w: float, gap: float = 8) -> list[tuple[int, str]]:
+    """Which of ``n`` evenly spaced axis labels to print, with their anchors: the first (anchored at its
+    start) and the last (at its end) always, and a regular selection between them that touches neither."""
+    if n <= 1:
+        return [(0, "middle")] if n else []
+
+    def extent(i: int, anchor: str) -> tuple[float, float]:
+        x = i * step
+        return (
+            (x, x + label_w)
+            if anchor == "start"
+            else (x - label_w, x)
+            if anchor == "end"
+            else (
+                x - label_w / 2,
+                x + label_w / 2,
+            )
+        )
+
+    chosen = [(0, "start"), (n - 1, "end")]
+    every = max(1, math.ceil((label_w + gap) / step))
+    for i in range(every, n - 1, every):
+        a0, a1 = extent(i, "middle")
+        if all(a1 + gap <= b0 or b1 + gap <= a0 for b0, b1 in (extent(j, anchor) for j, anchor in chosen)):
+            chosen.append((i, "middle"))
+    return sorted(chosen)
+
+
 def label_area(labels, size: float, *, minimum: float = 60, maximum: float = 300) -> float:
     """Room for row labels: the longest label's width, capped (longer labels wrap to two lines),
     never narrower than the longest single word."""
@@ -407,20 +435,10 @@ def lines(labels: list[str], series: list[Series], *, title: str, desc: str, url
         svg.parts.append(_text(left - 6, y + 4, _fmt(value), size=10, fill=MUTED, anchor="end"))
     n = len(labels)
     step_x = plot_w / max(n - 1, 1)
-    label_w = max((text_width(label, 10) for label in labels), default=0) + 8
-    label_every = max(1, math.ceil(label_w / step_x)) if n > 1 else 1
-    shown = [i for i in range(n) if i % label_every == 0]
-    if n and shown[-1] != n - 1:
-        # The latest week always gets its label; the regular one before it gives way if they would touch.
-        if (n - 1 - shown[-1]) * step_x < label_w:
-            shown.pop()
-        shown.append(n - 1)
-    for i in shown:
+    label_w = max((text_width(label, 10) for label in labels), default=0)
+    for i, anchor in spaced_labels(n, step_x, label_w):
         # The first and last labels align with the plot's edges so neither is cut off.
-        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
-        x = left + i * step_x
-        x = x - 4 if anchor == "start" else x + 4 if anchor == "end" else x
-        svg.parts.append(_text(x, height - bottom + 16, labels[i], size=10, fill=MUTED, anchor=anchor))
+        svg.parts.append(_text(left + i * step_x, height - bottom + 16, labels[i], size=10, fill=MUTED, anchor=anchor))
     for s in series:
         points = [(left + i * step_x, height - bottom - plot_h * v / scale_top) for i, v in enumerate(s.values)]
         if len(points) > 1:
