@@ -398,7 +398,7 @@ def _trend_drawing(weekly: list[reports.TrendPoint]) -> Drawing:
     ]
     ticks = charts.nice_ticks(max((v for _, values, _ in series for v in values), default=0))
     left = max(stringWidth(f"{t:,.0f}", FONT, 7.5) for t in ticks) + 8
-    right = max(stringWidth(f"{values[-1]:,}", BOLD, 7.5) for _, values, _ in series) + 8
+    right = max(stringWidth(f"{values[-1]:,}", BOLD, 7.5) for _, values, _ in series) + 12
     probe = Drawing(FRAME_W, 0)
     legend = [(name, fill) for name, _, fill in series]
     legend_h = _legend(probe, legend, 0)
@@ -445,11 +445,10 @@ def _trend_drawing(weekly: list[reports.TrendPoint]) -> Drawing:
     for k in range(1, len(ends)):
         ends[k][0] = max(ends[k][0], ends[k - 1][0] + 8.5)
     for y, text, colour in ends:
-        drawing.add(
-            String(
-                left + plot_w + 4, min(y, height - legend_h - 8), text, fontName=BOLD, fontSize=7.5, fillColor=colour
-            )
-        )
+        # A dash of the line's colour, then the value in black: a pale line colour would not read as text.
+        y = min(y, height - legend_h - 8)
+        drawing.add(Line(left + plot_w + 2, y + 2.5, left + plot_w + 7, y + 2.5, strokeColor=colour, strokeWidth=2))
+        drawing.add(String(left + plot_w + 9, y, text, fontName=BOLD, fontSize=7.5, fillColor=INK))
     return drawing
 
 

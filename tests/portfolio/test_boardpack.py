@@ -7,6 +7,7 @@ The text is read with pypdf and PDFium for the footer, the headings and the
 names.
 """
 
+import ctypes
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -137,6 +138,40 @@ def test_no_two_characters_overlap(pack):
             by_cell.setdefault(cell, []).append((char, box))
     # then none overlaps another (no header cell runs into the next, no label into a bar value)
     assert overlaps == []
+
+
+def test_all_text_is_large_and_dark_enough_to_read_in_print(pack):
+    # given every character with its size and colour, as PDFium reads them
+    doc = pdfium.PdfDocument(pack)
+    small, pale, white = set(), set(), 0
+    for page in doc:
+        textpage = page.get_textpage()
+        for i in range(textpage.count_chars()):
+            char = textpage.get_text_range(i, 1)
+            if not char.strip():
+                continue
+            if pdfium.raw.FPDFText_GetFontSize(textpage.raw, i) < 7:
+                small.add(char)
+            r, g, b, a = (ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint())
+            pdfium.raw.FPDFText_GetFillColor(textpage.raw, i, r, g, b, a)
+            luminance = (0.299 * r.value + 0.587 * g.value + 0.114 * b.value) / 255
+            # white text only ever sits on a coloured bar; anything else must be dark on the white paper
+            if 0.5 < luminance < 0.99:
+                pale.add(char)
+            white += luminance >= 0.99
+    # then nothing is smaller than 7 pt, and no text is drawn in a pale colour (legends, values, labels)
+    assert small == set()
+    assert pale == set()
+    assert white > 0  # the colours are really read: segment values on the red bars are white
+
+
+def test_charts_carry_their_values(pack):
+    text = _flat("\n".join(_page_texts(pack)))
+    # the lifecycle funnel prints each state's count beside its bar, the pattern chart each total
+    assert "Production 27" in text
+    assert "External engagement 12 13 25" in text
+    # the legend names each tier
+    assert "Low Medium High Critical Not assessed" in text
 
 
 def test_every_page_has_a_footer_with_classification_date_and_page_number(pack, settings):
