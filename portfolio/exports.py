@@ -318,7 +318,7 @@ def _agent_sheet_rows(agents: QuerySet) -> Iterator[list]:
 
 
 def _fraction(part, whole) -> float | None:
-    return part / whole if whole else None
+    return part / whole if whole and part is not None else None
 
 
 def workbook(dash: reports.Dashboard, agents: QuerySet, risks: list[reports.RiskItem] | None = None) -> io.BytesIO:

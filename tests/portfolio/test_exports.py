@@ -222,6 +222,19 @@ def test_the_workbook_speaks_labels_with_readable_sheet_names(world, leadership,
     assert {r["Owner"] for r in risks} >= {"Olivia Martin"}
 
 
+def test_a_workbook_without_agents_or_findings_still_opens(db, leadership, client_for):
+    # given an empty registry: nothing in production, compliance not tracked
+    # when
+    wb = _workbook(client_for(leadership))
+    # then every sheet is there with its header, and figures not tracked say so
+    assert wb.sheetnames[0] == "Summary"
+    summary = {row["Figure"]: row for row in _table(wb["Summary"])}
+    assert summary["Agents"]["Count"] == 0
+    assert summary["Production agents fully compliant"]["Share"] is None
+    assert _table(wb["Agents"]) == []
+    assert wb["Agents"].auto_filter.ref == "A4:Z5"
+
+
 def test_the_board_pack_is_a_pdf_with_the_figures_and_the_maturity_picture(world, leadership, client_for):
     # when
     response = client_for(leadership).get("/portfolio/export/board-pack.pdf", {"business_unit": "hr"})
