@@ -41,6 +41,7 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
     KeepInFrame,
+    KeepTogether,
     PageBreak,
     PageTemplate,
     Paragraph,
@@ -650,6 +651,21 @@ def _summary(s, dash: reports.Dashboard, views: dict, risks, overdue, now: datet
     return [KeepInFrame(FRAME_W, FRAME_H - 2, content, mode="shrink"), PageBreak()]
 
 
+def _kept_sections(story: list) -> list:
+    """Each section (from one top-level heading to the next) kept on one page where it fits on one: a
+    section that does not fit in what is left of a page starts on the next, so no table leaves a row or
+    two behind; a section longer than a page flows on, its tables repeating their headers."""
+    result, section = [], []
+    for flowable in story:
+        if isinstance(flowable, Paragraph) and flowable.style.name == "h1" and section:
+            result.append(KeepTogether(section))
+            section = []
+        section.append(flowable)
+    if section:
+        result.append(KeepTogether(section))
+    return result
+
+
 def render(scope: reports.Scope, flt: reports.PortfolioFilter, now: datetime) -> io.BytesIO:
     """The board pack as PDF bytes in a buffer, ready to stream."""
     s = _styles()
@@ -792,6 +808,7 @@ def render(scope: reports.Scope, flt: reports.PortfolioFilter, now: datetime) ->
             _table(s, ["Unit", "Pattern", "Agents", "Short on (has of needs)"], rows, [28, 30, 9, 45], numeric={2})
         )
 
+    story = _kept_sections(story)
     buffer = io.BytesIO()
     scope_text = flt.describe()
     doc = BaseDocTemplate(
