@@ -231,7 +231,15 @@ def test_owners_are_named_in_full_and_long_names_wrap_whole(pack):
     assert "dispute resolution assistant for enterprise accounts 23" in text.replace("- ", "-")
 
 
-def test_no_heading_is_left_alone_at_the_bottom_of_a_page(pack):
+@pytest.mark.parametrize(
+    "selection",
+    [{}, {"business_unit": "hr"}, {"business_unit": "cx"}, {"pattern": "external_engagement"}, {"period": "52w"}],
+    ids=["organisation", "hr", "long-unit", "one-pattern", "a-year"],
+)
+def test_no_heading_is_left_alone_at_the_bottom_of_a_page(crowded, leadership, client_for, selection):
+    # given the pack of several selections, each laid out differently
+    with time_machine.travel(MOMENT, tick=False):
+        pack = _body(client_for(leadership).get("/portfolio/export/board-pack.pdf", selection))
     headings = (
         "Headline figures",
         "Composition and lifecycle",
@@ -252,9 +260,10 @@ def test_no_heading_is_left_alone_at_the_bottom_of_a_page(pack):
         # lines of text on this page: (baseline, text), top to bottom, without the footer
         lines: dict[int, str] = {}
         for i in range(textpage.count_chars()):
-            box = textpage.get_charbox(i)
-            if box[1] > footer_top:
-                key = round(box[1] / 3)
+            x, y = ctypes.c_double(), ctypes.c_double()
+            pdfium.raw.FPDFText_GetCharOrigin(textpage.raw, i, x, y)  # on the baseline, descenders or not
+            if y.value > footer_top:
+                key = round(y.value)
                 lines[key] = lines.get(key, "") + textpage.get_text_range(i, 1)
         ordered = [t.strip() for _, t in sorted(lines.items(), reverse=True) if t.strip()]
         last = ordered[-1]
