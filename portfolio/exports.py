@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter
 from portfolio import charts, presenters, reports, sources
 from portfolio.choices import DIMENSIONS
 from registry.choices import DataClassification, Lifecycle, Mode, Pattern, RiskTier, Topology
-from registry.models import AgentVersion, AgentVersionTool
+from registry.models import AgentVersion, AgentVersionTool, BusinessUnit
 
 
 def _chunk() -> int:
@@ -392,12 +392,14 @@ def workbook(dash: reports.Dashboard, agents: QuerySet, risks: list[reports.Risk
         )
 
     maturity_rows = []
+    # A unit's place as the names of the units above it (the path holds their slugs).
+    names = dict(BusinessUnit.objects.values_list("slug", "name"))
     for um in dash.maturity:
         a = um.assessment
         maturity_rows.append(
             [
                 um.unit.name,
-                um.unit.path.strip("/").replace("/", " / "),
+                " / ".join(names.get(slug, slug) for slug in um.unit.path.strip("/").split("/")),
                 a.assessed_on if a else None,
                 um.inherited_from.name if um.inherited_from else "",
                 *[(a.scores()[d] if a else None) for d in DIMENSIONS],
@@ -411,7 +413,7 @@ def workbook(dash: reports.Dashboard, agents: QuerySet, risks: list[reports.Risk
         views["heatmap"].summary,
         [
             Column("Unit"),
-            Column("Path"),
+            Column("Place in the organisation"),
             Column("Assessed on", "date"),
             Column("Inherited from"),
             *[Column(reports.dimension_label(d), "int") for d in DIMENSIONS],

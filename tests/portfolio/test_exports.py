@@ -131,6 +131,9 @@ def test_the_workbook_holds_the_summary_every_chart_and_the_agents(world, leader
     assert funnel["Production"] == 3
     maturity = {row["Unit"]: row for row in _table(wb["Maturity"])}
     assert (maturity["Human Resources"]["Overall"], maturity["Human Resources"]["Ceiling"]) == (2, "Process")
+    assert maturity["Recruiting"]["Place in the organisation"] == "Group / Human Resources / Recruiting"
+    hr_only = {row["Unit"]: row for row in _table(_workbook(client_for(leadership), business_unit="hr")["Maturity"])}
+    assert hr_only["Recruiting"]["Place in the organisation"] == "Group / Human Resources / Recruiting"
 
 
 def test_the_workbook_stores_numbers_money_percentages_and_dates_with_number_formats(world, leadership, client_for):
