@@ -629,6 +629,7 @@ def test_create_and_update_tool_are_audited(admin):
         "description": "",
         "system": "CRM",
         "supports_write": False,
+        "supports_execute": False,
     }
     services.update_tool(created, actor=admin, supports_write=True)
     assert (last_event().event_type, last_event().before, last_event().after) == (
@@ -636,6 +637,16 @@ def test_create_and_update_tool_are_audited(admin):
         {"supports_write": False},
         {"supports_write": True},
     )
+    services.update_tool(created, actor=admin, supports_execute=True)
+    assert (last_event().before, last_event().after) == ({"supports_execute": False}, {"supports_execute": True})
+
+
+def test_a_tool_cannot_run_irreversible_actions_without_changing_data(admin):
+    tool = services.create_tool(actor=admin, key="ledger.reverse", name="Reverse entry", supports_write=True)
+    with pytest.raises(ValidationError):
+        services.update_tool(tool, actor=admin, supports_write=False, supports_execute=True)
+    tool.refresh_from_db()
+    assert (tool.supports_write, tool.supports_execute) == (True, False)
 
 
 def test_duplicate_reference_keys_are_field_errors(admin, tool, unit):
