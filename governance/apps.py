@@ -41,6 +41,7 @@ class GovernanceConfig(AppConfig):
         )
 
         self._ready_findings()
+        self._ready_continuity()
 
         EXTRA_BADGES.update(
             {
@@ -54,6 +55,14 @@ class GovernanceConfig(AppConfig):
                 "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
             }
         )
+
+    def _ready_continuity(self):
+        """Owner continuity: deprovisioned owners' findings open at once."""
+        from governance import continuity
+        from registry import hooks as registry_hooks
+
+        if continuity.on_owner_deprovisioned not in registry_hooks.owner_deprovisioned_listeners:
+            registry_hooks.owner_deprovisioned_listeners.append(continuity.on_owner_deprovisioned)
 
     def _ready_findings(self):
         """Findings and checks: telemetry reads the monitoring windows from the policy in force,

@@ -942,6 +942,15 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
     return result
 
 
+def reconcile_now(kind: str, *, now: datetime | None = None) -> CheckResult:
+    """Run one check inside the caller's transaction (no run row of its own, no commit): a service that
+    has just made a condition true (an owner deprovisioned) opens the findings before it returns."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock(kind)
+        return reconcile(kind, available_checks()[kind](now), now)
+
+
 class SweepInterrupted(Exception):
     """Some checks of a sweep lost the database (a restart, a failover); the sweep is worth retrying soon."""
 
