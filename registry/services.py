@@ -1044,7 +1044,7 @@ def _mail_handover_proposals(former_owner: User, people: list[User]) -> None:
 
 
 def _lock_pending_proposal(proposal: HandoverProposal) -> HandoverProposal:
-    current = HandoverProposal.objects.select_for_update().select_related("agent", "proposed_to").get(pk=proposal.pk)
+    current = HandoverProposal.objects.select_for_update(of=("self",)).select_related("agent").get(pk=proposal.pk)
     if current.status != HandoverStatus.PENDING:
         raise ValidationError({"status": f"This proposal is already {current.get_status_display().lower()}."})
     return current
