@@ -517,7 +517,7 @@ def update_business_unit(unit: BusinessUnit, *, actor: User, **changes) -> Busin
     _ensure_global(actor, "registry.change_businessunit", "Only platform administrators manage business units.")
     with transaction.atomic():
         current = BusinessUnit.objects.select_for_update().get(pk=unit.pk)
-        before = audit.snapshot(current, ("name", "slug", "parent", "description", "path"))
+        before = audit.snapshot(current, ("name", "slug", "parent", "description", "path", "head"))
         for name, value in changes.items():
             setattr(current, name, value)
         parent = current.parent
@@ -534,7 +534,7 @@ def update_business_unit(unit: BusinessUnit, *, actor: User, **changes) -> Busin
                 child.path = current.path + child.path[len(old_path) :]
                 child.save(update_fields=["path"])
         changed_before, changed_after = audit.diff(
-            before, audit.snapshot(current, ("name", "slug", "parent", "description", "path"))
+            before, audit.snapshot(current, ("name", "slug", "parent", "description", "path", "head"))
         )
         if changed_after:
             audit.record(

@@ -356,3 +356,17 @@ def test_others_cannot_retire_a_dormant_agent(clock, make_agent, employee, clien
     assert (
         client_for(employee).post(f"/governance/agents/{agent.key}/dormant/", {"action": "retire"}).status_code == 403
     )
+
+
+def test_the_beat_tasks_wrap_the_services(fleet, board, clock):
+    from django.conf import settings
+
+    from governance import tasks
+
+    open_campaign(board, enforcement=Enforcement.FINDING)
+    clock.move_to(T0 + timedelta(days=15))
+    assert tasks.send_attestation_reminders() == {"sent": 2}
+    clock.move_to(T0 + timedelta(days=36))
+    assert tasks.enforce_attestations() == {"enforced": 4}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"governance.send_attestation_reminders", "governance.enforce_attestations"} <= scheduled
