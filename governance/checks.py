@@ -46,7 +46,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import MD5, Cast, Coalesce, Concat, JSONObject
+from django.db.models.functions import MD5, Cast, Concat, JSONObject
 from django.utils import timezone
 
 from governance import hooks
@@ -580,19 +580,20 @@ def dormant_window(tier: str) -> timedelta:
 
 
 def dormant_agents(now: datetime):
-    """Agents in pilot or production with no telemetry for longer than their tier's dormancy window (an
-    agent that never reported counts from when it started running), unless the owner kept it with a reason."""
+    """Agents in pilot or production that reported once and then went silent for longer than their tier's
+    dormancy window, unless the owner kept it with a reason. An agent that never reported is
+    ``lapsed_monitoring``'s (it is unwatched, not idle), so it is not raised twice."""
     from governance.models import DormancyKeep
 
     days = _dormant_days()
-    last_signal = Coalesce("monitoring__last_seen_at", "lifecycle_changed_at")
+    last_signal = F("monitoring__last_seen_at")
     silent = Q()
     for tier, count in days.items():
         silent |= Q(risk_tier=tier, _last_signal__lt=now - timedelta(days=count))
     silent |= Q(risk_tier="", _last_signal__lt=now - timedelta(days=days["medium"]))
     kept = DormancyKeep.objects.filter(kept_until__gt=now).values("agent_id")
     return wanted_rows(
-        Agent.objects.filter(lifecycle__in=RUNNING_STATES)
+        Agent.objects.filter(lifecycle__in=RUNNING_STATES, monitoring__last_seen_at__isnull=False)
         .annotate(_last_signal=last_signal)
         .filter(silent)
         .exclude(pk__in=kept),

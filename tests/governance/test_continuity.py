@@ -301,14 +301,14 @@ def test_a_silent_running_agent_becomes_dormant_by_tier(clock, make_agent):
     assert proposed
 
 
-def test_an_agent_that_never_reported_counts_from_when_it_started(clock, make_agent):
+def test_an_agent_that_never_reported_is_left_to_lapsed_monitoring(clock, make_agent):
     agent = set_state(
-        make_agent("hr.never"), lifecycle=Lifecycle.PILOT, risk_tier="high", lifecycle_changed_at=T0 - timedelta(46)
+        make_agent("hr.never"), lifecycle=Lifecycle.PILOT, risk_tier="high", lifecycle_changed_at=T0 - timedelta(99)
     )
 
     run_check(FindingKind.DORMANT_AGENT)
 
-    assert Finding.objects.open().filter(kind=FindingKind.DORMANT_AGENT, agent=agent).exists()
+    assert not Finding.objects.open().filter(kind=FindingKind.DORMANT_AGENT, agent=agent).exists()
 
 
 def test_the_policy_can_change_the_window(clock, make_agent, admin):
@@ -331,6 +331,8 @@ def test_the_policy_can_change_the_window(clock, make_agent, admin):
 def test_keep_with_a_reason_resolves_the_finding_and_retire_in_one_click(clock, make_agent, owner, client_for):
     kept = set_state(make_agent("hr.kept"), lifecycle=Lifecycle.PRODUCTION, lifecycle_changed_at=T0 - timedelta(99))
     retired = set_state(make_agent("hr.quiet"), lifecycle=Lifecycle.PILOT, lifecycle_changed_at=T0 - timedelta(99))
+    for agent in (kept, retired):
+        MonitoringState.objects.update_or_create(agent=agent, defaults={"last_seen_at": T0 - timedelta(days=95)})
     run_check(FindingKind.DORMANT_AGENT)
     client = client_for(owner)
     assert "Dormant: retire or keep" in client.get(f"/agents/{kept.key}/").content.decode()
