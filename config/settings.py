@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LifecycleEnum": "registry.choices.Lifecycle",
         "RiskTierEnum": "registry.choices.RiskTier",
+        "PatternEnum": "registry.choices.Pattern",
         "UserKindEnum": "registry.choices.UserKind",
         "FindingKindEnum": "governance.choices.FindingKind",
         # Several vocabularies share field names ("kind", "severity"); name these after their own class.

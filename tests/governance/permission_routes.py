@@ -128,6 +128,13 @@ def attestation_answer(c, user) -> dict:
     return {"attestation": Attestation.objects.get(campaign=campaign, agent=c.agent).pk, "answer": "unchanged"}
 
 
+def attestation_row(c):
+    from governance.models import Attestation
+
+    campaign = c.extra.get("campaign") or open_campaign(c)
+    return Attestation.objects.get(campaign=campaign, agent=c.agent)
+
+
 def campaign_form(c, user) -> dict:
     deadline = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     return {
@@ -158,6 +165,35 @@ ROUTES = [
         "POST",
         statuses(404, owner=302, anonymous=302),
         data=attestation_answer,
+        audit="attestation.answered",
+    ),
+    Route("api:attestationcampaign-list", "GET", API_READ),
+    Route(
+        "api:attestationcampaign-list",
+        "POST",
+        statuses(403, board=201, anonymous=401),
+        data=lambda c, user: {"name": "Q3", "deadline": (timezone.now() + timedelta(days=30)).isoformat()},
+        audit="campaign.opened",
+    ),
+    Route(
+        "api:attestationcampaign-detail",
+        "GET",
+        statuses(404, board=200, leadership=200, admin=200, anonymous=401),
+        kwargs=campaign_pk,
+    ),
+    Route("api:attestation-list", "GET", API_READ),
+    Route(
+        "api:attestation-detail",
+        "GET",
+        statuses(404, owner=200, board=200, leadership=200, admin=200, anonymous=401),
+        kwargs=lambda c: {"pk": attestation_row(c).pk},
+    ),
+    Route(
+        "api:attestation-answer",
+        "POST",
+        statuses(404, owner=200, admin=200, board=403, leadership=403, anonymous=401),
+        kwargs=lambda c: {"pk": attestation_row(c).pk},
+        data=lambda c, user: {"answer": "unchanged"},
         audit="attestation.answered",
     ),
     Route("governance:dormant", "GET", OWNER_SIDE_PAGE, kwargs=lambda c: {"key": c.agent.key}),

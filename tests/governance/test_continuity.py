@@ -372,3 +372,29 @@ def test_the_beat_tasks_wrap_the_services(fleet, board, clock):
     assert tasks.enforce_attestations() == {"enforced": 4}
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"governance.send_attestation_reminders", "governance.enforce_attestations"} <= scheduled
+
+
+def test_the_api_opens_a_campaign_and_an_owner_answers(fleet, board, owner, api_for):
+    created = api_for(board).post(
+        "/api/v1/attestation-campaigns/",
+        {"name": "API campaign", "deadline": (T0 + timedelta(days=21)).isoformat(), "tiers": ["high"]},
+        format="json",
+    )
+    assert created.status_code == 201
+    assert created.json()["agents"] == 1
+
+    rows = api_for(owner).get("/api/v1/attestations/", {"answer": "pending"}).json()["results"]
+    answered = api_for(owner).post(f"/api/v1/attestations/{rows[0]['id']}/answer/", {"answer": "unchanged"})
+
+    assert answered.status_code == 200
+    assert answered.json()["snapshot"]["owner_id"] == owner.pk
+    assert answered.json()["answer"] == "unchanged"
+
+
+def test_the_api_refuses_a_past_deadline_with_a_field_error(fleet, board, api_for):
+    response = api_for(board).post(
+        "/api/v1/attestation-campaigns/", {"name": "Late", "deadline": (T0 - timedelta(days=1)).isoformat()}
+    )
+
+    assert response.status_code == 400
+    assert "deadline" in response.json()

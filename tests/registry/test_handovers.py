@@ -155,3 +155,29 @@ def test_the_agent_page_says_the_owner_left(make_agent, leaver, board, client_fo
     page = client_for(board).get(f"/agents/{agent.key}/").content.decode()
 
     assert "has left" in page
+
+
+def test_the_api_lists_my_proposals_and_accepts_one(make_agent, leaver, employee, outsider, api_for):
+    agent = _agents(make_agent, leaver, 1)[0]
+    proposal = services.deprovision_user(leaver)[0]
+
+    mine = api_for(employee).get("/api/v1/handovers/", {"status": "pending"}).json()
+    theirs = api_for(outsider).get("/api/v1/handovers/").json()
+    accepted = api_for(employee).post(f"/api/v1/handovers/{proposal.pk}/accept/", {}, format="json")
+
+    assert [row["agent"] for row in mine["results"]] == [agent.key]
+    assert theirs["results"] == []
+    assert accepted.status_code == 200
+    assert accepted.json()["status"] == "accepted"
+
+
+def test_the_api_refuses_a_bad_reassignment_with_a_field_error(make_agent, leaver, board, api_for):
+    _agents(make_agent, leaver, 1)
+    proposal = services.deprovision_user(leaver)[0]
+
+    response = api_for(board).post(
+        f"/api/v1/handovers/{proposal.pk}/reassign/", {"proposed_to": "nobody"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "proposed_to" in response.json()
