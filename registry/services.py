@@ -865,9 +865,10 @@ def sync_directory_user(user: User, *, actor: User | None = None, active: bool |
             **audit.snapshot(entry, DIRECTORY_FIELDS),
         }
         for name, value in facts.items():
-            setattr(
-                entry if name in DIRECTORY_FIELDS else current, name, value or "" if name in DIRECTORY_FIELDS else value
-            )
+            if name in DIRECTORY_FIELDS:
+                setattr(entry, name, value or "")
+            else:
+                setattr(current, name, value)
         if "department" in facts:
             unit = unit_for_department(entry.department)
             if unit is not None and unit.pk != current.business_unit_id:
@@ -1144,7 +1145,7 @@ def sync_roles_from_groups(users: Iterable[User], *, actor: User | None = None) 
     """Roles follow groups: each provisioned person's roles become exactly those their groups map to."""
     for user in users:
         if hasattr(user, "directory") or DirectoryEntry.objects.filter(user=user).exists():
-            set_user_roles(user, roles_from_groups(user), actor=None if actor is None else actor)
+            set_user_roles(user, roles_from_groups(user), actor=actor)
 
 
 def save_directory_group(
