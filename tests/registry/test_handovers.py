@@ -181,3 +181,38 @@ def test_the_api_refuses_a_bad_reassignment_with_a_field_error(make_agent, leave
 
     assert response.status_code == 400
     assert "proposed_to" in response.json()
+
+
+def test_the_proposed_people_get_one_mail_after_commit(
+    make_agent, leaver, employee, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    employee.email = "erin@example.com"
+    employee.save()
+    _agents(make_agent, leaver, 3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deprovision_user(leaver)
+
+    assert [m.to for m in mail.outbox] == [["erin@example.com"]]
+    assert "proposed to you" in mail.outbox[0].subject
+
+
+def test_an_administrator_maps_a_group_to_a_role_in_the_admin(admin, employee, client_for):
+    from registry.models import DirectoryGroup, GroupRoleMapping
+    from registry.roles import Role, role_names
+
+    DirectoryEntry.objects.create(user=employee)
+    group = DirectoryGroup.objects.create(display_name="Risk Board")
+    group.members.add(employee)
+
+    response = client_for(admin).post(
+        "/admin/registry/grouprolemapping/add/", {"group_name": "risk board", "role": Role.BOARD}
+    )
+
+    assert response.status_code == 302
+    assert GroupRoleMapping.objects.get().role == Role.BOARD
+    employee.refresh_from_db()
+    assert role_names(employee) == {Role.BOARD}
+    assert AuditEvent.objects.filter(event_type="directory.group_role_mapped").exists()
