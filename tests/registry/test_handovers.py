@@ -216,3 +216,15 @@ def test_an_administrator_maps_a_group_to_a_role_in_the_admin(admin, employee, c
     employee.refresh_from_db()
     assert role_names(employee) == {Role.BOARD}
     assert AuditEvent.objects.filter(event_type="directory.group_role_mapped").exists()
+
+
+def test_a_declined_handover_waits_in_the_board_queue(make_agent, leaver, employee, board, client_for):
+    agent = _agents(make_agent, leaver, 1)[0]
+    proposal = services.deprovision_user(leaver)[0]
+    client = client_for(board)
+    assert agent.name not in client.get("/governance/queue/").content.decode()
+
+    services.decline_handover(proposal, actor=employee)
+
+    page = client.get("/governance/queue/").content.decode()
+    assert f"Reassign {agent.name} on the Handovers page" in page
