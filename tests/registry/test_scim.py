@@ -294,3 +294,26 @@ def test_a_mapping_added_later_gives_the_role_to_current_members(scim, admin):
     services.map_group_to_role(actor=admin, group_name="leaders", role=Role.LEADERSHIP)
 
     assert role_names(Account.objects.get(username="ann")) == {Role.LEADERSHIP}
+
+
+def test_microsoft_entra_style_patches_are_understood(scim, make_agent):
+    # Entra capitalises operations, sends booleans as strings and removes members by value
+    created = scim.create(person("eve"))
+    group = scim.create(Group(display_name="Leaders", members=[GroupMember(value=created.id)]))
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+
+    removed = scim.request(
+        "PATCH",
+        f"{BASE}/Groups/{group.id}",
+        json={**patch, "Operations": [{"op": "Remove", "path": "members", "value": [{"value": created.id}]}]},
+    )
+    switched_off = scim.request(
+        "PATCH",
+        f"{BASE}/Users/{created.id}",
+        json={**patch, "Operations": [{"op": "Replace", "path": "active", "value": "False"}]},
+    )
+
+    assert removed.status_code == 200
+    assert scim.query(Group, group.id).members is None
+    assert switched_off.status_code == 200
+    assert Account.objects.get(username="eve").is_active is False
