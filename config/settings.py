@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LifecycleEnum": "registry.choices.Lifecycle",
         "RiskTierEnum": "registry.choices.RiskTier",
+        "PatternEnum": "registry.choices.Pattern",
         "UserKindEnum": "registry.choices.UserKind",
         "FindingKindEnum": "governance.choices.FindingKind",
         # Several vocabularies share field names ("kind", "severity"); name these after their own class.
@@ -360,6 +361,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     # hooks move; this catches anything that went around them (a direct database edit, say).
     "telemetry-refresh-deadlines": _every(
         "telemetry.refresh_monitoring_deadlines", "DEADLINE_REFRESH_INTERVAL_SECONDS", 3600, 60
+    ),
+    # Attestation campaigns: reminders once each per owner and offset, and enforcement after the grace period.
+    "governance-attestation-reminders": _every(
+        "governance.send_attestation_reminders", "ATTESTATION_INTERVAL_SECONDS", 3600, 60
+    ),
+    "governance-attestation-enforcement": _every(
+        "governance.enforce_attestations", "ATTESTATION_INTERVAL_SECONDS", 3600, 60
     ),
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
 }

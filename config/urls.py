@@ -22,6 +22,8 @@ urlpatterns = [
     # OpenTelemetry OTLP/HTTP: exporters post to <endpoint>/v1/traces.
     path("v1/traces", telemetry_endpoints.otlp_traces, name="otlp-traces"),
     path("telemetry/", include("telemetry.urls")),
+    # SCIM 2.0 provisioning from the company directory (its own bearer tokens).
+    path("scim/v2/", include("registry.scim")),
     path("governance/", include("governance.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("", include("registry.urls")),

@@ -41,6 +41,7 @@ class GovernanceConfig(AppConfig):
         )
 
         self._ready_findings()
+        self._ready_continuity()
 
         EXTRA_BADGES.update(
             {
@@ -54,6 +55,24 @@ class GovernanceConfig(AppConfig):
                 "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
             }
         )
+
+    def _ready_continuity(self):
+        """Owner continuity: deprovisioned owners' findings open at once."""
+        from governance import continuity, continuity_views
+        from governance.choices import ATTESTATION_ANSWER_COLORS, AttestationAnswer
+        from registry import hooks as registry_hooks
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+
+        if continuity.on_owner_deprovisioned not in registry_hooks.owner_deprovisioned_listeners:
+            registry_hooks.owner_deprovisioned_listeners.append(continuity.on_owner_deprovisioned)
+            registry_hooks.agent_detail_actions.append(continuity_views.dormant_action)
+        ROLE_PERMISSIONS[Role.BOARD].extend(
+            ["governance.view_attestationcampaign", "governance.add_attestationcampaign"]
+        )
+        ROLE_PERMISSIONS[Role.LEADERSHIP].append("governance.view_attestationcampaign")
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].append("governance.view_attestationcampaign")
+        EXTRA_BADGES["attestation_answer"] = (AttestationAnswer, ATTESTATION_ANSWER_COLORS)
 
     def _ready_findings(self):
         """Findings and checks: telemetry reads the monitoring windows from the policy in force,

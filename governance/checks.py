@@ -561,6 +561,73 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+# Silence after which a running agent is dormant, by tier (the policy's cadences may set "dormant_days").
+DORMANT_DAYS = {"critical": 30, "high": 45, "medium": 60, "low": 90}
+
+
+def _dormant_days() -> dict[str, int]:
+    policy = RiskPolicy.objects.current()
+    cadences = (policy.cadences if policy else None) or {}
+    return {
+        tier: int((cadences.get(tier) or {}).get("dormant_days") or default) for tier, default in DORMANT_DAYS.items()
+    }
+
+
+def dormant_window(tier: str) -> timedelta:
+    """How long an agent of this tier may be silent before it is dormant (unassessed: medium)."""
+    days = _dormant_days()
+    return timedelta(days=days.get(tier or "medium", days["medium"]))
+
+
+def dormant_agents(now: datetime):
+    """Agents in pilot or production that reported once and then went silent for longer than their tier's
+    dormancy window, unless the owner kept it with a reason. An agent that never reported is
+    ``lapsed_monitoring``'s (it is unwatched, not idle), so it is not raised twice."""
+    from governance.models import DormancyKeep
+
+    days = _dormant_days()
+    last_signal = F("monitoring__last_seen_at")
+    silent = Q()
+    for tier, count in days.items():
+        silent |= Q(risk_tier=tier, _last_signal__lt=now - timedelta(days=count))
+    silent |= Q(risk_tier="", _last_signal__lt=now - timedelta(days=days["medium"]))
+    kept = DormancyKeep.objects.filter(kept_until__gt=now).values("agent_id")
+    return wanted_rows(
+        Agent.objects.filter(lifecycle__in=RUNNING_STATES, monitoring__last_seen_at__isnull=False)
+        .annotate(_last_signal=last_signal)
+        .filter(silent)
+        .exclude(pk__in=kept),
+        severity=Case(When(lifecycle=Lifecycle.PRODUCTION, then=Value(Severity.MEDIUM)), default=Value(Severity.LOW)),
+        summary=Concat(
+            "name",
+            Value(" has sent no telemetry since "),
+            UTCDate(last_signal),
+            Value(": retire it, or keep it with a reason."),
+        ),
+    )
+
+
+def attestation_overdue(now: datetime):
+    """Agents whose owner left an attestation campaign unanswered past its grace period (campaigns whose
+    enforcement is a finding or a stop). Answering, or the agent's retirement, clears it."""
+    from governance.models import Attestation, AttestationCampaign
+
+    # Few campaigns: their grace is added in Python, the agents stay one query.
+    campaigns = [
+        c.pk
+        for c in AttestationCampaign.objects.filter(deadline__lt=now, enforcement__in=["finding", "stop"])
+        if c.enforce_after() <= now
+    ]
+    if not campaigns:
+        return {}
+    overdue = Attestation.objects.filter(answer="pending", campaign__in=campaigns).values("agent_id")
+    return wanted_rows(
+        Agent.objects.filter(pk__in=overdue).exclude(lifecycle=Lifecycle.RETIRED),
+        severity=_by_tier("risk_tier"),
+        summary=Concat("name", Value(": its owner has not confirmed its facts in an attestation campaign.")),
+    )
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -571,6 +638,8 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.EVIDENCE_EXPIRED: evidence_expired,
     FindingKind.NO_SUCCESS_METRIC: no_success_metric,
     FindingKind.LOW_ADOPTION: low_adoption,
+    FindingKind.DORMANT_AGENT: dormant_agents,
+    FindingKind.ATTESTATION_OVERDUE: attestation_overdue,
 }
 
 
@@ -940,6 +1009,15 @@ def run_check(kind: str, *, now: datetime | None = None, triggered_by_id: int | 
         raise
     result.run_id = run_id
     return result
+
+
+def reconcile_now(kind: str, *, now: datetime | None = None) -> CheckResult:
+    """Run one check inside the caller's transaction (no run row of its own, no commit): a service that
+    has just made a condition true (an owner deprovisioned) opens the findings before it returns."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock(kind)
+        return reconcile(kind, available_checks()[kind](now), now)
 
 
 class SweepInterrupted(Exception):

@@ -300,3 +300,47 @@ DELIVERY_STATUS_COLORS = {
     DeliveryStatus.DELIVERED: "green",
     DeliveryStatus.FAILED: "red",
 }
+
+
+class Enforcement(models.TextChoices):
+    """What happens to an agent whose owner has not answered an attestation campaign after the grace period."""
+
+    NONE = "none", "Nothing (report only)"
+    FINDING = "finding", "Raise a finding"
+    STOP = "stop", "Raise a finding and stop the agent"
+
+
+class AttestationItem(models.TextChoices):
+    """The facts a campaign asks owners to confirm."""
+
+    OWNER = "owner", "Owner"
+    PURPOSE = "purpose", "Purpose and boundaries"
+    TOOLS = "tools", "Tools and access"
+    DATA = "data", "Data classification"
+    AUTONOMY = "autonomy", "Autonomy"
+    STILL_NEEDED = "still_needed", "Still needed"
+
+
+class AttestationAnswer(models.TextChoices):
+    PENDING = "pending", "Not answered"
+    UNCHANGED = "unchanged", "Confirmed unchanged"
+    CHANGED = "changed", "Changed"
+    RETIRE = "retire", "Retire"
+
+
+ATTESTATION_ANSWER_COLORS = {
+    AttestationAnswer.PENDING: "yellow",
+    AttestationAnswer.UNCHANGED: "green",
+    AttestationAnswer.CHANGED: "blue",
+    AttestationAnswer.RETIRE: "gray",
+}
+
+
+class ContinuityEvent(models.TextChoices):
+    """Audit event types of attestation campaigns and dormant agents."""
+
+    CAMPAIGN_OPENED = "campaign.opened", "Attestation campaign opened"
+    CAMPAIGN_REMINDED = "campaign.reminded", "Attestation reminders sent"
+    ATTESTATION_ANSWERED = "attestation.answered", "Attestation answered"
+    ATTESTATION_ENFORCED = "attestation.enforced", "Attestation overdue: enforcement applied"
+    DORMANT_KEPT = "dormant.kept", "Dormant agent kept"

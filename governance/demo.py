@@ -313,3 +313,79 @@ def lapse_some_evidence(stdout) -> None:
             Evidence.objects.filter(pk=evidence.pk).update(valid_until=now - timedelta(days=days_ago))
             lapsed += 1
     stdout.write(f"governance: evidence lapsed after release for {lapsed} of {len(keys)} production agents")
+
+
+# --- Owner continuity ---------------------------------------------------------------------------
+
+CAMPAIGN_NAME = "Annual attestation of running agents"
+LEAVER = "lucas.moreau"  # provisioned from the directory with Olivia as manager, then deprovisioned
+LEAVER_MANAGER = "olivia.martin"
+DORMANT_COUNT = 2
+
+
+def continuity(stdout) -> None:
+    """A campaign in progress (most owners answered, some late), one person deprovisioned by the directory
+    with handovers pending, and two dormant agents. Runs after the lifecycle moves; idempotent."""
+    from governance.checks import run_check
+    from governance.choices import AttestationAnswer, FindingKind
+    from governance.models import Attestation, AttestationCampaign
+    from governance.services import continuity as continuity_services
+    from registry import services as registry_services
+    from registry.models import BusinessUnit, DirectoryEntry
+    from telemetry import demo as telemetry_demo
+    from telemetry.models import MonitoringState
+
+    if AttestationCampaign.objects.filter(name=CAMPAIGN_NAME).exists():
+        stdout.write("owner continuity: already loaded; nothing to do.")
+        return
+    users = get_user_model().objects
+    admin = users.get(username="ada.nkemelu")
+    board = users.get(username="bea.lindqvist")
+    now = timezone.now()
+
+    # Directory: Olivia manages Lucas; Priya heads Talent; a group maps to the board role.
+    manager_entry, _ = DirectoryEntry.objects.get_or_create(user=users.get(username=LEAVER_MANAGER))
+    leaver = users.get(username=LEAVER)
+    DirectoryEntry.objects.get_or_create(user=leaver, defaults={"manager_scim_id": str(manager_entry.scim_id)})
+    talent = BusinessUnit.objects.filter(slug="talent").first()
+    if talent is not None and talent.head_id is None:
+        registry_services.update_business_unit(talent, actor=admin, head=users.get(username="priya.nair"))
+    registry_services.map_group_to_role(actor=admin, group_name="AI Governance Board", role=Role.BOARD)
+
+    # The campaign: opened a month ago, deadline two days ago, in its grace period.
+    campaign = continuity_services.open_campaign(
+        actor=board,
+        name=CAMPAIGN_NAME,
+        deadline=now + timedelta(days=1),
+        lifecycles=[Lifecycle.PILOT, Lifecycle.PRODUCTION],
+    )
+    AttestationCampaign.objects.filter(pk=campaign.pk).update(
+        opened_at=now - timedelta(days=30), deadline=now - timedelta(days=2)
+    )
+    owners = sorted(set(Attestation.objects.filter(campaign=campaign).values_list("owner__username", flat=True)))
+    late = {LEAVER_MANAGER, LEAVER} | set(owners[::3])
+    for username in owners:
+        if username in late:
+            continue
+        owner = users.get(username=username)
+        if not owner.is_active:
+            continue
+        rows = list(Attestation.objects.filter(campaign=campaign, owner=owner))
+        continuity_services.answer_attestations(rows, AttestationAnswer.UNCHANGED, actor=owner)
+    answered = Attestation.objects.filter(campaign=campaign).exclude(answer=AttestationAnswer.PENDING).count()
+
+    # The directory removes Lucas: his agents are proposed to Olivia, his manager.
+    proposals = registry_services.deprovision_user(leaver, actor=admin)
+
+    # Two running agents that stopped reporting three months ago.
+    silent = sorted(telemetry_demo.silent_keys())[:DORMANT_COUNT]
+    for key in silent:
+        agent = Agent.objects.get(key=key)
+        long_ago = now - timedelta(days=95)
+        Agent.objects.filter(pk=agent.pk).update(lifecycle_changed_at=long_ago - timedelta(days=30))
+        MonitoringState.objects.update_or_create(agent=agent, defaults={"last_seen_at": long_ago})
+    run_check(FindingKind.DORMANT_AGENT)
+    stdout.write(
+        f"owner continuity: campaign over {Attestation.objects.filter(campaign=campaign).count()} agents "
+        f"({answered} answered), {len(proposals)} handovers pending from {leaver}, dormant: {', '.join(silent)}"
+    )

@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from governance.choices import (
     AssessmentStatus,
+    AttestationAnswer,
+    Enforcement,
     EUAIActCategory,
     EvidenceStatus,
     FindingKind,
@@ -15,7 +17,18 @@ from governance.choices import (
     ReviewStatus,
     Severity,
 )
-from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
+from governance.models import (
+    Attestation,
+    AttestationCampaign,
+    Control,
+    Evidence,
+    Finding,
+    Incident,
+    Release,
+    Review,
+    RiskAssessment,
+    Waiver,
+)
 from registry import filtersets as registry_filtersets
 from registry.choices import Environment
 
@@ -122,3 +135,20 @@ class FindingFilterSet(django_filters.FilterSet):
 
     def filter_unit(self, queryset, name, value):
         return queryset.filter(agent__business_unit__path__contains=f"/{value}/") if value else queryset
+
+
+class AttestationFilterSet(AgentKeyFilterSet):
+    answer = django_filters.MultipleChoiceFilter(choices=AttestationAnswer.choices)
+    campaign = django_filters.NumberFilter(field_name="campaign_id")
+
+    class Meta:
+        model = Attestation
+        fields = ["agent", "answer", "campaign"]
+
+
+class AttestationCampaignFilterSet(django_filters.FilterSet):
+    enforcement = django_filters.MultipleChoiceFilter(choices=Enforcement.choices)
+
+    class Meta:
+        model = AttestationCampaign
+        fields = ["enforcement"]

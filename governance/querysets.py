@@ -153,3 +153,29 @@ class WebhookEndpointQuerySet(RestrictedQuerySet):
 class WebhookDeliveryQuerySet(RestrictedQuerySet):
     def due(self, now):
         return self.filter(status="pending", next_attempt_at__lte=now)
+
+
+class CampaignQuerySet(RestrictedQuerySet):
+    """Attestation campaigns: the board, leadership and administrators read them (global view permission);
+    the board creates them."""
+
+    def open_at(self, now):
+        """Campaigns still collecting answers or still to be enforced."""
+        return self.filter(opened_at__lte=now)
+
+
+class AttestationQuerySet(RestrictedQuerySet):
+    """One agent's row in a campaign. Owners see their own rows; whoever reads campaigns sees all."""
+
+    def _restrict(self, user, action: str):
+        if user.has_perm("governance.view_attestationcampaign"):
+            return self if action == "view" else self.filter(owner=user)
+        return self.filter(owner=user)
+
+    def pending(self):
+        return self.filter(answer="pending")
+
+
+class DormancyKeepQuerySet(AgentChildQuerySet):
+    def current(self, now):
+        return self.filter(kept_until__gt=now)

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from governance import hooks
 from governance.models import Evidence, Review, RiskAssessment
 from registry.choices import RISK_TIER_ORDER
-from registry.models import AgentDelegate
+from registry.models import AgentDelegate, HandoverProposal
 
 # Periodic reviews enter the queue this long before they fall due.
 PERIODIC_LOOKAHEAD = timedelta(days=30)
@@ -16,7 +16,7 @@ PERIODIC_LOOKAHEAD = timedelta(days=30)
 
 @dataclass
 class QueueItem:
-    kind: str  # assessment | evidence | release | periodic
+    kind: str  # assessment | evidence | release | periodic | handover
     title: str
     agent: object
     tier: str
@@ -85,6 +85,25 @@ def board_queue_items(user, now) -> list[QueueItem]:
                 r,
                 can_decide=not mine(r.agent),
                 overdue=r.is_overdue(now),
+            )
+        )
+    # Handovers after a deprovisioning that nobody has taken: declined, or nobody could be proposed.
+    for h in (
+        HandoverProposal.objects.for_user(user, "reassign")
+        .filter(Q(status="declined") | Q(status="pending", proposed_to__isnull=True))
+        .filter(agent__owner=F("from_owner"))
+        .select_related("agent", "from_owner")
+    ):
+        items.append(
+            QueueItem(
+                "handover",
+                f"Choose a new owner: {h.from_owner} left"
+                + (" and the proposed person declined" if h.status == "declined" else ""),
+                h.agent,
+                h.agent.risk_tier,
+                h.decided_at or h.created_at,
+                h,
+                can_decide=True,
             )
         )
     for provider in hooks.board_queue_providers:

@@ -43,3 +43,17 @@ def send_board_digest() -> dict:
 @shared_task(name="governance.deliver_due_webhooks")
 def deliver_due_webhooks() -> dict:
     return notifications.deliver_due()
+
+
+@shared_task(name="governance.send_attestation_reminders")
+def send_attestation_reminders() -> dict:
+    from governance.services import continuity
+
+    return {"sent": continuity.send_campaign_reminders()}
+
+
+@shared_task(name="governance.enforce_attestations")
+def enforce_attestations() -> dict:
+    from governance.services import continuity
+
+    return {"enforced": continuity.enforce_overdue_attestations()}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance import findings_views, views
+from governance import continuity_views, findings_views, views
 
 app_name = "governance"
 urlpatterns = [
@@ -10,6 +10,11 @@ urlpatterns = [
     path("findings/<int:pk>/acknowledge/", findings_views.finding_acknowledge, name="finding-acknowledge"),
     path("findings/<int:pk>/waive/", findings_views.finding_waive, name="finding-waive"),
     path("owe/", views.what_i_owe, name="owe"),
+    path("campaigns/", continuity_views.campaign_list, name="campaigns"),
+    path("campaigns/<int:pk>/", continuity_views.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/not-answered.csv", continuity_views.campaign_missing_csv, name="campaign-missing-csv"),
+    path("attestations/", continuity_views.my_attestations, name="attestations"),
+    path("agents/<str:key>/dormant/", continuity_views.dormant_agent, name="dormant"),
     path("queue/", views.board_queue, name="queue"),
     path("controls/", views.control_catalog, name="controls"),
     path("agents/<str:key>/", views.agent_governance, name="agent"),

@@ -22,8 +22,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 
 from registry import services
-from registry.models import Agent, AgentVersion, ApiToken, AuditEvent, BusinessUnit, Tool, User
-from registry.roles import Role, role_names
+from registry.models import (
+    Agent,
+    AgentVersion,
+    ApiToken,
+    AuditEvent,
+    BusinessUnit,
+    GroupRoleMapping,
+    ScimToken,
+    Tool,
+    User,
+)
+from registry.roles import Role, is_platform_admin, role_names
 
 admin.site.disable_action("delete_selected")
 admin.site.site_header = "Agent Registry administration"
@@ -146,9 +156,10 @@ class UserAdmin(ServiceWriteAdmin):
 class BusinessUnitAdmin(ServiceWriteAdmin):
     list_display = ["name", "slug", "path", "parent"]
     search_fields = ["name", "slug"]
-    fields = ["name", "slug", "parent", "description", "path"]
+    fields = ["name", "slug", "parent", "description", "head", "path"]
     readonly_fields = ["path"]
     list_select_related = ["parent"]
+    autocomplete_fields = ["head"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -157,6 +168,8 @@ class BusinessUnitAdmin(ServiceWriteAdmin):
             saved = services.create_business_unit(
                 actor=request.user, **{k: form.cleaned_data[k] for k in ("name", "slug", "parent", "description")}
             )
+            if form.cleaned_data.get("head"):
+                saved = services.update_business_unit(saved, actor=request.user, head=form.cleaned_data["head"])
         self.adopt(obj, saved)
 
 
@@ -247,4 +260,79 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             services.revoke_api_token(token, actor=request.user)
+        self.message_user(request, "Tokens revoked.")
+
+
+# --- Directory sync (SCIM) --------------------------------------------------------------
+
+
+class PlatformAdminOnly:
+    """Directory settings are the platform administrators' alone (no model permission to hand out)."""
+
+    def has_module_permission(self, request):
+        return is_platform_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GroupRoleMapping)
+class GroupRoleMappingAdmin(PlatformAdminOnly, admin.ModelAdmin):
+    """The table administrators edit: directory group name → role. Added and removed through services,
+    so members' roles follow at once and each change is audited."""
+
+    list_display = ["group_name", "role", "created_at"]
+    search_fields = ["group_name"]
+    actions = ["unmap"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.base_fields["role"] = forms.ChoiceField(choices=Role.choices)
+        return form
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_admin(request.user)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.map_group_to_role(
+            actor=request.user, group_name=form.cleaned_data["group_name"], role=form.cleaned_data["role"]
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.unmap_group_role(obj, actor=request.user)
+
+    @admin.action(description="Remove the selected mappings")
+    def unmap(self, request, queryset):
+        for mapping in queryset:
+            services.unmap_group_role(mapping, actor=request.user)
+        self.message_user(request, "Mappings removed; members' roles follow.")
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(PlatformAdminOnly, admin.ModelAdmin):
+    """SCIM bearer tokens: created here (shown once), revoked with the action, never edited."""
+
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and is_platform_admin(request.user)
+
+    def save_model(self, request, obj, form, change):
+        token, raw = services.create_scim_token(actor=request.user, name=form.cleaned_data["name"])
+        obj.pk = token.pk
+        self.message_user(request, f"Give this token to the identity provider now; it is not shown again: {raw}")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.revoke_scim_token(token, actor=request.user)
         self.message_user(request, "Tokens revoked.")

@@ -167,3 +167,50 @@ class AuditEventType(models.TextChoices):
     AUTH_REFUSED = "auth.refused", "Access refused"
     # Event types of upper layers (governance, portfolio) are free-form strings
     # of the same "<noun>.<verb>" shape; the column is not limited to this list.
+
+
+class HandoverStatus(models.TextChoices):
+    """Where a proposal to hand a deprovisioned owner's agent to another person stands."""
+
+    PENDING = "pending", "Awaiting answer"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REASSIGNED = "reassigned", "Reassigned by the board"
+    CLOSED = "closed", "Closed (agent retired or transferred)"
+
+
+HANDOVER_STATUS_COLORS = {
+    HandoverStatus.PENDING: "yellow",
+    HandoverStatus.ACCEPTED: "green",
+    HandoverStatus.DECLINED: "red",
+    HandoverStatus.REASSIGNED: "blue",
+    HandoverStatus.CLOSED: "gray",
+}
+
+
+class HandoverBasis(models.TextChoices):
+    """Why the proposed person was chosen."""
+
+    MANAGER = "manager", "Manager in the directory"
+    UNIT_HEAD = "unit_head", "Head of the agent's unit"
+    BOARD = "board", "Chosen by the governance board"
+    NONE = "none", "Nobody found: the board must choose"
+
+
+class DirectoryEventType(models.TextChoices):
+    """Audit event types of directory sync (SCIM) and handovers."""
+
+    USER_PROVISIONED = "directory.user_provisioned", "Person provisioned from the directory"
+    USER_SYNCED = "directory.user_synced", "Person updated from the directory"
+    USER_DEPROVISIONED = "directory.user_deprovisioned", "Person deprovisioned by the directory"
+    USER_MOVED_UNIT = "directory.user_moved_unit", "Person moved to another unit"
+    GROUP_CHANGED = "directory.group_changed", "Directory group changed"
+    GROUP_DELETED = "directory.group_deleted", "Directory group deleted"
+    GROUP_ROLE_MAPPED = "directory.group_role_mapped", "Group mapped to a role"
+    GROUP_ROLE_UNMAPPED = "directory.group_role_unmapped", "Group no longer mapped to a role"
+    SCIM_TOKEN_CREATED = "scim_token.created", "SCIM token created"
+    SCIM_TOKEN_REVOKED = "scim_token.revoked", "SCIM token revoked"
+    HANDOVER_PROPOSED = "handover.proposed", "Handover proposed"
+    HANDOVER_ACCEPTED = "handover.accepted", "Handover accepted"
+    HANDOVER_DECLINED = "handover.declined", "Handover declined"
+    HANDOVER_REASSIGNED = "handover.reassigned", "Handover reassigned"

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
-from registry.choices import Environment, Lifecycle, Pattern, RiskTier
-from registry.models import Agent, AgentVersion, BusinessUnit, Tool
+from registry.choices import Environment, HandoverStatus, Lifecycle, Pattern, RiskTier
+from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, Tool
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -123,3 +123,12 @@ class ToolFilterSet(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value))
+
+
+class HandoverFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=HandoverStatus.choices)
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+
+    class Meta:
+        model = HandoverProposal
+        fields = ["status", "agent"]

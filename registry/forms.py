@@ -187,3 +187,14 @@ class ApiTokenForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Leave empty for a token that lasts until revoked.",
     )
+
+
+class ReassignHandoverForm(forms.Form):
+    """The board proposes an orphaned agent to another person."""
+
+    proposed_to = forms.ModelChoiceField(queryset=User.objects.none(), label="Propose to")
+    note = forms.CharField(max_length=2000, required=False, label="Note")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["proposed_to"].queryset = User.objects.eligible_owners().order_by("last_name", "first_name")

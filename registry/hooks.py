@@ -33,3 +33,11 @@ agent_detail_panels: list[Callable] = []
 
 # (request, agent) -> list of {"label": str, "url": str}. Extra action links on the agent page.
 agent_detail_actions: list[Callable] = []
+
+# (user, agent_ids: list[int], actor) -> None. Called inside the deprovisioning's transaction after the
+# account is deactivated, so upper layers (governance's orphaned_owner check) act in the same request.
+owner_deprovisioned_listeners: list[Callable] = []
+
+# (agent, actor) -> None. Called inside ``retire_agent``'s transaction after the agent is retired and its
+# delegations revoked: upper layers end what still runs for it (the control plane's decisions).
+agent_retired_listeners: list[Callable] = []

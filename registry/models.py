@@ -4,16 +4,21 @@ An agent is a product with a named owner. Everything a governance board or a
 leader later reads about it starts from the row described here.
 """
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from registry.choices import (
     AutonomyLevel,
     DataClassification,
+    HandoverBasis,
+    HandoverStatus,
     Lifecycle,
     McpTransport,
     Mode,
@@ -30,6 +35,8 @@ from registry.querysets import (
     ApiTokenQuerySet,
     AuditEventQuerySet,
     CatalogQuerySet,
+    DirectoryQuerySet,
+    HandoverQuerySet,
     UserQuerySet,
 )
 
@@ -102,6 +109,15 @@ class BusinessUnit(models.Model):
     )
     path = models.CharField(max_length=600, unique=True, editable=False)
     description = models.TextField(blank=True, max_length=2000)
+    head = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="headed_units",
+        help_text="The person accountable for the unit; receives the agents of a deprovisioned owner "
+        "when the directory names no manager.",
+    )
 
     objects = CatalogQuerySet.as_manager()
 
@@ -573,3 +589,157 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.event_type} {self.target_repr}"
+
+
+# --- Directory sync (SCIM) and owner continuity ------------------------------------------
+
+
+class DirectoryEntry(models.Model):
+    """The company directory's record of one person, kept in step by SCIM provisioning.
+
+    ``scim_id`` is the id the identity provider addresses the person by. ``manager_scim_id`` is the
+    manager as the directory names them (the Enterprise User extension's ``manager.value``), resolved
+    when needed, so a manager provisioned after their report still counts.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="directory")
+    scim_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    external_id = models.CharField(max_length=255, blank=True)
+    manager_scim_id = models.CharField(max_length=255, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    employee_number = models.CharField(max_length=64, blank=True)
+    # The unit the person left when the directory last moved them; the agents they kept show it.
+    previous_unit = models.ForeignKey(BusinessUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    unit_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DirectoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user"]
+        verbose_name_plural = "directory entries"
+        constraints = [
+            # The identity provider filters on externalId; it must name one person.
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~Q(external_id=""), name="directory_external_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.scim_id})"
+
+
+class DirectoryGroup(models.Model):
+    """One group the identity provider pushed; its members get the roles mapped to its name."""
+
+    scim_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    display_name = models.CharField(max_length=200, unique=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="directory_groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DirectoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class GroupRoleMapping(models.Model):
+    """One line of the table administrators edit: members of the directory group named ``group_name``
+    hold ``role``. Matched by name (case-insensitive) so a mapping can exist before the group is pushed."""
+
+    group_name = models.CharField(max_length=200)
+    role = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DirectoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["group_name", "role"]
+        constraints = [
+            models.UniqueConstraint(Lower("group_name"), "role", name="group_role_mapping_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["governance_board", "leadership_viewer", "platform_admin"]),
+                name="group_role_mapping_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_name} → {self.role}"
+
+
+class ScimToken(models.Model):
+    """A bearer token the identity provider uses on /scim/v2/ and nowhere else. Only its digest is kept."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DirectoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class HandoverProposal(models.Model):
+    """A proposal to hand one agent of a deprovisioned owner to another person, who accepts or declines.
+
+    The board may reassign a proposal to someone else (a new proposal). Proposals are never deleted.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="handovers")
+    from_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handovers_proposed",
+    )
+    basis = models.CharField(max_length=16, choices=HandoverBasis.choices)
+    status = models.CharField(max_length=16, choices=HandoverStatus.choices, default=HandoverStatus.PENDING)
+    note = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = HandoverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "Handovers waiting for me" on the handovers page.
+            models.Index(
+                fields=["proposed_to", "-created_at"],
+                condition=Q(status="pending"),
+                name="handover_pending_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["agent"], condition=Q(status="pending"), name="handover_one_pending"),
+            models.CheckConstraint(condition=Q(status__in=HandoverStatus.values), name="handover_status_valid"),
+            models.CheckConstraint(condition=Q(basis__in=HandoverBasis.values), name="handover_basis_valid"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False), name="handover_decided_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} → {self.proposed_to or 'nobody yet'}"

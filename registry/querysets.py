@@ -150,3 +150,29 @@ class AuditEventQuerySet(RestrictedQuerySet):
         from registry.models import Agent
 
         return self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
+
+
+class HandoverQuerySet(RestrictedQuerySet):
+    """Handover proposals. The proposed person sees and answers the ones addressed to them; the board
+    (and administrators) see all and reassign them; everyone else sees none (404)."""
+
+    def _restrict(self, user, action: str):
+        from registry.roles import is_board, is_platform_admin
+
+        if is_board(user) or is_platform_admin(user):
+            return self
+        if action == "reassign":
+            return self.none()
+        return self.filter(proposed_to=user)
+
+    def pending(self):
+        return self.filter(status="pending")
+
+
+class DirectoryQuerySet(RestrictedQuerySet):
+    """Directory rows (groups, their role mappings, SCIM tokens): platform administrators only."""
+
+    def _restrict(self, user, action: str):
+        from registry.roles import is_platform_admin
+
+        return self if is_platform_admin(user) else self.none()

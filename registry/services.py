@@ -7,6 +7,7 @@ changed instance. Pages, the API, the admin and commands all call them.
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -14,23 +15,39 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from registry import audit, hooks
-from registry.choices import AuditEventType, Lifecycle, ToolAccess, UserKind, access_covers
+from registry.choices import (
+    AuditEventType,
+    DirectoryEventType,
+    HandoverBasis,
+    HandoverStatus,
+    Lifecycle,
+    ToolAccess,
+    UserKind,
+    access_covers,
+)
 from registry.exceptions import Conflict
 from registry.models import (
     Agent,
     AgentDelegate,
+    AgentUserObjectPermission,
     AgentVersion,
     AgentVersionTool,
     ApiToken,
     BusinessUnit,
+    DirectoryEntry,
+    DirectoryGroup,
+    GroupRoleMapping,
+    HandoverProposal,
+    ScimToken,
     Tool,
     User,
 )
-from registry.roles import Role, is_board
+from registry.roles import Role, is_board, is_platform_admin
 
 OWNER_PERMISSIONS = ("change_agent", "manage_agent")
 DELEGATE_PERMISSIONS = ("change_agent",)
@@ -342,6 +359,14 @@ def transfer_ownership(agent: Agent, new_owner: User, *, actor: User, reason: st
         raise ValidationError({"reason": "Give a reason for the transfer; it is kept in the agent's history."})
     with transaction.atomic():
         current = Agent.objects.select_for_update().get(pk=agent.pk)
+        _move_ownership(current, new_owner, actor=actor, reason=reason)
+    return current
+
+
+def _move_ownership(current: Agent, new_owner: User, *, actor: User | None, reason: str) -> None:
+    """Give a locked agent to ``new_owner``: rights move, the new owner stops being a delegate, audited.
+    Callers check who may do it (the owner, an administrator, the person a handover was proposed to)."""
+    with transaction.atomic():
         validate_owner(new_owner, field="new_owner")
         if new_owner.pk == current.owner_id:
             raise ValidationError({"new_owner": f"{new_owner} already owns this agent."})
@@ -362,7 +387,6 @@ def transfer_ownership(agent: Agent, new_owner: User, *, actor: User, reason: st
             before={"owner": previous.pk, "owner_name": str(previous)},
             after={"owner": new_owner.pk, "owner_name": str(new_owner), "reason": reason},
         )
-    return current
 
 
 def grant_delegate(agent: Agent, user: User, *, actor: User) -> AgentDelegate:
@@ -493,7 +517,7 @@ def update_business_unit(unit: BusinessUnit, *, actor: User, **changes) -> Busin
     _ensure_global(actor, "registry.change_businessunit", "Only platform administrators manage business units.")
     with transaction.atomic():
         current = BusinessUnit.objects.select_for_update().get(pk=unit.pk)
-        before = audit.snapshot(current, ("name", "slug", "parent", "description", "path"))
+        before = audit.snapshot(current, ("name", "slug", "parent", "description", "path", "head"))
         for name, value in changes.items():
             setattr(current, name, value)
         parent = current.parent
@@ -510,7 +534,7 @@ def update_business_unit(unit: BusinessUnit, *, actor: User, **changes) -> Busin
                 child.path = current.path + child.path[len(old_path) :]
                 child.save(update_fields=["path"])
         changed_before, changed_after = audit.diff(
-            before, audit.snapshot(current, ("name", "slug", "parent", "description", "path"))
+            before, audit.snapshot(current, ("name", "slug", "parent", "description", "path", "head"))
         )
         if changed_after:
             audit.record(
@@ -727,3 +751,517 @@ def revoke_api_token(token: ApiToken, *, actor: User) -> ApiToken:
                 AuditEventType.API_TOKEN_REVOKED, actor=actor, target=token, after={"revoked_at": token.revoked_at}
             )
     return token
+
+
+# --- Directory sync (SCIM), roles from groups, deprovisioning and handovers ---------------------
+
+SCIM_TOKEN_PREFIX = "scim_"  # noqa: S105 (a public prefix that tells SCIM tokens apart, not a secret)
+DIRECTORY_FIELDS = ("external_id", "manager_scim_id", "department", "employee_number")
+DIRECTORY_USER_FIELDS = ("username", "first_name", "last_name", "email", "job_title")
+
+
+def _ensure_admin(actor, message: str) -> None:
+    """``actor=None`` is the identity provider itself (a SCIM request with a valid token)."""
+    if actor is not None:
+        _ensure(actor.is_active and is_platform_admin(actor), message)
+
+
+def create_scim_token(*, actor: User, name: str) -> tuple[ScimToken, str]:
+    """Mint a bearer token for the identity provider. Returns the row and the raw token, shown once."""
+    _ensure_admin(actor, "Only platform administrators create SCIM tokens.")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after the identity provider that will use it."})
+    raw = SCIM_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ScimToken(name=name, prefix=raw[:12], digest=hash_token(raw), created_by=actor)
+        token.full_clean()
+        token.save()
+        audit.record(
+            DirectoryEventType.SCIM_TOKEN_CREATED,
+            actor=actor,
+            target=token,
+            after={"name": name, "prefix": token.prefix},
+        )
+    return token, raw
+
+
+def revoke_scim_token(token: ScimToken, *, actor: User) -> ScimToken:
+    _ensure_admin(actor, "Only platform administrators revoke SCIM tokens.")
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit.record(
+                DirectoryEventType.SCIM_TOKEN_REVOKED, actor=actor, target=token, after={"revoked_at": token.revoked_at}
+            )
+    return token
+
+
+def authenticate_scim_token(raw: str) -> ScimToken | None:
+    """The live SCIM token ``raw`` names, stamped as used; None for anything else (personal API tokens too)."""
+    if not raw or not raw.startswith(SCIM_TOKEN_PREFIX):
+        return None
+    token = ScimToken.objects.filter(digest=hash_token(raw), revoked_at__isnull=True).first()
+    if token is not None:
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def unit_for_department(department: str) -> BusinessUnit | None:
+    """The business unit the directory's department names (by name or short name, any case)."""
+    department = (department or "").strip()
+    if not department:
+        return None
+    return (
+        BusinessUnit.objects.filter(name__iexact=department).first()
+        or BusinessUnit.objects.filter(slug__iexact=department).first()
+    )
+
+
+def provision_user(*, actor: User | None = None, active: bool = True, **facts) -> User:
+    """Create a person from the directory (SCIM POST). ``facts``: username, first_name, last_name, email,
+    job_title and the directory fields (external_id, manager_scim_id, department, employee_number)."""
+    _ensure_admin(actor, "Only platform administrators provision people.")
+    user_facts = {k: v for k, v in facts.items() if k in DIRECTORY_USER_FIELDS}
+    directory_facts = {k: v or "" for k, v in facts.items() if k in DIRECTORY_FIELDS}
+    with transaction.atomic():
+        user = User(kind=UserKind.PERSON, is_active=active, **user_facts)
+        user.business_unit = unit_for_department(directory_facts.get("department", ""))
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        _save_unique(user, "username", "This userName is taken.")
+        entry = DirectoryEntry(user=user, **directory_facts)
+        entry.full_clean(exclude=["user"])
+        _save_unique(entry, "external_id", "Another person has this externalId.")
+        audit.record(
+            DirectoryEventType.USER_PROVISIONED,
+            actor=actor,
+            target=user,
+            after={
+                **audit.snapshot(user, USER_FIELDS),
+                **audit.snapshot(entry, DIRECTORY_FIELDS),
+                "scim_id": str(entry.scim_id),
+            },
+        )
+    return user
+
+
+def sync_directory_user(user: User, *, actor: User | None = None, active: bool | None = None, **facts) -> User:
+    """Bring a provisioned person in step with the directory (SCIM PUT or PATCH): profile, directory fields,
+    unit (from the department), and deprovisioning when ``active`` turns false. A person who moves unit
+    keeps their agents; the move is recorded so those agents show "owner moved to another unit"."""
+    _ensure_admin(actor, "Only platform administrators change people from the directory.")
+    unknown = set(facts) - set(DIRECTORY_USER_FIELDS) - set(DIRECTORY_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        entry, _ = DirectoryEntry.objects.get_or_create(user=current)
+        before = {
+            **audit.snapshot(current, (*DIRECTORY_USER_FIELDS, "business_unit")),
+            **audit.snapshot(entry, DIRECTORY_FIELDS),
+        }
+        for name, value in facts.items():
+            if name in DIRECTORY_FIELDS:
+                setattr(entry, name, value or "")
+            else:
+                setattr(current, name, value)
+        if "department" in facts:
+            unit = unit_for_department(entry.department)
+            if unit is not None and unit.pk != current.business_unit_id:
+                entry.previous_unit_id = current.business_unit_id
+                entry.unit_changed_at = timezone.now()
+                current.business_unit = unit
+        current.full_clean(exclude=["password"])
+        entry.full_clean(exclude=["user"])
+        after = {
+            **audit.snapshot(current, (*DIRECTORY_USER_FIELDS, "business_unit")),
+            **audit.snapshot(entry, DIRECTORY_FIELDS),
+        }
+        changed_before, changed_after = audit.diff(before, after)
+        if changed_after:
+            _save_unique(current, "username", "This userName is taken.")
+            _save_unique(entry, "external_id", "Another person has this externalId.")
+            event = (
+                DirectoryEventType.USER_MOVED_UNIT
+                if "business_unit" in changed_after
+                else DirectoryEventType.USER_SYNCED
+            )
+            audit.record(event, actor=actor, target=current, before=changed_before, after=changed_after)
+        if active is False and current.is_active:
+            deprovision_user(current, actor=actor)
+            current.refresh_from_db()
+        elif active is True and not current.is_active:
+            reactivate_user(current, actor=actor)
+            current.refresh_from_db()
+    return current
+
+
+def reactivate_user(user: User, *, actor: User | None = None) -> User:
+    """The directory switches a person back on. Their former agents stay with whoever took them over."""
+    _ensure_admin(actor, "Only platform administrators reactivate accounts.")
+    with transaction.atomic():
+        updated = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+        if updated:
+            audit.record(
+                AuditEventType.USER_CHANGED,
+                actor=actor,
+                target=user,
+                before={"is_active": False},
+                after={"is_active": True},
+            )
+    return user
+
+
+def _handover_target(user: User, agent: Agent, manager: User | None) -> tuple[User | None, str]:
+    if manager is not None:
+        return manager, HandoverBasis.MANAGER
+    head = agent.business_unit.head
+    if head is not None and head.pk != user.pk and head.is_active and head.kind == UserKind.PERSON:
+        return head, HandoverBasis.UNIT_HEAD
+    return None, HandoverBasis.NONE
+
+
+def directory_manager(user: User) -> User | None:
+    """The person the directory names as ``user``'s manager, if they are an active person here."""
+    entry = DirectoryEntry.objects.filter(user=user).only("manager_scim_id").first()
+    if entry is None or not entry.manager_scim_id:
+        return None
+    try:
+        scim_id = uuid.UUID(entry.manager_scim_id)
+    except ValueError:
+        return None
+    manager = User.objects.filter(directory__scim_id=scim_id, is_active=True, kind=UserKind.PERSON).first()
+    return manager if manager is not None and manager.pk != user.pk else None
+
+
+def deprovision_user(user: User, *, actor: User | None = None) -> list[HandoverProposal]:
+    """The directory removed a person (``active: false`` or DELETE). In one transaction and a constant number
+    of queries, whatever the number of agents: the account is deactivated and its tokens revoked; every
+    delegation it held is removed; each agent it owns gets a handover proposal to its manager, else the
+    agent's unit head; the ``orphaned_owner`` findings open (through ``hooks.owner_deprovisioned_listeners``).
+    Nothing is deleted: the account, its agents and the audit trail keep the name."""
+    _ensure_admin(actor, "Only platform administrators deprovision people.")
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        if not current.is_active:
+            return []
+        now = timezone.now()
+        current.is_active = False
+        current.save(update_fields=["is_active"])
+        ApiToken.objects.filter(user=current, revoked_at__isnull=True).update(revoked_at=now)
+        # Delegations: rows and their object permissions, in two statements.
+        delegated = list(
+            AgentDelegate.objects.filter(user=current).select_related("agent").values_list("agent_id", "agent__key")
+        )
+        if delegated:
+            AgentDelegate.objects.filter(user=current).delete()
+            AgentUserObjectPermission.objects.filter(
+                user=current,
+                content_object_id__in=[agent_id for agent_id, _ in delegated],
+                permission__codename__in=DELEGATE_PERMISSIONS,
+            ).delete()
+        # Proposals addressed to this person can no longer be answered: the board reassigns them.
+        HandoverProposal.objects.filter(proposed_to=current, status=HandoverStatus.PENDING).update(
+            status=HandoverStatus.DECLINED, decided_at=now, note="The proposed person was deprovisioned."
+        )
+        manager = directory_manager(current)
+        agents = list(
+            current.owned_agents.exclude(lifecycle=Lifecycle.RETIRED)
+            .select_related("business_unit__head")
+            .order_by("pk")
+        )
+        proposals = []
+        for agent in agents:
+            target, basis = _handover_target(current, agent, manager)
+            proposals.append(
+                HandoverProposal(agent=agent, from_owner=current, proposed_to=target, basis=basis, created_at=now)
+            )
+        # A pending proposal left from an earlier owner is superseded by this one.
+        HandoverProposal.objects.filter(agent__in=[a.pk for a in agents], status=HandoverStatus.PENDING).update(
+            status=HandoverStatus.CLOSED, decided_at=now, note="Superseded: the owner was deprovisioned."
+        )
+        HandoverProposal.objects.bulk_create(proposals)
+        entries = [
+            audit.Entry(
+                DirectoryEventType.USER_DEPROVISIONED,
+                target=current,
+                before={"is_active": True},
+                after={
+                    "is_active": False,
+                    "orphaned_agents": [agent.key for agent in agents],
+                    "delegations_removed": [key for _, key in delegated],
+                },
+            )
+        ]
+        entries += [
+            audit.Entry(
+                DirectoryEventType.HANDOVER_PROPOSED,
+                target=agent,
+                after={
+                    "from_owner": current.pk,
+                    "from_owner_name": str(current),
+                    "proposed_to": proposal.proposed_to_id,
+                    "proposed_to_name": str(proposal.proposed_to) if proposal.proposed_to else "",
+                    "basis": proposal.basis,
+                },
+            )
+            for agent, proposal in zip(agents, proposals, strict=True)
+        ]
+        entries += [
+            audit.Entry(
+                AuditEventType.AGENT_DELEGATE_REVOKED,
+                target=Agent(pk=agent_id, key=key, name=key),
+                before={"delegate": current.pk, "delegate_name": str(current)},
+                after={"reason": "deprovisioned by the directory"},
+            )
+            for agent_id, key in delegated
+        ]
+        audit.record_many(entries, actor=actor)
+        agent_ids = [agent.pk for agent in agents]
+        for listener in hooks.owner_deprovisioned_listeners:
+            listener(current, agent_ids, actor)
+        recipients = {p.proposed_to.email: p.proposed_to for p in proposals if p.proposed_to and p.proposed_to.email}
+        if recipients:
+            transaction.on_commit(lambda: _mail_handover_proposals(current, list(recipients.values())))
+    return proposals
+
+
+def _mail_handover_proposals(former_owner: User, people: list[User]) -> None:
+    from django.core.mail import send_mail
+
+    for person in people:
+        send_mail(
+            f"Agents of {former_owner} are proposed to you",
+            f"{former_owner} has left. Some of the agents they owned are proposed to you; accept or decline them at "
+            f"{settings.SITE_URL}/handovers/.",
+            settings.DEFAULT_FROM_EMAIL,
+            [person.email],
+            fail_silently=True,
+        )
+
+
+def _lock_pending_proposal(proposal: HandoverProposal) -> HandoverProposal:
+    current = HandoverProposal.objects.select_for_update(of=("self",)).select_related("agent").get(pk=proposal.pk)
+    if current.status != HandoverStatus.PENDING:
+        raise ValidationError({"status": f"This proposal is already {current.get_status_display().lower()}."})
+    return current
+
+
+def accept_handover(proposal: HandoverProposal, *, actor: User) -> HandoverProposal:
+    """The proposed person takes the agent over: ownership moves to them, audited."""
+    with transaction.atomic():
+        current = _lock_pending_proposal(proposal)
+        _ensure(current.proposed_to_id == actor.pk, "Only the person the agent is proposed to may accept it.")
+        agent = Agent.objects.select_for_update().get(pk=current.agent_id)
+        if agent.owner_id == current.from_owner_id:
+            _move_ownership(agent, actor, actor=actor, reason="Handover accepted after the owner left.")
+        current.status = HandoverStatus.ACCEPTED
+        current.decided_at = timezone.now()
+        current.decided_by = actor
+        current.full_clean()
+        current.save()
+        audit.record(DirectoryEventType.HANDOVER_ACCEPTED, actor=actor, target=agent, after={"proposal": current.pk})
+    return current
+
+
+def decline_handover(proposal: HandoverProposal, *, actor: User, note: str = "") -> HandoverProposal:
+    """The proposed person declines; the board then reassigns the agent."""
+    with transaction.atomic():
+        current = _lock_pending_proposal(proposal)
+        _ensure(current.proposed_to_id == actor.pk, "Only the person the agent is proposed to may decline it.")
+        current.status = HandoverStatus.DECLINED
+        current.decided_at = timezone.now()
+        current.decided_by = actor
+        current.note = (note or "").strip()
+        current.full_clean()
+        current.save()
+        audit.record(
+            DirectoryEventType.HANDOVER_DECLINED,
+            actor=actor,
+            target=current.agent,
+            after={"proposal": current.pk, "note": current.note},
+        )
+    return current
+
+
+def reassign_handover(proposal: HandoverProposal, new_person: User, *, actor: User, note: str = "") -> HandoverProposal:
+    """The board proposes the agent to someone else: the old proposal is closed as reassigned and a new one
+    opens for ``new_person``, who then accepts or declines."""
+    _ensure(is_board(actor) or is_platform_admin(actor), "Only the governance board reassigns handovers.")
+    validate_owner(new_person, field="proposed_to")
+    with transaction.atomic():
+        current = HandoverProposal.objects.select_for_update().select_related("agent").get(pk=proposal.pk)
+        if current.status not in (HandoverStatus.PENDING, HandoverStatus.DECLINED):
+            raise ValidationError({"status": f"This proposal is already {current.get_status_display().lower()}."})
+        if current.agent.owner_id != current.from_owner_id:
+            raise ValidationError({"proposed_to": "The agent has a new owner already."})
+        if new_person.pk == current.from_owner_id:
+            raise ValidationError({"proposed_to": "Choose someone other than the former owner."})
+        now = timezone.now()
+        if current.status == HandoverStatus.PENDING:
+            current.status = HandoverStatus.REASSIGNED
+            current.decided_at = now
+            current.decided_by = actor
+            current.save(update_fields=["status", "decided_at", "decided_by"])
+        elif HandoverProposal.objects.filter(agent=current.agent, status=HandoverStatus.PENDING).exists():
+            raise ValidationError({"proposed_to": "The agent has a pending proposal already."})
+        fresh = HandoverProposal(
+            agent=current.agent,
+            from_owner_id=current.from_owner_id,
+            proposed_to=new_person,
+            basis=HandoverBasis.BOARD,
+            note=(note or "").strip(),
+            created_at=now,
+        )
+        fresh.full_clean()
+        fresh.save()
+        audit.record(
+            DirectoryEventType.HANDOVER_REASSIGNED,
+            actor=actor,
+            target=current.agent,
+            before={"proposed_to": current.proposed_to_id},
+            after={"proposed_to": new_person.pk, "proposed_to_name": str(new_person), "proposal": fresh.pk},
+        )
+    return fresh
+
+
+def roles_from_groups(user: User) -> set[str]:
+    """The roles the mapping table gives a person through their directory groups."""
+    names = [name.lower() for name in user.directory_groups.values_list("display_name", flat=True)]
+    if not names:
+        return set()
+    return set(
+        GroupRoleMapping.objects.annotate(lname=Lower("group_name"))
+        .filter(lname__in=names)
+        .values_list("role", flat=True)
+    )
+
+
+def sync_roles_from_groups(users: Iterable[User], *, actor: User | None = None) -> None:
+    """Roles follow groups: each provisioned person's roles become exactly those their groups map to."""
+    for user in users:
+        if hasattr(user, "directory") or DirectoryEntry.objects.filter(user=user).exists():
+            set_user_roles(user, roles_from_groups(user), actor=actor)
+
+
+def save_directory_group(
+    group: DirectoryGroup | None,
+    *,
+    actor: User | None = None,
+    display_name: str,
+    external_id: str = "",
+    members: Iterable[User] | None = None,
+) -> DirectoryGroup:
+    """Create or replace a directory group (SCIM POST/PUT/PATCH); roles of members who joined or left follow."""
+    _ensure_admin(actor, "Only platform administrators change directory groups.")
+    with transaction.atomic():
+        current = DirectoryGroup() if group is None else DirectoryGroup.objects.select_for_update().get(pk=group.pk)
+        before_members = set() if group is None else set(current.members.values_list("pk", flat=True))
+        before = {"display_name": current.display_name, "external_id": current.external_id}
+        current.display_name = (display_name or "").strip()
+        current.external_id = external_id or ""
+        current.full_clean()
+        _save_unique(current, "display_name", "A group with this displayName exists already.")
+        after_members = before_members
+        if members is not None:
+            wanted = list(members)
+            current.members.set(wanted)
+            after_members = {u.pk for u in wanted}
+        after = {"display_name": current.display_name, "external_id": current.external_id}
+        changed_before, changed_after = audit.diff(before, after)
+        joined, left = sorted(after_members - before_members), sorted(before_members - after_members)
+        if changed_after or joined or left or group is None:
+            audit.record(
+                DirectoryEventType.GROUP_CHANGED,
+                actor=actor,
+                target=current,
+                before=changed_before,
+                after={**changed_after, "joined": joined, "left": left},
+            )
+        touched = User.objects.filter(pk__in=[*joined, *left])
+        if group is not None and "display_name" in changed_after:
+            touched = User.objects.filter(pk__in=after_members | before_members)
+        sync_roles_from_groups(touched, actor=None)
+    return current
+
+
+def delete_directory_group(group: DirectoryGroup, *, actor: User | None = None) -> None:
+    """The directory removed a group: its members lose the roles it gave them."""
+    _ensure_admin(actor, "Only platform administrators change directory groups.")
+    with transaction.atomic():
+        member_ids = list(group.members.values_list("pk", flat=True))
+        audit.record(
+            DirectoryEventType.GROUP_DELETED,
+            actor=actor,
+            target=group,
+            before={"display_name": group.display_name, "members": member_ids},
+        )
+        group.delete()
+        sync_roles_from_groups(User.objects.filter(pk__in=member_ids))
+
+
+def map_group_to_role(*, actor: User, group_name: str, role: str) -> GroupRoleMapping:
+    """An administrator maps a directory group to a role; its members get the role at once."""
+    _ensure(actor is not None and is_platform_admin(actor), "Only platform administrators map groups to roles.")
+    group_name = (group_name or "").strip()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    with transaction.atomic():
+        mapping = GroupRoleMapping(group_name=group_name, role=role)
+        mapping.full_clean()
+        _save_unique(mapping, "group_name", "This group is mapped to this role already.")
+        audit.record(
+            DirectoryEventType.GROUP_ROLE_MAPPED,
+            actor=actor,
+            target=mapping,
+            after={"group_name": group_name, "role": role},
+        )
+        sync_roles_from_groups(User.objects.filter(directory_groups__display_name__iexact=group_name))
+    return mapping
+
+
+def unmap_group_role(mapping: GroupRoleMapping, *, actor: User) -> None:
+    _ensure(actor is not None and is_platform_admin(actor), "Only platform administrators map groups to roles.")
+    with transaction.atomic():
+        audit.record(
+            DirectoryEventType.GROUP_ROLE_UNMAPPED,
+            actor=actor,
+            target=mapping,
+            before={"group_name": mapping.group_name, "role": mapping.role},
+        )
+        name = mapping.group_name
+        mapping.delete()
+        sync_roles_from_groups(User.objects.filter(directory_groups__display_name__iexact=name))
+
+
+def retire_agent(agent: Agent, *, actor: User | None, reason: str) -> Agent:
+    """Retire an agent and revoke its delegations; its history stays. Used by dormant-agent findings and
+    attestation answers. Upper layers end what still runs for it through ``hooks.agent_retired_listeners``."""
+    with transaction.atomic():
+        current = transition_agent(agent, Lifecycle.RETIRED, actor=actor, reason=reason)
+        delegates = list(AgentDelegate.objects.filter(agent=current).select_related("user"))
+        for delegation in delegates:
+            for perm in DELEGATE_PERMISSIONS:
+                remove_perm(perm, delegation.user, current)
+        AgentDelegate.objects.filter(agent=current).delete()
+        if delegates:
+            audit.record(
+                AuditEventType.AGENT_DELEGATE_REVOKED,
+                actor=actor,
+                target=current,
+                before={
+                    "delegates": [d.user_id for d in delegates],
+                    "delegate_names": [str(d.user) for d in delegates],
+                },
+                after={"reason": "The agent was retired."},
+            )
+        HandoverProposal.objects.filter(agent=current, status=HandoverStatus.PENDING).update(
+            status=HandoverStatus.CLOSED, decided_at=timezone.now(), note="The agent was retired."
+        )
+        for listener in hooks.agent_retired_listeners:
+            listener(current, actor)
+    return current

@@ -14,5 +14,6 @@ urlpatterns = [
     path("agents/<str:key>/delegates/", views.agent_delegates, name="agent-delegates"),
     path("agents/<str:key>/versions/new/", views.version_create, name="version-create"),
     path("people/", views.people_search, name="people-search"),
+    path("handovers/", views.handovers, name="handovers"),
     path("profile/", views.profile, name="profile"),
 ]

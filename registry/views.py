@@ -289,3 +289,91 @@ def people_search(request):
             Q(username__icontains=text) | Q(first_name__icontains=text) | Q(last_name__icontains=text)
         )
     return render(request, "registry/_people_options.html", {"people": people[:20]})
+
+
+# --- Owner continuity: handovers after deprovisioning -----------------------------------------------
+
+
+def owner_continuity_panel(request, agent):
+    """The agent page's notice when its owner left (pending handover) or moved to another unit."""
+    from registry.models import DirectoryEntry, HandoverProposal
+
+    owner = agent.owner
+    handover = (
+        HandoverProposal.objects.filter(agent=agent, status__in=["pending", "declined"])
+        .select_related("proposed_to")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    entry = DirectoryEntry.objects.filter(user_id=owner.pk).select_related("previous_unit").first()
+    moved = (
+        entry is not None
+        and entry.unit_changed_at is not None
+        and owner.business_unit_id is not None
+        and owner.business_unit_id != agent.business_unit_id
+    )
+    if not moved and (handover is None or owner.is_active):
+        return None
+    return {
+        "title": "Ownership",
+        "template": "registry/_continuity_panel.html",
+        "context": {"owner": owner, "moved": moved, "entry": entry, "handover": handover},
+        "order": 1,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def handovers(request):
+    """Agents proposed to me after their owner left; for the board, every open handover to reassign."""
+    from registry.forms import ReassignHandoverForm
+    from registry.models import HandoverProposal
+    from registry.roles import is_board, is_platform_admin
+
+    user = request.user
+    visible = HandoverProposal.objects.for_user(user).select_related(
+        "agent", "agent__business_unit", "from_owner", "proposed_to"
+    )
+    if request.method == "POST":
+        proposal = get_object_or_404(visible, pk=_pk_or_404(request.POST.get("proposal")))
+        action = request.POST.get("action")
+        try:
+            if action == "accept":
+                services.accept_handover(proposal, actor=user)
+                messages.success(request, f"You now own {proposal.agent.name}.")
+            elif action == "decline":
+                services.decline_handover(proposal, actor=user, note=request.POST.get("note", ""))
+                messages.success(request, f"You declined {proposal.agent.name}; the board will reassign it.")
+            elif action == "reassign":
+                form = ReassignHandoverForm(request.POST)
+                if not form.is_valid():
+                    messages.error(request, "Choose an active person to propose the agent to.")
+                else:
+                    services.reassign_handover(
+                        proposal, form.cleaned_data["proposed_to"], actor=user, note=form.cleaned_data["note"]
+                    )
+                    messages.success(
+                        request, f"{proposal.agent.name} is now proposed to {form.cleaned_data['proposed_to']}."
+                    )
+            else:
+                messages.error(request, "Unknown action.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("registry:handovers")
+    mine = visible.filter(proposed_to=user, status="pending")
+    board_view = is_board(user) or is_platform_admin(user)
+    open_ones = visible.filter(status__in=["pending", "declined"]).exclude(proposed_to=user) if board_view else None
+    if open_ones is not None:
+        # A declined proposal stays open only while nobody has taken the agent over since.
+        open_ones = [p for p in open_ones if p.agent.owner_id == p.from_owner_id]
+    return render(
+        request,
+        "registry/handovers.html",
+        {
+            "nav": "handovers",
+            "mine": mine,
+            "open_ones": open_ones,
+            "board_view": board_view,
+            "form": ReassignHandoverForm() if board_view else None,
+        },
+    )

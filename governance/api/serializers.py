@@ -3,8 +3,19 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
+from governance.choices import (
+    ActionImpact,
+    AttestationAnswer,
+    AttestationItem,
+    Decision,
+    EUAIActCategory,
+    EvidenceKind,
+    PeopleAffected,
+    Severity,
+)
 from governance.models import (
+    Attestation,
+    AttestationCampaign,
     Control,
     Evidence,
     Incident,
@@ -16,8 +27,8 @@ from governance.models import (
     Waiver,
 )
 from registry.api.serializers import DisplayMixin
-from registry.choices import Environment, RiskTier
-from registry.models import Agent, AgentVersion
+from registry.choices import Environment, Lifecycle, Pattern, RiskTier
+from registry.models import Agent, AgentVersion, BusinessUnit
 
 
 def username(user) -> str | None:
@@ -478,3 +489,88 @@ class RequirementsSerializer(serializers.Serializer):
     compliant = serializers.BooleanField()
     gate = serializers.ListField(child=serializers.CharField(), help_text="What the production gate still misses.")
     requirements = RequirementSerializer(many=True)
+
+
+class AttestationCampaignSerializer(DisplayMixin, serializers.ModelSerializer):
+    """An attestation campaign. POST opens one (board): its scope is fixed then, one row per agent."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:attestationcampaign-detail")
+    units = serializers.SlugRelatedField(
+        source="scope_units", slug_field="slug", many=True, required=False, queryset=BusinessUnit.objects.all()
+    )
+    tiers = serializers.ListField(
+        source="scope_tiers", child=serializers.ChoiceField(choices=RiskTier.choices), required=False
+    )
+    patterns = serializers.ListField(
+        source="scope_patterns", child=serializers.ChoiceField(choices=Pattern.choices), required=False
+    )
+    lifecycles = serializers.ListField(
+        source="scope_lifecycles", child=serializers.ChoiceField(choices=Lifecycle.choices), required=False
+    )
+    items = serializers.ListField(child=serializers.ChoiceField(choices=AttestationItem.choices), required=False)
+    reminder_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=90), required=False, default=[7, 1]
+    )
+    grace_days = serializers.IntegerField(min_value=0, max_value=365, required=False, default=14)
+    agents = serializers.SerializerMethodField()
+    answered = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AttestationCampaign
+        fields = [
+            "url",
+            "display",
+            "id",
+            "name",
+            "units",
+            "tiers",
+            "patterns",
+            "lifecycles",
+            "items",
+            "opened_at",
+            "deadline",
+            "reminder_days",
+            "grace_days",
+            "enforcement",
+            "agents",
+            "answered",
+        ]
+        read_only_fields = ["opened_at"]
+
+    def get_agents(self, obj) -> int:
+        return obj.attestations.count()
+
+    def get_answered(self, obj) -> int:
+        return obj.attestations.exclude(answer="pending").count()
+
+
+class AttestationSerializer(DisplayMixin, serializers.ModelSerializer):
+    """One agent's row in a campaign, with the snapshot of the facts attested."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:attestation-detail")
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Attestation
+        fields = [
+            "url",
+            "display",
+            "id",
+            "campaign",
+            "agent",
+            "owner",
+            "unit",
+            "answer",
+            "answered_at",
+            "answered_by",
+            "snapshot",
+            "enforced_at",
+        ]
+        read_only_fields = fields
+
+
+class AttestationAnswerSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=[c for c in AttestationAnswer.choices if c[0] != "pending"])

@@ -20,6 +20,8 @@ def register(router) -> None:
     router.register("releases", views.ReleaseViewSet, basename="release")
     router.register("incidents", views.IncidentViewSet, basename="incident")
     router.register("waivers", views.WaiverViewSet, basename="waiver")
+    router.register("attestation-campaigns", views.AttestationCampaignViewSet, basename="attestationcampaign")
+    router.register("attestations", views.AttestationViewSet, basename="attestation")
 
     from governance.api import findings
 

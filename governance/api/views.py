@@ -14,6 +14,9 @@ from rest_framework.views import APIView
 
 from governance import compliance, gate, services
 from governance.api.serializers import (
+    AttestationAnswerSerializer,
+    AttestationCampaignSerializer,
+    AttestationSerializer,
     CloseConditionSerializer,
     ConfirmAssessmentSerializer,
     ControlSerializer,
@@ -33,6 +36,8 @@ from governance.api.serializers import (
     resolve_version,
 )
 from governance.filtersets import (
+    AttestationCampaignFilterSet,
+    AttestationFilterSet,
     ControlFilterSet,
     EvidenceFilterSet,
     IncidentFilterSet,
@@ -42,6 +47,8 @@ from governance.filtersets import (
     WaiverFilterSet,
 )
 from governance.models import (
+    Attestation,
+    AttestationCampaign,
     Control,
     Evidence,
     Incident,
@@ -52,6 +59,7 @@ from governance.models import (
     RiskPolicy,
     Waiver,
 )
+from governance.services import continuity
 from registry.choices import Environment
 from registry.models import Agent
 
@@ -381,3 +389,52 @@ class AgentRequirementsView(APIView):
             ],
         }
         return Response(RequirementsSerializer(data).data)
+
+
+class AttestationCampaignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Attestation campaigns: the board, leadership and administrators read them; the board opens them."""
+
+    serializer_class = AttestationCampaignSerializer
+    filterset_class = AttestationCampaignFilterSet
+
+    def get_queryset(self):
+        return AttestationCampaign.objects.for_user(self.request.user, "view").prefetch_related("scope_units")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = continuity.open_campaign(
+            actor=self.request.user,
+            name=data["name"],
+            deadline=data["deadline"],
+            units=data.get("scope_units", []),
+            tiers=data.get("scope_tiers", []),
+            patterns=data.get("scope_patterns", []),
+            lifecycles=data.get("scope_lifecycles", []),
+            items=data.get("items"),
+            reminder_days=data.get("reminder_days", [7, 1]),
+            grace_days=data.get("grace_days", 14),
+            enforcement=data.get("enforcement", "finding"),
+        )
+
+
+class AttestationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Rows of campaigns: an owner sees and answers their own; campaign readers see all."""
+
+    serializer_class = AttestationSerializer
+    filterset_class = AttestationFilterSet
+
+    def get_queryset(self):
+        return Attestation.objects.for_user(self.request.user, "view").select_related(
+            "agent", "owner", "unit", "answered_by"
+        )
+
+    @extend_schema(request=AttestationAnswerSerializer, responses=AttestationSerializer)
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        """Answer for this agent: unchanged, changed or retire (its owner, a delegate or an administrator)."""
+        body = AttestationAnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        row = self.get_object()
+        continuity.answer_attestations([row], body.validated_data["answer"], actor=request.user)
+        row.refresh_from_db()
+        return Response(self.get_serializer(row).data)

@@ -1,6 +1,7 @@
 """Governance models, one module per concern; import them from ``governance.models``."""
 
 from governance.models.assessments import RiskAssessment
+from governance.models.continuity import Attestation, AttestationCampaign, AttestationReminder, DormancyKeep
 from governance.models.controls import Waiver
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
@@ -9,6 +10,10 @@ from governance.models.policy import Control, RiskPolicy
 from governance.models.reviews import Release, Review, ReviewCondition
 
 __all__ = [
+    "Attestation",
+    "AttestationCampaign",
+    "AttestationReminder",
+    "DormancyKeep",
     "CheckRun",
     "DigestLog",
     "Finding",

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.choices import Lifecycle, RiskTier, ToolAccess
-from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, Tool, User
+from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, HandoverProposal, Tool, User
 from registry.services import EDITABLE_AGENT_FIELDS
 
 
@@ -185,3 +185,40 @@ class AgentVersionSerializer(DisplayMixin, serializers.ModelSerializer):
         if request is not None and request.user.is_authenticated:
             # Visible agents resolve; whether the caller may add a version is the service's 403.
             self.fields["agent"].queryset = Agent.objects.for_user(request.user, "view")
+
+
+class HandoverSerializer(DisplayMixin, serializers.ModelSerializer):
+    """A proposal to hand a deprovisioned owner's agent to another person."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:handover-detail")
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    proposed_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = HandoverProposal
+        fields = [
+            "url",
+            "display",
+            "id",
+            "agent",
+            "from_owner",
+            "proposed_to",
+            "basis",
+            "status",
+            "note",
+            "created_at",
+            "decided_at",
+            "decided_by",
+        ]
+        read_only_fields = fields
+
+
+class HandoverNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class HandoverReassignSerializer(serializers.Serializer):
+    proposed_to = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.eligible_owners())
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)

@@ -14,12 +14,30 @@ from registry.api.serializers import (
     AgentVersionSerializer,
     BusinessUnitSerializer,
     DelegateSerializer,
+    HandoverNoteSerializer,
+    HandoverReassignSerializer,
+    HandoverSerializer,
     ToolSerializer,
     TransferSerializer,
     TransitionSerializer,
 )
-from registry.filtersets import AgentFilterSet, AgentVersionFilterSet, BusinessUnitFilterSet, ToolFilterSet
-from registry.models import Agent, AgentDelegate, AgentVersion, AgentVersionTool, AuditEvent, BusinessUnit, Tool
+from registry.filtersets import (
+    AgentFilterSet,
+    AgentVersionFilterSet,
+    BusinessUnitFilterSet,
+    HandoverFilterSet,
+    ToolFilterSet,
+)
+from registry.models import (
+    Agent,
+    AgentDelegate,
+    AgentVersion,
+    AgentVersionTool,
+    AuditEvent,
+    BusinessUnit,
+    HandoverProposal,
+    Tool,
+)
 
 # Keys contain dots, which the default lookup pattern would refuse.
 KEY_LOOKUP = r"[^/]+"
@@ -212,3 +230,48 @@ class AgentVersionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         grants = [(g["tool"], g["access"]) for g in data.pop("tool_grants", [])]
         agent = data.pop("agent")
         serializer.instance = services.create_version(agent, actor=self.request.user, tools=grants, **data)
+
+
+class HandoverViewSet(viewsets.ReadOnlyModelViewSet):
+    """Handover proposals after an owner was deprovisioned: the proposed person sees theirs and accepts or
+    declines; the board and administrators see all and reassign."""
+
+    serializer_class = HandoverSerializer
+    filterset_class = HandoverFilterSet
+
+    def get_queryset(self):
+        return HandoverProposal.objects.for_user(self.request.user).select_related(
+            "agent", "from_owner", "proposed_to", "decided_by"
+        )
+
+    @extend_schema(request=None, responses=HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """Take the agent over (the proposed person only)."""
+        proposal = services.accept_handover(self.get_object(), actor=request.user)
+        return Response(self.get_serializer(proposal).data)
+
+    @extend_schema(request=HandoverNoteSerializer, responses=HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        """Decline the agent (the proposed person only); the board then reassigns it."""
+        body = HandoverNoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = services.decline_handover(
+            self.get_object(), actor=request.user, note=body.validated_data.get("note", "")
+        )
+        return Response(self.get_serializer(proposal).data)
+
+    @extend_schema(request=HandoverReassignSerializer, responses={201: HandoverSerializer})
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk=None):
+        """Propose the agent to someone else (board); answers with the new proposal."""
+        body = HandoverReassignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = services.reassign_handover(
+            self.get_object(),
+            body.validated_data["proposed_to"],
+            actor=request.user,
+            note=body.validated_data.get("note", ""),
+        )
+        return Response(self.get_serializer(proposal).data, status=status.HTTP_201_CREATED)

@@ -105,7 +105,106 @@ def in_a_week() -> str:
     return (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
 
 
+CAMPAIGN_READERS = statuses(404, board=200, leadership=200, admin=200, anonymous=302)
+
+
+def open_campaign(c):
+    from governance.services import continuity
+
+    c.extra["campaign"] = continuity.open_campaign(
+        actor=c.board, name="Spring", deadline=timezone.now() + timedelta(days=21)
+    )
+    return c.extra["campaign"]
+
+
+def campaign_pk(c) -> dict:
+    return {"pk": (c.extra.get("campaign") or open_campaign(c)).pk}
+
+
+def attestation_answer(c, user) -> dict:
+    from governance.models import Attestation
+
+    campaign = c.extra.get("campaign") or open_campaign(c)
+    return {"attestation": Attestation.objects.get(campaign=campaign, agent=c.agent).pk, "answer": "unchanged"}
+
+
+def attestation_row(c):
+    from governance.models import Attestation
+
+    campaign = c.extra.get("campaign") or open_campaign(c)
+    return Attestation.objects.get(campaign=campaign, agent=c.agent)
+
+
+def campaign_form(c, user) -> dict:
+    deadline = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    return {
+        "name": "Q3",
+        "items": ["owner"],
+        "deadline": deadline,
+        "reminder_days": "7, 1",
+        "grace_days": 14,
+        "enforcement": "finding",
+    }
+
+
 ROUTES = [
+    # --- Attestation campaigns and dormant agents ---------------------------------------------------
+    Route("governance:campaigns", "GET", statuses(403, board=200, leadership=200, admin=200, anonymous=302)),
+    Route(
+        "governance:campaigns",
+        "POST",
+        statuses(403, board=302, anonymous=302),
+        data=campaign_form,
+        audit="campaign.opened",
+    ),
+    Route("governance:campaign", "GET", CAMPAIGN_READERS, kwargs=campaign_pk),
+    Route("governance:campaign-missing-csv", "GET", CAMPAIGN_READERS, kwargs=campaign_pk),
+    Route("governance:attestations", "GET", PAGE_READ),
+    Route(
+        "governance:attestations",
+        "POST",
+        statuses(404, owner=302, anonymous=302),
+        data=attestation_answer,
+        audit="attestation.answered",
+    ),
+    Route("api:attestationcampaign-list", "GET", API_READ),
+    Route(
+        "api:attestationcampaign-list",
+        "POST",
+        statuses(403, board=201, anonymous=401),
+        data=lambda c, user: {"name": "Q3", "deadline": (timezone.now() + timedelta(days=30)).isoformat()},
+        audit="campaign.opened",
+    ),
+    Route(
+        "api:attestationcampaign-detail",
+        "GET",
+        statuses(404, board=200, leadership=200, admin=200, anonymous=401),
+        kwargs=campaign_pk,
+    ),
+    Route("api:attestation-list", "GET", API_READ),
+    Route(
+        "api:attestation-detail",
+        "GET",
+        statuses(404, owner=200, board=200, leadership=200, admin=200, anonymous=401),
+        kwargs=lambda c: {"pk": attestation_row(c).pk},
+    ),
+    Route(
+        "api:attestation-answer",
+        "POST",
+        statuses(404, owner=200, admin=200, board=403, leadership=403, anonymous=401),
+        kwargs=lambda c: {"pk": attestation_row(c).pk},
+        data=lambda c, user: {"answer": "unchanged"},
+        audit="attestation.answered",
+    ),
+    Route("governance:dormant", "GET", OWNER_SIDE_PAGE, kwargs=lambda c: {"key": c.agent.key}),
+    Route(
+        "governance:dormant",
+        "POST",
+        OWNER_SIDE_POST,
+        kwargs=lambda c: {"key": c.agent.key},
+        data=lambda c, user: {"action": "keep", "reason": "Used at year end only"},
+        audit="dormant.kept",
+    ),
     # --- Pages -------------------------------------------------------------------------
     Route("governance:owe", "GET", PAGE_READ),
     Route("governance:queue", "GET", statuses(403, board=200, anonymous=302)),

@@ -74,11 +74,46 @@ def new_agent_json(c, user) -> dict:
     }
 
 
+def deprovisioned_owner_with_handover(c) -> None:
+    """A leaver's agent proposed to ``employee`` (head of the unit)."""
+    from tests.factories import UserFactory
+
+    c.unit.head = c.employee
+    c.unit.save(update_fields=["head"])
+    leaver = UserFactory(username="lee.leaver", business_unit=c.unit)
+    services.create_agent(
+        actor=leaver,
+        key="hr.leavers-agent",
+        name="Leaver's agent",
+        business_unit=c.unit,
+        pattern="employee_enablement",
+        autonomy_level=1,
+        topology="embedded",
+        data_classification="internal",
+    )
+    c.extra["proposal"] = services.deprovision_user(leaver)[0]
+
+
 def agent_json(c, user) -> dict:
     return {**new_agent_json(c, user), "key": c.agent.key, "name": "Leave assistant v2", "row_version": 1}
 
 
+# SCIM answers to its own bearer tokens only: a signed-in session, of any role, is refused (401).
+SCIM_ONLY = statuses(401)
+SCIM_ID = {"scim_id": "00000000-0000-4000-8000-000000000000"}
+
 ROUTES = [
+    # --- SCIM provisioning (tests/registry/test_scim.py drives it with its token) ----------------
+    Route("scim-users", "GET", SCIM_ONLY),
+    Route("scim-users", "POST", SCIM_ONLY, data=lambda c, user: {"userName": "x"}),
+    Route("scim-user", "GET", SCIM_ONLY, kwargs=lambda c: SCIM_ID),
+    Route("scim-groups", "GET", SCIM_ONLY),
+    Route("scim-group", "GET", SCIM_ONLY, kwargs=lambda c: SCIM_ID),
+    Route("scim-config", "GET", SCIM_ONLY),
+    Route("scim-resource-types", "GET", SCIM_ONLY),
+    Route("scim-resource-type", "GET", SCIM_ONLY, kwargs=lambda c: {"name": "User"}),
+    Route("scim-schemas", "GET", SCIM_ONLY),
+    Route("scim-schema", "GET", SCIM_ONLY, kwargs=lambda c: {"schema_id": "x"}),
     # --- Sign-in and documentation ---------------------------------------------------
     Route("login", "GET", statuses(200)),
     Route("logout", "POST", statuses(302)),
@@ -91,6 +126,51 @@ ROUTES = [
     Route("registry:catalog", "GET", PAGE_READ, label="search", query={"search": "leave", "lifecycle": "proposed"}),
     Route("registry:people-search", "GET", PAGE_READ, query={"q": "er"}),
     Route("registry:profile", "GET", PAGE_READ),
+    Route("registry:handovers", "GET", PAGE_READ),
+    # --- Handovers API ------------------------------------------------------------------------------
+    Route("api:handover-list", "GET", API_READ),
+    Route(
+        "api:handover-detail",
+        "GET",
+        statuses(404, employee=200, board=200, admin=200, anonymous=401),
+        setup=deprovisioned_owner_with_handover,
+        kwargs=lambda c: {"pk": c.extra["proposal"].pk},
+    ),
+    Route(
+        "api:handover-accept",
+        "POST",
+        statuses(404, employee=200, board=403, admin=403, anonymous=401),
+        setup=deprovisioned_owner_with_handover,
+        kwargs=lambda c: {"pk": c.extra["proposal"].pk},
+        data=lambda c, user: {},
+        audit="handover.accepted",
+    ),
+    Route(
+        "api:handover-decline",
+        "POST",
+        statuses(404, employee=200, board=403, admin=403, anonymous=401),
+        setup=deprovisioned_owner_with_handover,
+        kwargs=lambda c: {"pk": c.extra["proposal"].pk},
+        data=lambda c, user: {"note": "Not my area"},
+        audit="handover.declined",
+    ),
+    Route(
+        "api:handover-reassign",
+        "POST",
+        statuses(404, employee=403, board=201, admin=201, anonymous=401),
+        setup=deprovisioned_owner_with_handover,
+        kwargs=lambda c: {"pk": c.extra["proposal"].pk},
+        data=lambda c, user: {"proposed_to": c.outsider.username},
+        audit="handover.reassigned",
+    ),
+    Route(
+        "registry:handovers",
+        "POST",
+        statuses(404, employee=302, board=403, admin=403, anonymous=302),
+        setup=deprovisioned_owner_with_handover,
+        data=lambda c, user: {"proposal": c.extra["proposal"].pk, "action": "accept"},
+        audit="handover.accepted",
+    ),
     Route(
         "registry:profile",
         "POST",

@@ -45,6 +45,8 @@ class Command(BaseCommand):
         if governance_demo is not None:
             # Time passes after release: some production evidence runs out.
             self._step("governance after release", governance_demo.lapse_some_evidence)
+            # Keeping ownership true: a campaign in progress, a deprovisioned owner, dormant agents.
+            self._step("owner continuity", governance_demo.continuity)
         for label in TOP_LAYERS:
             self._layer(label)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
