@@ -362,7 +362,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "telemetry.refresh_monitoring_deadlines", "DEADLINE_REFRESH_INTERVAL_SECONDS", 3600, 60
     ),
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
+    # Each MCP server is rescanned MCP_SCAN_INTERVAL_SECONDS after its last scan; the task picks the due ones.
+    "registry-scan-mcp-servers": _every("registry.scan_mcp_servers", "MCP_SCAN_POLL_SECONDS", 300, 10),
 }
+# MCP inventory: how often each server's tools are read again, and how long one read may take.
+MCP_SCAN_INTERVAL_SECONDS = envint("MCP_SCAN_INTERVAL_SECONDS", 3600)
+MCP_SCAN_TIMEOUT_SECONDS = envint("MCP_SCAN_TIMEOUT_SECONDS", 10)
 
 # --- Portfolio ----------------------------------------------------------------
 # The daily snapshot behind the leadership trend charts. Taking it twice on one

@@ -33,3 +33,7 @@ agent_detail_panels: list[Callable] = []
 
 # (request, agent) -> list of {"label": str, "url": str}. Extra action links on the agent page.
 agent_detail_actions: list[Callable] = []
+
+# (server, event: "scanned" | "approved") -> None. Called inside the transaction that recorded a scan of
+# an MCP server or the board's approval of it (governance raises or resolves mcp_tool_changed).
+mcp_server_listeners: list[Callable] = []

@@ -13,6 +13,13 @@ urlpatterns = [
     path("agents/<str:key>/transfer/", views.agent_transfer, name="agent-transfer"),
     path("agents/<str:key>/delegates/", views.agent_delegates, name="agent-delegates"),
     path("agents/<str:key>/versions/new/", views.version_create, name="version-create"),
+    path("mcp-servers/", views.mcp_list, name="mcp-list"),
+    path("mcp-servers/new/", views.mcp_create, name="mcp-create"),
+    path("mcp-servers/<str:key>/", views.mcp_detail, name="mcp-detail"),
+    path("mcp-servers/<str:key>/edit/", views.mcp_edit, name="mcp-edit"),
+    path("mcp-servers/<str:key>/scan/", views.mcp_scan, name="mcp-scan"),
+    path("mcp-servers/<str:key>/approve/", views.mcp_approve, name="mcp-approve"),
+    path("mcp-servers/<str:key>/tools/<str:tool_key>/access/", views.mcp_tool_access, name="mcp-tool-access"),
     path("people/", views.people_search, name="people-search"),
     path("profile/", views.profile, name="profile"),
 ]
