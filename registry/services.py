@@ -6,6 +6,7 @@ changed instance. Pages, the API, the admin and commands all call them.
 """
 
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Iterable
@@ -44,6 +45,8 @@ from registry.models import (
     User,
 )
 from registry.roles import Role, is_board
+
+logger = logging.getLogger(__name__)
 
 OWNER_PERMISSIONS = ("change_agent", "manage_agent")
 DELEGATE_PERMISSIONS = ("change_agent",)
@@ -910,7 +913,11 @@ def scan_due_mcp_servers(*, now: datetime | None = None, limit: int = 50) -> dic
         )
         if not claimed.update(next_scan_at=now + timedelta(seconds=settings.MCP_SCAN_INTERVAL_SECONDS)):
             continue
-        server = scan_mcp_server(McpServer.objects.get(pk=pk), actor=None, now=now)
+        try:
+            server = scan_mcp_server(McpServer.objects.get(pk=pk), actor=None, now=now)
+        except Exception:  # one server's failure must not stop the others; it is due again next interval
+            logger.exception("MCP server %s: the scheduled scan failed", pk)
+            continue
         scanned += 1
         unreachable += server.scan_status == McpScanStatus.UNREACHABLE
     return {"scanned": scanned, "unreachable": unreachable}

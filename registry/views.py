@@ -311,7 +311,12 @@ def get_mcp_server_for_user(user, key: str, action: str = "view") -> McpServer:
 @login_required
 def mcp_list(request):
     """The MCP server inventory, with where each stands with the board and whether it answers."""
-    base = McpServer.objects.for_user(request.user).with_pending_changes().select_related("owner", "business_unit")
+    base = (
+        McpServer.objects.for_user(request.user)
+        .with_pending_changes()
+        .select_related("owner", "business_unit")
+        .order_by("key")
+    )
     filterset = McpServerFilterSet(request.GET or None, queryset=base, request=request)
     queryset = filterset.qs if filterset.is_bound else base
     if filterset.is_bound and not filterset.is_valid():

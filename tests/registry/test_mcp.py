@@ -401,3 +401,42 @@ def test_the_rescan_has_a_beat_entry(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["registry-scan-mcp-servers"]
     assert entry["task"] == "registry.scan_mcp_servers"
     assert entry["options"]["expires"] < entry["schedule"]
+
+
+# --- The demo ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_an_approved_server_with_one_change_waiting_for_the_board(django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from registry.demo import build_mcp_servers
+    from registry.roles import Role
+    from tests.factories import BusinessUnitFactory, UserFactory
+
+    # given the demo's people and units
+    for slug in ("hr", "finance"):
+        BusinessUnitFactory(slug=slug, name=slug.upper())
+    UserFactory(username="olivia.martin")
+    UserFactory(username="ada.nkemelu")
+    services.set_user_roles(UserFactory(username="bea.lindqvist"), [Role.BOARD], actor=None)
+
+    # when the demo step runs (twice: it is idempotent)
+    with django_capture_on_commit_callbacks(execute=True):
+        build_mcp_servers(StringIO())
+    audit_rows = AuditEvent.objects.count()
+    out = StringIO()
+    build_mcp_servers(out)
+
+    # then the people server waits for the board on one changed tool, and the ledger server on everything
+    assert "nothing to do" in out.getvalue()
+    assert AuditEvent.objects.count() == audit_rows
+    servers = {s.key: s for s in McpServer.objects.with_pending_changes()}
+    assert servers["hr.people-tools"].approval() == McpApproval.CHANGES_PENDING
+    assert servers["finance.ledger-tools"].approval() == McpApproval.AWAITING
+    changed = Tool.objects.get(mcp_server__key="hr.people-tools", mcp_change=McpToolChange.CHANGED)
+    assert changed.mcp_name == "search_employees"
+    assert "salary" in changed.mcp_observed["description"]
+    assert "salary" not in changed.description
+    assert open_finding(servers["hr.people-tools"]).details["changed"] == ["search_employees"]
+    assert Tool.objects.get(mcp_name="terminate_contract").max_access == ToolAccess.EXECUTE
