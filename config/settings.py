@@ -368,6 +368,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 # MCP inventory: how often each server's tools are read again, and how long one read may take.
 MCP_SCAN_INTERVAL_SECONDS = envint("MCP_SCAN_INTERVAL_SECONDS", 3600)
 MCP_SCAN_TIMEOUT_SECONDS = envint("MCP_SCAN_TIMEOUT_SECONDS", 10)
+# Grants and MCP tools both speak of read < write < execute: one name for the vocabulary in the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ToolAccessEnum"] = "registry.choices.ToolAccess"
 
 # --- Portfolio ----------------------------------------------------------------
 # The daily snapshot behind the leadership trend charts. Taking it twice on one

@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 
 from registry import services
-from registry.models import Agent, AgentVersion, ApiToken, AuditEvent, BusinessUnit, Tool, User
+from registry.models import Agent, AgentVersion, ApiToken, AuditEvent, BusinessUnit, McpServer, Tool, User
 from registry.roles import Role, role_names
 
 admin.site.disable_action("delete_selected")
@@ -248,3 +248,13 @@ class ApiTokenAdmin(ReadOnlyAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             services.revoke_api_token(token, actor=request.user)
         self.message_user(request, "Tokens revoked.")
+
+
+@admin.register(McpServer)
+class McpServerAdmin(ReadOnlyAdmin):
+    """Read-only: servers are registered, scanned and approved on their own pages, through the services."""
+
+    list_display = ["key", "name", "host", "owner", "business_unit", "scan_status", "approved_at"]
+    list_filter = ["scan_status", "transport"]
+    search_fields = ["key", "name", "host"]
+    list_select_related = ["owner", "business_unit"]

@@ -797,7 +797,8 @@ def _record_tools(server: McpServer, listed, now: datetime, summary: dict) -> No
     taken: set[str] | None = None
     seen: set[str] = set()
     for item in listed:
-        if item.name in seen:
+        # A nameless or absurdly named tool cannot be matched from one scan to the next: left out.
+        if item.name in seen or not item.name or len(item.name) > Tool._meta.get_field("mcp_name").max_length:
             continue
         seen.add(item.name)
         observed = _observed(item)
