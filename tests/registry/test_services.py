@@ -629,6 +629,7 @@ def test_create_and_update_tool_are_audited(admin):
         "description": "",
         "system": "CRM",
         "supports_write": False,
+        "supports_execute": False,
     }
     services.update_tool(created, actor=admin, supports_write=True)
     assert (last_event().event_type, last_event().before, last_event().after) == (
