@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -849,11 +850,24 @@ def _record_tools(server: McpServer, listed, now: datetime, summary: dict) -> No
     for name, tool in existing.items():
         if name in seen or tool.mcp_removed_at is not None:
             continue
+        summary["removed"].append(name)
+        if tool.mcp_approved_at is None and _forget_unapproved(tool):
+            continue
         tool.mcp_removed_at = now
         tool.mcp_change, tool.mcp_observed = McpToolChange.REMOVED, None
         tool.full_clean()
         tool.save()
-        summary["removed"].append(name)
+
+
+def _forget_unapproved(tool: Tool) -> bool:
+    """A tool the board never approved that has left its server again leaves the catalog too, unless
+    something already points at it (then it stays, marked removed)."""
+    try:
+        with transaction.atomic():
+            tool.delete()
+    except ProtectedError:
+        return False
+    return True
 
 
 def approve_mcp_server(server: McpServer, *, actor: User, note: str = "") -> McpServer:
