@@ -53,7 +53,7 @@ def _free_port() -> int:
 class LiveMcpServer:
     """An MCP server running in a background thread until ``stop()``."""
 
-    def __init__(self):
+    def __init__(self, transport: str = "streamable_http"):
         self.mcp = MCPServer("HR tools")
         self.add(read_leave_balance, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False))
         self.add(
@@ -63,10 +63,11 @@ class LiveMcpServer:
         self.add(cancel_payroll_run, annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True))
         self.add(ping)
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        config = uvicorn.Config(
-            self.mcp.streamable_http_app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        if transport == "sse":
+            app, self.url = self.mcp.sse_app(), f"http://127.0.0.1:{self.port}/sse"
+        else:
+            app, self.url = self.mcp.streamable_http_app(), f"http://127.0.0.1:{self.port}/mcp"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -98,6 +99,14 @@ class LiveMcpServer:
 def live_mcp():
     """A running MCP server with four annotated tools (read-only, write, destructive, no hints)."""
     server = LiveMcpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_sse_mcp():
+    """The same server on the legacy server-sent events transport."""
+    server = LiveMcpServer("sse").start()
     yield server
     server.stop()
 

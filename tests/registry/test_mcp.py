@@ -151,6 +151,23 @@ def test_a_changed_server_opens_mcp_tool_changed_and_its_tools_stay_usable_only_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_server_on_the_legacy_sse_transport_is_read_the_same_way(live_sse_mcp, owner, unit):
+    server = services.register_mcp_server(
+        actor=owner, key="hr.sse-tools", name="SSE tools", url=live_sse_mcp.url, transport="sse", business_unit=unit
+    )
+
+    server = services.scan_mcp_server(server, actor=owner)
+
+    assert server.scan_status == McpScanStatus.REACHABLE, server.scan_error
+    assert {t.mcp_name: t.max_access for t in tools_of(server).values()} == {
+        "read_leave_balance": ToolAccess.READ,
+        "submit_leave_request": ToolAccess.WRITE,
+        "cancel_payroll_run": ToolAccess.EXECUTE,
+        "ping": ToolAccess.EXECUTE,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
 def test_rescanning_an_unchanged_server_changes_nothing(live_mcp, owner, board, unit):
     server = services.scan_mcp_server(register(owner, unit, live_mcp.url), actor=owner)
     services.approve_mcp_server(server, actor=board)
