@@ -206,7 +206,9 @@ class McpServerForm(forms.ModelForm):
         self.fields["key"].help_text = "Stable name, e.g. hr.workday-tools; tools are listed as <key>.<tool>."
         if self.instance.pk:
             del self.fields["key"]
-            del self.fields["owner"]
+            if not user.has_perm("registry.change_mcpserver"):
+                # Only an administrator hands a server to someone else.
+                del self.fields["owner"]
         else:
             self.fields["owner"].initial = user.pk
 
@@ -215,7 +217,7 @@ class McpServerForm(forms.ModelForm):
         pass
 
     def service_fields(self) -> dict:
-        return {k: v for k, v in self.cleaned_data.items() if k in ("key", *EDITABLE_MCP_SERVER_FIELDS)}
+        return {k: v for k, v in self.cleaned_data.items() if k in ("key", "owner", *EDITABLE_MCP_SERVER_FIELDS)}
 
 
 class McpApproveForm(forms.Form):

@@ -651,11 +651,17 @@ def register_mcp_server(*, actor: User, owner: User | None = None, **fields) -> 
 
 def update_mcp_server(server: McpServer, *, actor: User, **changes) -> McpServer:
     """Change a server's facts. A new address is a new server as far as approval goes: the board
-    approves again before its tools may be granted."""
+    approves again before its tools may be granted. Only a platform administrator hands a server to
+    a new owner (an active person)."""
     _ensure(can_change_mcp_server(actor, server), "Only the server's owner or a platform administrator may change it.")
-    unknown = set(changes) - set(EDITABLE_MCP_SERVER_FIELDS)
+    unknown = set(changes) - {*EDITABLE_MCP_SERVER_FIELDS, "owner"}
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if "owner" in changes and changes["owner"] != server.owner:
+        _ensure(
+            actor.has_perm("registry.change_mcpserver"), "Only a platform administrator hands a server to a new owner."
+        )
+        validate_owner(changes["owner"])
     with transaction.atomic():
         current = McpServer.objects.select_for_update().get(pk=server.pk)
         before = audit.snapshot(current, (*MCP_SERVER_FIELDS, "approved_at"))

@@ -345,9 +345,8 @@ def mcp_create(request):
     form = McpServerForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            server = services.register_mcp_server(
-                actor=request.user, owner=form.cleaned_data["owner"], **form.service_fields()
-            )
+            fields = form.service_fields()
+            server = services.register_mcp_server(actor=request.user, owner=fields.pop("owner"), **fields)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

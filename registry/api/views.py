@@ -276,8 +276,6 @@ class McpServerViewSet(viewsets.ModelViewSet):
         fields = serializer.service_fields()
         if "key" in fields and fields.pop("key") != serializer.instance.key:
             raise ValidationError({"key": "A server's key cannot change: telemetry and grants name it."})
-        if "owner" in fields and fields.pop("owner") != serializer.instance.owner:
-            raise ValidationError({"owner": "An MCP server's owner is changed by a platform administrator."})
         changes = {k: v for k, v in fields.items() if getattr(serializer.instance, k) != v}
         server = services.update_mcp_server(serializer.instance, actor=self.request.user, **changes)
         serializer.instance = self.get_queryset().get(pk=server.pk)

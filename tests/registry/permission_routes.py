@@ -347,6 +347,7 @@ def mcp_form(c, user) -> dict:
         "transport": "streamable_http",
         "description": c.mcp_server.description,
         "business_unit": c.unit.pk,
+        "owner": c.mcp_server.owner_id,  # shown to administrators only; others' forms ignore it
     }
 
 

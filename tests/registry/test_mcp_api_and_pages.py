@@ -167,3 +167,17 @@ def test_an_administrator_raises_access_on_the_page_and_a_lowering_is_refused(sc
         "read_leave_balance": "write",
         "cancel_payroll_run": "execute",
     }
+
+
+@pytest.mark.django_db
+def test_only_an_administrator_hands_a_server_to_a_new_owner(mcp_server, owner, admin, employee, api_for):
+    url = f"/api/v1/mcp-servers/{mcp_server.key}/"
+
+    refused = api_for(owner).patch(url, {"owner": employee.username}, format="json")
+    handed = api_for(admin).patch(url, {"owner": employee.username}, format="json")
+
+    assert refused.status_code == 403
+    assert handed.status_code == 200
+    assert handed.json()["owner"] == employee.username
+    event = AuditEvent.objects.filter(event_type="mcp_server.changed").latest("seq")
+    assert (event.before, event.after) == ({"owner": owner.pk}, {"owner": employee.pk})
