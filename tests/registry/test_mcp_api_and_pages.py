@@ -1,6 +1,7 @@
 """The MCP inventory through the API and the pages: register, scan now, the board's approval, refusals."""
 
 import pytest
+from django.urls import reverse
 
 from registry import services
 from registry.models import AuditEvent, McpServer, Tool
@@ -181,3 +182,35 @@ def test_only_an_administrator_hands_a_server_to_a_new_owner(mcp_server, owner, 
     assert handed.json()["owner"] == employee.username
     event = AuditEvent.objects.filter(event_type="mcp_server.changed").latest("seq")
     assert (event.before, event.after) == ({"owner": owner.pk}, {"owner": employee.pk})
+
+
+@pytest.mark.django_db
+def test_the_finding_page_leads_the_board_to_the_server(approved_mcp_server, board, client_for):
+    from governance import checks
+    from governance.models import Finding
+
+    services.record_mcp_scan(approved_mcp_server, [listed("read_leave_balance", "Changed.", readOnlyHint=True)])
+    checks.run_check("mcp_tool_changed")
+    finding = Finding.objects.get(kind="mcp_tool_changed")
+
+    page = client_for(board).get(reverse("governance:finding-detail", args=[finding.pk])).content.decode()
+
+    assert f'href="/mcp-servers/{approved_mcp_server.key}/"' in page
+    assert "triage it" not in page
+
+
+@pytest.mark.django_db
+def test_the_server_list_page_reads_in_a_constant_number_of_queries(
+    owner, unit, client_for, django_assert_max_num_queries
+):
+    for n in range(8):
+        server = services.register_mcp_server(
+            actor=owner, key=f"hr.tools-{n}", name=f"Tools {n}", url=f"http://127.0.0.1:9/{n}", business_unit=unit
+        )
+        services.record_mcp_scan(server, [listed("tool_a", "A tool.", readOnlyHint=True)])
+    client = client_for(owner)
+
+    with django_assert_max_num_queries(12):
+        page = client.get("/mcp-servers/?approval=awaiting")
+
+    assert page.content.decode().count("/mcp-servers/hr.tools-") == 8
