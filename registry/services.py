@@ -838,11 +838,13 @@ def _record_tools(server: McpServer, listed, now: datetime, summary: dict) -> No
                 _apply_recorded(tool, observed)
             summary["restored"].append(item.name)
         elif tool.mcp_approved_at is None or not approved_server:
-            # Nothing approved to protect yet: the record follows the server.
+            # Nothing approved to protect (a new tool, or a server the board must approve again as a
+            # whole): the record follows the server, and the board sees it as it now is.
             if _recorded(tool) != observed:
                 _apply_recorded(tool, observed)
                 summary["changed"].append(item.name)
-            tool.mcp_change = McpToolChange.ADDED if tool.mcp_approved_at is None else tool.mcp_change
+            tool.mcp_observed = None
+            tool.mcp_change = McpToolChange.ADDED if tool.mcp_approved_at is None else McpToolChange.NONE
         elif _recorded(tool) == observed:
             if tool.mcp_change == McpToolChange.CHANGED:
                 summary["restored"].append(item.name)

@@ -457,3 +457,33 @@ def test_the_demo_shows_an_approved_server_with_one_change_waiting_for_the_board
     assert "salary" not in changed.description
     assert open_finding(servers["hr.people-tools"]).details["changed"] == ["search_employees"]
     assert Tool.objects.get(mcp_name="terminate_contract").max_access == ToolAccess.EXECUTE
+
+
+@pytest.mark.django_db
+def test_a_server_moved_to_a_new_address_is_recorded_afresh_for_the_boards_new_approval(
+    approved_mcp_server, owner, board
+):
+    # given a change waiting for the board, then a new address (the whole server needs approval again)
+    services.record_mcp_scan(
+        approved_mcp_server,
+        [
+            listed("read_leave_balance", "Read leave days, v2.", readOnlyHint=True),
+            listed("cancel_payroll_run", "Cancel."),
+        ],
+    )
+    server = services.update_mcp_server(approved_mcp_server, actor=owner, url="http://127.0.0.1:9/v3")
+
+    # when the new address is scanned (with a newer description still) and the board approves
+    services.record_mcp_scan(
+        server,
+        [
+            listed("read_leave_balance", "Read leave days, v3.", readOnlyHint=True),
+            listed("cancel_payroll_run", "Cancel."),
+        ],
+    )
+    services.approve_mcp_server(server, actor=board)
+
+    # then the catalog holds what the new address offers, not the older parked change
+    balance = tools_of(server)["read_leave_balance"]
+    assert balance.description == "Read leave days, v3."
+    assert (balance.mcp_change, balance.mcp_observed) == (McpToolChange.NONE, None)
