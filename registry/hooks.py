@@ -35,5 +35,6 @@ agent_detail_panels: list[Callable] = []
 agent_detail_actions: list[Callable] = []
 
 # (server, event: "scanned" | "approved") -> None. Called inside the transaction that recorded a scan of
-# an MCP server or the board's approval of it (governance raises or resolves mcp_tool_changed).
+# an MCP server that found a difference in its tools, or the board's approval of it (governance raises
+# or resolves mcp_tool_changed).
 mcp_server_listeners: list[Callable] = []

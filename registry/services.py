@@ -792,8 +792,11 @@ def record_mcp_scan(
                     **{k: v for k, v in summary.items() if v},
                 },
             )
-        for listener in hooks.mcp_server_listeners:
-            listener(current, "scanned")
+        if changed:
+            # Only a difference in the tools concerns the upper layers (a check run per quiet rescan
+            # would only add noise to the check history).
+            for listener in hooks.mcp_server_listeners:
+                listener(current, "scanned")
     current.scan_summary = summary
     return current
 

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from mcp.types import ToolAnnotations
 
 from governance.choices import FindingKind
-from governance.models import Finding
+from governance.models import CheckRun, Finding
 from registry import services
 from registry.choices import McpApproval, McpScanStatus, McpToolChange, ToolAccess, access_from_annotations
 from registry.models import AuditEvent, McpServer, Tool
@@ -173,10 +173,12 @@ def test_rescanning_an_unchanged_server_changes_nothing(live_mcp, owner, board, 
     services.approve_mcp_server(server, actor=board)
     audit_rows = AuditEvent.objects.count()
 
+    runs = CheckRun.objects.count()
     server = services.scan_mcp_server(server, actor=None)
 
     assert not any(server.scan_summary.values())
     assert AuditEvent.objects.count() == audit_rows
+    assert CheckRun.objects.count() == runs
     assert open_finding(server) is None
     assert all(tool.mcp_change == McpToolChange.NONE for tool in tools_of(server).values())
 
