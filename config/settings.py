@@ -370,7 +370,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "governance.enforce_attestations", "ATTESTATION_INTERVAL_SECONDS", 3600, 60
     ),
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
+    # Each MCP server is rescanned MCP_SCAN_INTERVAL_SECONDS after its last scan; the task picks the due ones.
+    "registry-scan-mcp-servers": _every("registry.scan_mcp_servers", "MCP_SCAN_POLL_SECONDS", 300, 10),
 }
+# MCP inventory: how often each server's tools are read again, and how long one read may take.
+MCP_SCAN_INTERVAL_SECONDS = envint("MCP_SCAN_INTERVAL_SECONDS", 3600)
+MCP_SCAN_TIMEOUT_SECONDS = envint("MCP_SCAN_TIMEOUT_SECONDS", 10)
+# Grants and MCP tools both speak of read < write < execute: one name for the vocabulary in the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ToolAccessEnum"] = "registry.choices.ToolAccess"
 
 # --- Portfolio ----------------------------------------------------------------
 # The daily snapshot behind the leadership trend charts. Taking it twice on one

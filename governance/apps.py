@@ -20,6 +20,7 @@ class GovernanceConfig(AppConfig):
             hooks.agent_change_listeners.append(listeners.on_agent_changed)
             hooks.agent_detail_panels.append(panels.compliance_panel)
             hooks.agent_detail_actions.append(panels.governance_actions)
+            hooks.mcp_server_listeners.append(listeners.on_mcp_server_event)
 
         views = [f"governance.view_{m}" for m in (*GOVERNED_MODELS, "riskpolicy", "control")]
         ROLE_PERMISSIONS[Role.BOARD].extend(

@@ -72,7 +72,7 @@ from governance.models import (
     Waiver,
 )
 from registry.choices import RUNNING_STATES, Lifecycle
-from registry.models import Agent, AgentVersion
+from registry.models import Agent, AgentVersion, Tool
 from telemetry.models import ExternalIdentity, Sighting
 
 logger = logging.getLogger(__name__)
@@ -628,6 +628,42 @@ def attestation_overdue(now: datetime):
     )
 
 
+MCP_SUBJECT_PREFIX = "mcp:"
+
+
+def mcp_subject(server_key: str) -> str:
+    """The finding subject of an MCP server: its key, marked so it never reads as an agent identity."""
+    return f"{MCP_SUBJECT_PREFIX}{server_key}"
+
+
+def mcp_tool_changed(now: datetime) -> dict[Subject, Wanted]:
+    """Board-approved MCP servers whose last scan found new tools, removed tools, or tools whose
+    description, input schema or hints differ from what was approved. The tools stay usable only as
+    approved until the board accepts the change, which clears the finding."""
+    pending: dict[int, dict] = {}
+    for server_id, key, name, mcp_name, change in (
+        Tool.objects.filter(mcp_server__approved_at__isnull=False)
+        .exclude(mcp_change="")
+        .order_by("mcp_server_id", "mcp_name")
+        .values_list("mcp_server_id", "mcp_server__key", "mcp_server__name", "mcp_name", "mcp_change")
+    ):
+        entry = pending.setdefault(server_id, {"key": key, "name": name, "added": [], "changed": [], "removed": []})
+        entry[change].append(mcp_name)
+    wanted = {}
+    for entry in pending.values():
+        counts = ", ".join(f"{len(entry[k])} {k}" for k in ("added", "changed", "removed") if entry[k])
+        wanted[("identity", mcp_subject(entry["key"]))] = Wanted(
+            # A changed description or schema is how a rug-pull hides: the board looks first.
+            severity=Severity.HIGH if entry["changed"] or entry["added"] else Severity.MEDIUM,
+            summary=f"MCP server {entry['name']} changed since the board approved it ({counts} tools).",
+            details={
+                "mcp_server": entry["key"],
+                **{k: entry[k] for k in ("added", "changed", "removed") if entry[k]},
+            },
+        )
+    return wanted
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -640,6 +676,7 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.LOW_ADOPTION: low_adoption,
     FindingKind.DORMANT_AGENT: dormant_agents,
     FindingKind.ATTESTATION_OVERDUE: attestation_overdue,
+    FindingKind.MCP_TOOL_CHANGED: mcp_tool_changed,
 }
 
 

@@ -41,3 +41,14 @@ def on_transition(agent, from_state: str, to_state: str, actor) -> None:
             review_services.mark_deployed(release, actor=actor)
     if to_state in (Lifecycle.APPROVED, Lifecycle.PILOT, Lifecycle.PRODUCTION):
         review_services.ensure_periodic_review(agent)
+
+
+def on_mcp_server_event(server, event: str) -> None:
+    """A scan or the board's approval of an MCP server: once it commits, run the mcp_tool_changed check
+    so the finding opens (or resolves) at once rather than at the next sweep."""
+    from django.db import transaction
+
+    from governance import tasks
+    from governance.choices import FindingKind
+
+    transaction.on_commit(lambda: tasks.run_check.delay(FindingKind.MCP_TOOL_CHANGED))

@@ -29,6 +29,7 @@ from registry.models import (
     AuditEvent,
     BusinessUnit,
     GroupRoleMapping,
+    McpServer,
     ScimToken,
     Tool,
     User,
@@ -336,3 +337,13 @@ class ScimTokenAdmin(PlatformAdminOnly, admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             services.revoke_scim_token(token, actor=request.user)
         self.message_user(request, "Tokens revoked.")
+
+
+@admin.register(McpServer)
+class McpServerAdmin(ReadOnlyAdmin):
+    """Read-only: servers are registered, scanned and approved on their own pages, through the services."""
+
+    list_display = ["key", "name", "host", "owner", "business_unit", "scan_status", "approved_at"]
+    list_filter = ["scan_status", "transport"]
+    search_fields = ["key", "name", "host"]
+    list_select_related = ["owner", "business_unit"]

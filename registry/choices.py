@@ -142,6 +142,68 @@ class McpTransport(models.TextChoices):
     SSE = "sse", "Server-sent events (legacy)"
 
 
+class McpScanStatus(models.TextChoices):
+    """What the last attempt to read an MCP server's tools found. Unreachable is never "no tools"."""
+
+    NEVER = "never", "Not scanned yet"
+    REACHABLE = "reachable", "Reachable"
+    UNREACHABLE = "unreachable", "Unreachable"
+
+
+MCP_SCAN_STATUS_COLORS = {
+    McpScanStatus.NEVER: "gray",
+    McpScanStatus.REACHABLE: "green",
+    McpScanStatus.UNREACHABLE: "red",
+}
+
+
+class McpApproval(models.TextChoices):
+    """Where an MCP server stands with the governance board (derived from its approval and its tools)."""
+
+    AWAITING = "awaiting", "Awaiting board approval"
+    APPROVED = "approved", "Approved"
+    CHANGES_PENDING = "changes_pending", "Changes awaiting the board"
+
+
+MCP_APPROVAL_COLORS = {
+    McpApproval.AWAITING: "yellow",
+    McpApproval.APPROVED: "green",
+    McpApproval.CHANGES_PENDING: "orange",
+}
+
+
+class McpToolChange(models.TextChoices):
+    """How the last scan differs from what the board approved for one tool (empty: no difference)."""
+
+    NONE = "", "As approved"
+    ADDED = "added", "New tool"
+    CHANGED = "changed", "Changed"
+    REMOVED = "removed", "Removed from the server"
+
+
+MCP_TOOL_CHANGE_COLORS = {
+    McpToolChange.NONE: "green",
+    McpToolChange.ADDED: "yellow",
+    McpToolChange.CHANGED: "orange",
+    McpToolChange.REMOVED: "gray",
+}
+
+
+def access_from_annotations(annotations: dict | None) -> str:
+    """The access an MCP tool needs, from its annotations: read-only -> read, destructive -> execute,
+    otherwise write.
+
+    Missing hints take the MCP specification's defaults (``readOnlyHint`` false, ``destructiveHint``
+    true): a tool that says nothing about itself is treated as destructive, so it needs execute.
+    """
+    annotations = annotations or {}
+    if annotations.get("readOnlyHint") is True:
+        return ToolAccess.READ
+    if annotations.get("destructiveHint", True) is not False:
+        return ToolAccess.EXECUTE
+    return ToolAccess.WRITE
+
+
 class AuditEventType(models.TextChoices):
     AGENT_CREATED = "agent.created", "Agent registered"
     AGENT_CHANGED = "agent.changed", "Agent changed"
@@ -155,6 +217,10 @@ class AuditEventType(models.TextChoices):
     BUSINESS_UNIT_CHANGED = "business_unit.changed", "Business unit changed"
     TOOL_CREATED = "tool.created", "Tool added to catalog"
     TOOL_CHANGED = "tool.changed", "Tool changed"
+    MCP_SERVER_REGISTERED = "mcp_server.registered", "MCP server registered"
+    MCP_SERVER_CHANGED = "mcp_server.changed", "MCP server changed"
+    MCP_SERVER_SCANNED = "mcp_server.scanned", "MCP server scanned"
+    MCP_SERVER_APPROVED = "mcp_server.approved", "MCP server approved by the board"
     USER_CREATED = "user.created", "User created"
     USER_CHANGED = "user.changed", "User changed"
     USER_ROLES_CHANGED = "user.roles_changed", "Roles changed"

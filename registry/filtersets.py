@@ -4,11 +4,11 @@ from datetime import UTC
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django_filters.fields import IsoDateTimeField
 
-from registry.choices import Environment, HandoverStatus, Lifecycle, Pattern, RiskTier
-from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, Tool
+from registry.choices import Environment, HandoverStatus, Lifecycle, McpApproval, McpScanStatus, Pattern, RiskTier
+from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, McpServer, Tool
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -132,3 +132,35 @@ class HandoverFilterSet(django_filters.FilterSet):
     class Meta:
         model = HandoverProposal
         fields = ["status", "agent"]
+
+
+class McpServerFilterSet(django_filters.FilterSet):
+    """The MCP inventory's filters, shared by the page and the API."""
+
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+    business_unit = django_filters.ModelChoiceFilter(
+        field_name="business_unit", to_field_name="slug", queryset=BusinessUnit.objects.all(), label="Business unit"
+    )
+    scan_status = django_filters.ChoiceFilter(choices=McpScanStatus.choices, label="Reachability")
+    approval = django_filters.ChoiceFilter(choices=McpApproval.choices, method="filter_approval", label="Approval")
+
+    class Meta:
+        model = McpServer
+        fields = ["search", "business_unit", "scan_status", "approval"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(key__icontains=value)
+            | Q(host__icontains=value)
+            | Q(description__icontains=value)
+        )
+
+    def filter_approval(self, queryset, name, value):
+        if value == McpApproval.AWAITING:
+            return queryset.filter(approved_at__isnull=True)
+        changed = Tool.objects.filter(mcp_server=OuterRef("pk")).exclude(mcp_change="")
+        approved = queryset.filter(approved_at__isnull=False)
+        if value == McpApproval.CHANGES_PENDING:
+            return approved.filter(Exists(changed))
+        return approved.exclude(Exists(changed))

@@ -5,8 +5,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from registry.choices import Lifecycle, ToolAccess
-from registry.models import Agent, AgentVersion, BusinessUnit, Tool, User
-from registry.services import EDITABLE_AGENT_FIELDS
+from registry.models import Agent, AgentVersion, BusinessUnit, McpServer, Tool, User
+from registry.services import EDITABLE_AGENT_FIELDS, EDITABLE_MCP_SERVER_FIELDS
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -158,7 +158,8 @@ class VersionForm(forms.ModelForm):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        tools = Tool.objects.for_user(user, "view")
+        # Only what may be granted now: MCP tools wait for the board's approval (the service says so too).
+        tools = Tool.objects.for_user(user, "view").grantable()
         self.fields["read_tools"].queryset = tools
         self.fields["write_tools"].queryset = tools.filter(supports_write=True)
 
@@ -198,3 +199,43 @@ class ReassignHandoverForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["proposed_to"].queryset = User.objects.eligible_owners().order_by("last_name", "first_name")
+
+
+class McpServerForm(forms.ModelForm):
+    """Register an MCP server (key and owner only then) or change its facts."""
+
+    class Meta:
+        model = McpServer
+        fields = ["key", "name", "url", "transport", "description", "business_unit", "owner"]
+        labels = {"url": "Endpoint URL"}
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        self.fields["owner"].queryset = User.objects.for_user(user, "view").eligible_owners()
+        self.fields["key"].help_text = "Stable name, e.g. hr.workday-tools; tools are listed as <key>.<tool>."
+        if self.instance.pk:
+            del self.fields["key"]
+            if not user.has_perm("registry.change_mcpserver"):
+                # Only an administrator hands a server to someone else.
+                del self.fields["owner"]
+        else:
+            self.fields["owner"].initial = user.pk
+
+    def _post_clean(self):
+        # The service validates the model (and reports on the fields); the form only shapes input.
+        pass
+
+    def service_fields(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k in ("key", "owner", *EDITABLE_MCP_SERVER_FIELDS)}
+
+
+class McpApproveForm(forms.Form):
+    note = forms.CharField(
+        label="Note for the record", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+    )
+
+
+class ToolAccessForm(forms.Form):
+    access = forms.ChoiceField(label="Access", choices=ToolAccess.choices)

@@ -41,3 +41,7 @@ owner_deprovisioned_listeners: list[Callable] = []
 # (agent, actor) -> None. Called inside ``retire_agent``'s transaction after the agent is retired and its
 # delegations revoked: upper layers end what still runs for it (the control plane's decisions).
 agent_retired_listeners: list[Callable] = []
+# (server, event: "scanned" | "approved") -> None. Called inside the transaction that recorded a scan of
+# an MCP server that found a difference in its tools, or the board's approval of it (governance raises
+# or resolves mcp_tool_changed).
+mcp_server_listeners: list[Callable] = []

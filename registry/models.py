@@ -20,6 +20,9 @@ from registry.choices import (
     HandoverBasis,
     HandoverStatus,
     Lifecycle,
+    McpApproval,
+    McpScanStatus,
+    McpToolChange,
     McpTransport,
     Mode,
     Pattern,
@@ -37,6 +40,8 @@ from registry.querysets import (
     CatalogQuerySet,
     DirectoryQuerySet,
     HandoverQuerySet,
+    McpServerQuerySet,
+    ToolQuerySet,
     UserQuerySet,
 )
 
@@ -168,9 +173,52 @@ class Tool(models.Model):
     mcp_name = models.CharField(
         max_length=200, blank=True, help_text="The tool's name on its MCP server, as tools/list gives it."
     )
+    # What the board approved of an MCP tool. A later scan that reads something else leaves these alone
+    # and parks what it read in ``mcp_observed``: a tool stays usable only as approved.
+    input_schema = models.JSONField(
+        default=dict, blank=True, help_text="For an MCP tool: the JSON Schema of its arguments, as approved."
+    )
+    annotations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For an MCP tool: its hints (readOnlyHint, destructiveHint, idempotentHint, openWorldHint), "
+        "as approved.",
+    )
+    inferred_access = models.CharField(
+        max_length=8,
+        choices=ToolAccess.choices,
+        blank=True,
+        help_text="For an MCP tool: the access its annotations imply. The catalog's access may be raised "
+        "above it by an administrator, never set below it.",
+    )
+    raised_access = models.CharField(
+        max_length=8,
+        choices=ToolAccess.choices,
+        blank=True,
+        help_text="For an MCP tool: the access an administrator raised it to (empty: as inferred).",
+    )
+    mcp_approved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the board approved this MCP tool as recorded here (empty: never)."
+    )
+    mcp_change = models.CharField(
+        max_length=8,
+        choices=McpToolChange.choices,
+        blank=True,
+        default=McpToolChange.NONE,
+        help_text="How the last scan differs from what the board approved (empty: no difference).",
+    )
+    mcp_observed = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="For a changed MCP tool: its description, input schema and annotations as the last scan "
+        "read them, waiting for the board.",
+    )
+    mcp_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a scan no longer found this tool on its MCP server."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = CatalogQuerySet.as_manager()
+    objects = ToolQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]
@@ -185,6 +233,34 @@ class Tool(models.Model):
                 condition=Q(mcp_server__isnull=False),
                 name="tool_mcp_name_unique_per_server",
             ),
+            models.CheckConstraint(condition=Q(mcp_change__in=McpToolChange.values), name="tool_mcp_change_valid"),
+            models.CheckConstraint(
+                condition=Q(inferred_access__in=["", *ToolAccess.values]), name="tool_inferred_access_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(raised_access__in=["", *ToolAccess.values]), name="tool_raised_access_valid"
+            ),
+            # Raised, never lowered: the catalog's access covers what the annotations imply.
+            models.CheckConstraint(
+                condition=~Q(inferred_access=ToolAccess.WRITE) | Q(supports_write=True),
+                name="tool_access_covers_inferred_write",
+            ),
+            models.CheckConstraint(
+                condition=~Q(inferred_access=ToolAccess.EXECUTE) | Q(supports_execute=True),
+                name="tool_access_covers_inferred_execute",
+            ),
+            # A changed tool carries what the scan read; nothing else does.
+            models.CheckConstraint(
+                condition=Q(mcp_change=McpToolChange.CHANGED, mcp_observed__isnull=False)
+                | (~Q(mcp_change=McpToolChange.CHANGED) & Q(mcp_observed__isnull=True)),
+                name="tool_mcp_observed_only_when_changed",
+            ),
+            # The MCP bookkeeping belongs to MCP tools only.
+            models.CheckConstraint(
+                condition=Q(mcp_server__isnull=False)
+                | Q(mcp_change="", inferred_access="", raised_access="", mcp_approved_at__isnull=True),
+                name="tool_mcp_fields_only_on_mcp_tools",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,6 +272,38 @@ class Tool(models.Model):
         if self.supports_execute:
             return ToolAccess.EXECUTE
         return ToolAccess.WRITE if self.supports_write else ToolAccess.READ
+
+    @property
+    def is_mcp(self) -> bool:
+        return self.mcp_server_id is not None
+
+    def set_access(self, level: str) -> None:
+        """Set the catalog's widest access (read, write or execute) through the two flags."""
+        self.supports_write = level in (ToolAccess.WRITE, ToolAccess.EXECUTE)
+        self.supports_execute = level == ToolAccess.EXECUTE
+
+    def grant_refusal(self) -> str | None:
+        """Why a new grant of this tool must be refused now (None: it may be granted).
+
+        An MCP tool is granted only once the board has approved its server, and only as approved: a
+        tool the board has not seen (new), one whose description, schema or hints changed since, or
+        one the server no longer offers waits until the board accepts the change.
+        """
+        if not self.is_mcp:
+            return None
+        server = self.mcp_server
+        if server.approved_at is None:
+            return f"{self.key}: the MCP server {server.key} awaits governance board approval."
+        if self.mcp_removed_at is not None:
+            return f"{self.key}: the MCP server {server.key} no longer offers this tool."
+        if self.mcp_change == McpToolChange.ADDED or self.mcp_approved_at is None:
+            return f"{self.key}: this tool is new on {server.key} and awaits governance board approval."
+        if self.mcp_change == McpToolChange.CHANGED:
+            return (
+                f"{self.key}: its description, schema or hints changed on {server.key}; it can be granted "
+                "again once the governance board accepts the change."
+            )
+        return None
 
 
 class McpServer(models.Model):
@@ -213,20 +321,63 @@ class McpServer(models.Model):
     description = models.TextField(blank=True, max_length=2000)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mcp_servers")
     business_unit = models.ForeignKey("registry.BusinessUnit", on_delete=models.PROTECT, related_name="mcp_servers")
+    approved_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the governance board last approved the server's tools (empty: never; no agent "
+        "version may be granted its tools).",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scan_status = models.CharField(max_length=12, choices=McpScanStatus.choices, default=McpScanStatus.NEVER)
+    scan_error = models.CharField(max_length=500, blank=True, help_text="Why the last scan could not read the tools.")
+    last_scanned_at = models.DateTimeField(null=True, blank=True)
+    last_reached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a scan last read the server's tool list."
+    )
+    next_scan_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the scheduled rescan is due (empty: at the next run)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = CatalogQuerySet.as_manager()
+    objects = McpServerQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]
+        indexes = [
+            # registry.tasks.scan_mcp_servers: the servers whose rescan is due.
+            models.Index(fields=["next_scan_at"], name="mcp_server_next_scan_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="mcp_server_key_format"),
             models.CheckConstraint(condition=Q(transport__in=McpTransport.values), name="mcp_server_transport_valid"),
+            models.CheckConstraint(condition=Q(scan_status__in=McpScanStatus.values), name="mcp_server_scan_valid"),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=False) | Q(approved_by__isnull=True),
+                name="mcp_server_approver_only_when_approved",
+            ),
+            # Unreachable always says why.
+            models.CheckConstraint(
+                condition=~Q(scan_status=McpScanStatus.UNREACHABLE) | ~Q(scan_error=""),
+                name="mcp_server_unreachable_has_error",
+            ),
         ]
         verbose_name = "MCP server"
 
     def __str__(self) -> str:
         return self.name
+
+    def approval(self, pending_changes: int | None = None) -> str:
+        """Where the server stands with the board. ``pending_changes``: tools whose last scan differs from
+        what was approved (read from the ``with_pending_changes()`` annotation when present)."""
+        if self.approved_at is None:
+            return McpApproval.AWAITING
+        if pending_changes is None:
+            pending_changes = getattr(self, "pending_changes", None)
+        if pending_changes is None:
+            pending_changes = self.tools.exclude(mcp_change=McpToolChange.NONE).count()
+        return McpApproval.CHANGES_PENDING if pending_changes else McpApproval.APPROVED
 
 
 class Agent(models.Model):

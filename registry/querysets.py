@@ -49,6 +49,46 @@ class CatalogQuerySet(RestrictedQuerySet):
         return super()._restrict(user, action)
 
 
+class ToolQuerySet(CatalogQuerySet):
+    def grantable(self):
+        """Tools a new version may be granted: every non-MCP tool, and MCP tools the board approved on an
+        approved server, unchanged since and still offered (``Tool.grant_refusal`` says why not)."""
+        return self.filter(
+            Q(mcp_server__isnull=True)
+            | Q(
+                mcp_server__approved_at__isnull=False,
+                mcp_approved_at__isnull=False,
+                mcp_change="",
+                mcp_removed_at__isnull=True,
+            )
+        )
+
+
+class McpServerQuerySet(RestrictedQuerySet):
+    """MCP servers. Every signed-in person reads the inventory and may register a server; its owner and
+    platform administrators change it (administrators through their global permission)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.is_person:
+            return self
+        if user.has_perm(f"registry.{action}_mcpserver"):
+            return self
+        if action == "change":
+            return self.filter(owner=user)
+        return self.none()
+
+    def with_pending_changes(self):
+        """Annotate ``pending_changes``: tools whose last scan differs from what the board approved."""
+        return self.annotate(pending_changes=models.Count("tools", filter=~Q(tools__mcp_change="")))
+
+    def awaiting_board(self):
+        """Servers the board has to look at: never approved, or approved with changes since."""
+        return self.filter(Q(approved_at__isnull=True) | Q(tools__mcp_change__gt="")).distinct()
+
+    def due_for_scan(self, now):
+        return self.filter(Q(next_scan_at__isnull=True) | Q(next_scan_at__lte=now))
+
+
 class UserQuerySet(RestrictedQuerySet):
     def people(self):
         return self.filter(kind="person")

@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.view_auditevent",
         "registry.view_businessunit",
         "registry.view_tool",
+        "registry.view_mcpserver",
         "registry.view_user",
     ],
     Role.LEADERSHIP: [
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.view_agentversion",
         "registry.view_businessunit",
         "registry.view_tool",
+        "registry.view_mcpserver",
         "registry.view_user",
     ],
     Role.PLATFORM_ADMIN: [
@@ -49,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.view_tool",
         "registry.add_tool",
         "registry.change_tool",
+        "registry.view_mcpserver",
+        "registry.add_mcpserver",
+        "registry.change_mcpserver",
         "registry.view_user",
         "registry.add_user",
         "registry.change_user",

@@ -6,29 +6,37 @@ changed instance. Pages, the API, the admin and commands all call them.
 """
 
 import hashlib
+import logging
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from registry import audit, hooks
 from registry.choices import (
+    TOOL_ACCESS_RANK,
     AuditEventType,
     DirectoryEventType,
     HandoverBasis,
     HandoverStatus,
     Lifecycle,
+    McpScanStatus,
+    McpToolChange,
     ToolAccess,
     UserKind,
     access_covers,
+    access_from_annotations,
 )
 from registry.exceptions import Conflict
 from registry.models import (
@@ -43,11 +51,14 @@ from registry.models import (
     DirectoryGroup,
     GroupRoleMapping,
     HandoverProposal,
+    McpServer,
     ScimToken,
     Tool,
     User,
 )
 from registry.roles import Role, is_board, is_platform_admin
+
+logger = logging.getLogger(__name__)
 
 OWNER_PERMISSIONS = ("change_agent", "manage_agent")
 DELEGATE_PERMISSIONS = ("change_agent",)
@@ -459,6 +470,14 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
                 else f"allows at most {tool.max_access} access in the tool catalog"
             )
             raise ValidationError({"tools": f"{tool.key} {allowed}; it cannot be granted {access}."})
+    # The MCP approval gate: only tools of a board-approved server, and only as approved. Read afresh,
+    # in one query, so a caller's stale copy cannot carry an approval the board's state no longer has.
+    mcp_ids = [tool.pk for tool, _ in grants if tool.mcp_server_id is not None]
+    if mcp_ids:
+        for fresh in Tool.objects.select_related("mcp_server").filter(pk__in=mcp_ids).order_by("key"):
+            refusal = fresh.grant_refusal()
+            if refusal:
+                raise ValidationError({"tools": refusal})
     return grants
 
 
@@ -561,12 +580,20 @@ def create_tool(*, actor: User, **fields) -> Tool:
 
 
 def update_tool(tool: Tool, *, actor: User, **changes) -> Tool:
+    """Change a catalog tool. For an MCP tool the description comes from its server (as the board
+    approved it), and its access may be raised above what its annotations imply, never below."""
     _ensure_global(actor, "registry.change_tool", "Only platform administrators manage the tool catalog.")
     with transaction.atomic():
         current = Tool.objects.select_for_update().get(pk=tool.pk)
         before = audit.snapshot(current, TOOL_FIELDS)
+        if current.is_mcp and "description" in changes and changes["description"] != current.description:
+            raise ValidationError(
+                {"description": "An MCP tool's description comes from its server, as the board approved it."}
+            )
         for name, value in changes.items():
             setattr(current, name, value)
+        if current.is_mcp:
+            _keep_mcp_access(current)
         current.full_clean()
         _save_unique(current, "key", "A tool with this key exists already.")
         changed_before, changed_after = audit.diff(before, audit.snapshot(current, TOOL_FIELDS))
@@ -575,6 +602,369 @@ def update_tool(tool: Tool, *, actor: User, **changes) -> Tool:
                 AuditEventType.TOOL_CHANGED, actor=actor, target=current, before=changed_before, after=changed_after
             )
     return current
+
+
+def _keep_mcp_access(tool: Tool) -> None:
+    """An administrator's change of an MCP tool's access: never below the inferred level; above it, the
+    raise is remembered so a rescan or an approval keeps it."""
+    level = tool.max_access
+    if TOOL_ACCESS_RANK[level] < TOOL_ACCESS_RANK[tool.inferred_access]:
+        raise ValidationError(
+            {
+                "supports_write" if tool.inferred_access == ToolAccess.WRITE else "supports_execute": (
+                    f"{tool.key}'s annotations imply {tool.inferred_access} access; it can be raised, never lowered."
+                )
+            }
+        )
+    tool.raised_access = level if level != tool.inferred_access else ""
+
+
+# --- MCP servers ------------------------------------------------------------------------
+
+MCP_SERVER_FIELDS = ("key", "name", "url", "host", "transport", "description", "owner", "business_unit")
+EDITABLE_MCP_SERVER_FIELDS = ("name", "url", "transport", "description", "business_unit")
+
+
+def can_change_mcp_server(user, server: McpServer) -> bool:
+    return McpServer.objects.for_user(user, "change").filter(pk=server.pk).exists()
+
+
+def can_scan_mcp_server(user, server: McpServer) -> bool:
+    """The owner and administrators scan a server; so does the board, which approves what a scan read."""
+    return can_change_mcp_server(user, server) or is_board(user)
+
+
+def _host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def register_mcp_server(*, actor: User, owner: User | None = None, **fields) -> McpServer:
+    """Register an MCP server in the inventory. Every person may; the owner is a named, active person
+    (the registering person unless they name someone else). Its tools arrive with the first scan and
+    no agent version may be granted them before the board approves the server."""
+    _ensure(
+        can_register_agents(actor) or actor.has_perm("registry.add_mcpserver"),
+        "Only people and administrators may register MCP servers.",
+    )
+    unknown = set(fields) - {"key", *EDITABLE_MCP_SERVER_FIELDS}
+    if unknown:
+        raise ValidationError({name: "This field cannot be set here." for name in sorted(unknown)})
+    owner = owner if owner is not None else actor
+    validate_owner(owner)
+    with transaction.atomic():
+        server = McpServer(owner=owner, **fields)
+        server.host = _host_of(server.url)
+        if McpServer.objects.filter(key=server.key).exists():
+            raise ValidationError({"key": "An MCP server with this key is already registered."})
+        server.full_clean()
+        _save_unique(server, "key", "An MCP server with this key is already registered.")
+        audit.record(
+            AuditEventType.MCP_SERVER_REGISTERED,
+            actor=actor,
+            target=server,
+            after=audit.snapshot(server, MCP_SERVER_FIELDS),
+        )
+    return server
+
+
+def update_mcp_server(server: McpServer, *, actor: User, **changes) -> McpServer:
+    """Change a server's facts. A new address is a new server as far as approval goes: the board
+    approves again before its tools may be granted. Only a platform administrator hands a server to
+    a new owner (an active person)."""
+    _ensure(can_change_mcp_server(actor, server), "Only the server's owner or a platform administrator may change it.")
+    unknown = set(changes) - {*EDITABLE_MCP_SERVER_FIELDS, "owner"}
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if "owner" in changes and changes["owner"] != server.owner:
+        _ensure(
+            actor.has_perm("registry.change_mcpserver"), "Only a platform administrator hands a server to a new owner."
+        )
+        validate_owner(changes["owner"])
+    with transaction.atomic():
+        current = McpServer.objects.select_for_update().get(pk=server.pk)
+        before = audit.snapshot(current, (*MCP_SERVER_FIELDS, "approved_at"))
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.host = _host_of(current.url)
+        if current.url != before["url"] or current.transport != before["transport"]:
+            current.approved_at = None
+            current.approved_by = None
+            current.next_scan_at = None
+        current.full_clean()
+        current.save()
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, (*MCP_SERVER_FIELDS, "approved_at")))
+        if changed_after:
+            audit.record(
+                AuditEventType.MCP_SERVER_CHANGED,
+                actor=actor,
+                target=current,
+                before=changed_before,
+                after=changed_after,
+            )
+        # Re-check scope inside the transaction: the saved row must still be the actor's to change.
+        _ensure(can_change_mcp_server(actor, current), "After this change you could no longer edit the server.")
+    return current
+
+
+_NOT_KEY_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def _mcp_tool_key(server: McpServer, mcp_name: str, taken: set[str]) -> str:
+    """A catalog key for an MCP tool: ``<server key>.<tool name>`` in the key alphabet, unique."""
+    slug = _NOT_KEY_CHARS.sub("-", mcp_name.lower()).strip("-") or "tool"
+    base = f"{server.key}.{slug}"[:76].rstrip("-._")
+    key, n = base, 2
+    while key in taken:
+        key = f"{base}-{n}"
+        n += 1
+    taken.add(key)
+    return key
+
+
+def _observed(listed) -> dict:
+    return {
+        "description": listed.description[:2000],
+        "input_schema": listed.input_schema,
+        "annotations": listed.annotations,
+    }
+
+
+def _recorded(tool: Tool) -> dict:
+    return {"description": tool.description, "input_schema": tool.input_schema, "annotations": tool.annotations}
+
+
+def _apply_recorded(tool: Tool, observed: dict) -> None:
+    """Make ``observed`` the tool's recorded description, schema and hints, and its access follow them
+    (never below an administrator's raise)."""
+    tool.description = observed["description"]
+    tool.input_schema = observed["input_schema"]
+    tool.annotations = observed["annotations"]
+    tool.inferred_access = access_from_annotations(tool.annotations)
+    level = tool.inferred_access
+    if tool.raised_access and TOOL_ACCESS_RANK[tool.raised_access] > TOOL_ACCESS_RANK[level]:
+        level = tool.raised_access
+    else:
+        tool.raised_access = ""
+    tool.set_access(level)
+
+
+def scan_mcp_server(server: McpServer, *, actor: User | None, now: datetime | None = None) -> McpServer:
+    """Read the server's tools with the MCP client (``tools/list``) and record what was read.
+
+    ``actor=None`` for the scheduled rescan. The network call happens before the transaction; the
+    record then follows :func:`record_mcp_scan`.
+    """
+    from registry import mcp_client
+
+    if actor is not None:
+        _ensure(
+            can_scan_mcp_server(actor, server), "Only the server's owner, the board or an administrator may scan it."
+        )
+    try:
+        listed = mcp_client.list_tools(
+            server.url, transport=server.transport, timeout=settings.MCP_SCAN_TIMEOUT_SECONDS
+        )
+        error = ""
+    except mcp_client.McpUnreachable as exc:
+        listed, error = None, str(exc) or "The server did not answer."
+    return record_mcp_scan(server, listed, error=error, actor=actor, now=now)
+
+
+def record_mcp_scan(
+    server: McpServer, listed, *, error: str = "", actor: User | None = None, now: datetime | None = None
+) -> McpServer:
+    """Record one scan. ``listed`` is the tool list read (None: unreachable, with ``error``).
+
+    Before the board's first approval the record simply follows the server. After it, every difference
+    is parked on the tool (new, changed with what was read, removed) and the approved description,
+    schema and hints stay in force until the board accepts the change. An unreachable server keeps its
+    tools as they were: it is unreachable, not empty.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = McpServer.objects.select_for_update().get(pk=server.pk)
+        was_status = current.scan_status
+        current.last_scanned_at = now
+        current.next_scan_at = now + timedelta(seconds=settings.MCP_SCAN_INTERVAL_SECONDS)
+        summary: dict = {"added": [], "changed": [], "removed": [], "restored": []}
+        if listed is None:
+            current.scan_status = McpScanStatus.UNREACHABLE
+            current.scan_error = (error or "The server did not answer.")[:500]
+        else:
+            current.scan_status = McpScanStatus.REACHABLE
+            current.scan_error = ""
+            current.last_reached_at = now
+            _record_tools(current, listed, now, summary)
+        current.full_clean()
+        current.save()
+        changed = any(summary.values())
+        if changed or current.scan_status != was_status:
+            audit.record(
+                AuditEventType.MCP_SERVER_SCANNED,
+                actor=actor,
+                target=current,
+                before={"scan_status": was_status},
+                after={
+                    "scan_status": current.scan_status,
+                    **({"scan_error": current.scan_error} if current.scan_error else {}),
+                    **{k: v for k, v in summary.items() if v},
+                },
+            )
+        if changed:
+            # Only a difference in the tools concerns the upper layers (a check run per quiet rescan
+            # would only add noise to the check history).
+            for listener in hooks.mcp_server_listeners:
+                listener(current, "scanned")
+    current.scan_summary = summary
+    return current
+
+
+def _record_tools(server: McpServer, listed, now: datetime, summary: dict) -> None:
+    approved_server = server.approved_at is not None
+    existing = {tool.mcp_name: tool for tool in Tool.objects.select_for_update().filter(mcp_server=server)}
+    taken: set[str] | None = None
+    seen: set[str] = set()
+    for item in listed:
+        # A nameless or absurdly named tool cannot be matched from one scan to the next: left out.
+        if item.name in seen or not item.name or len(item.name) > Tool._meta.get_field("mcp_name").max_length:
+            continue
+        seen.add(item.name)
+        observed = _observed(item)
+        tool = existing.get(item.name)
+        if tool is None:
+            if taken is None:
+                prefix = f"{server.key}."
+                taken = set(Tool.objects.filter(key__startswith=prefix).values_list("key", flat=True))
+            tool = Tool(
+                key=_mcp_tool_key(server, item.name, taken),
+                name=(item.title or item.name)[:120],
+                system=server.name[:120],
+                mcp_server=server,
+                mcp_name=item.name,
+                mcp_change=McpToolChange.ADDED,
+            )
+            _apply_recorded(tool, observed)
+            tool.full_clean()
+            tool.save()
+            summary["added"].append(item.name)
+            continue
+        if tool.mcp_removed_at is not None:
+            # Back on the server. If the board had not yet accepted its removal and nothing else changed,
+            # it is simply as approved again; otherwise the board looks at it anew.
+            tool.mcp_removed_at = None
+            if tool.mcp_change == McpToolChange.REMOVED and _recorded(tool) == observed:
+                tool.mcp_change = McpToolChange.NONE
+            else:
+                tool.mcp_change = McpToolChange.ADDED
+                _apply_recorded(tool, observed)
+            summary["restored"].append(item.name)
+        elif tool.mcp_approved_at is None or not approved_server:
+            # Nothing approved to protect (a new tool, or a server the board must approve again as a
+            # whole): the record follows the server, and the board sees it as it now is.
+            if _recorded(tool) != observed:
+                _apply_recorded(tool, observed)
+                summary["changed"].append(item.name)
+            tool.mcp_observed = None
+            tool.mcp_change = McpToolChange.ADDED if tool.mcp_approved_at is None else McpToolChange.NONE
+        elif _recorded(tool) == observed:
+            if tool.mcp_change == McpToolChange.CHANGED:
+                summary["restored"].append(item.name)
+            tool.mcp_change, tool.mcp_observed = McpToolChange.NONE, None
+        else:
+            if tool.mcp_observed != observed:
+                summary["changed"].append(item.name)
+            tool.mcp_change, tool.mcp_observed = McpToolChange.CHANGED, observed
+        tool.full_clean()
+        tool.save()
+    for name, tool in existing.items():
+        if name in seen or tool.mcp_removed_at is not None:
+            continue
+        summary["removed"].append(name)
+        if tool.mcp_approved_at is None and _forget_unapproved(tool):
+            continue
+        tool.mcp_removed_at = now
+        tool.mcp_change, tool.mcp_observed = McpToolChange.REMOVED, None
+        tool.full_clean()
+        tool.save()
+
+
+def _forget_unapproved(tool: Tool) -> bool:
+    """A tool the board never approved that has left its server again leaves the catalog too, unless
+    something already points at it (then it stays, marked removed)."""
+    try:
+        with transaction.atomic():
+            tool.delete()
+    except ProtectedError:
+        return False
+    return True
+
+
+def approve_mcp_server(server: McpServer, *, actor: User, note: str = "") -> McpServer:
+    """The governance board approves the server's tools as the last scan read them: new tools become
+    grantable, changed tools take their new description, schema and hints (and the access those imply),
+    removed tools stay out. Closes the ``mcp_tool_changed`` finding."""
+    _ensure(is_board(actor), "Only the governance board approves MCP servers and their changes.")
+    now = timezone.now()
+    with transaction.atomic():
+        current = McpServer.objects.select_for_update().get(pk=server.pk)
+        if current.last_reached_at is None:
+            raise ValidationError({"__all__": "Scan the server first: the board approves the tools a scan has read."})
+        accepted: dict = {"added": [], "changed": [], "removed": []}
+        first = current.approved_at is None
+        for tool in Tool.objects.select_for_update().filter(mcp_server=current).exclude(mcp_change=""):
+            if tool.mcp_change == McpToolChange.CHANGED:
+                _apply_recorded(tool, tool.mcp_observed)
+                accepted["changed"].append(tool.mcp_name)
+            elif tool.mcp_change == McpToolChange.ADDED:
+                accepted["added"].append(tool.mcp_name)
+            else:
+                accepted["removed"].append(tool.mcp_name)
+            if tool.mcp_change != McpToolChange.REMOVED:
+                tool.mcp_approved_at = now
+            tool.mcp_change, tool.mcp_observed = McpToolChange.NONE, None
+            tool.full_clean()
+            tool.save()
+        if not first and not any(accepted.values()):
+            raise ValidationError({"__all__": "Nothing is waiting for the board on this server."})
+        current.approved_at = now
+        current.approved_by = actor
+        current.full_clean()
+        current.save(update_fields=["approved_at", "approved_by"])
+        audit.record(
+            AuditEventType.MCP_SERVER_APPROVED,
+            actor=actor,
+            target=current,
+            after={"first_approval": first, **{k: v for k, v in accepted.items() if v}, "note": note.strip()},
+        )
+        for listener in hooks.mcp_server_listeners:
+            listener(current, "approved")
+    return current
+
+
+def scan_due_mcp_servers(*, now: datetime | None = None, limit: int = 50) -> dict:
+    """The scheduled rescan: claim each due server by moving its ``next_scan_at`` (a conditional update,
+    so two workers never scan the same server), then scan it. One server's failure is its own record."""
+    now = now or timezone.now()
+    scanned = unreachable = 0
+    due = list(
+        McpServer.objects.due_for_scan(now).order_by("next_scan_at", "pk").values_list("pk", "next_scan_at")[:limit]
+    )
+    for pk, next_scan_at in due:
+        claimed = (
+            McpServer.objects.filter(pk=pk, next_scan_at=next_scan_at)
+            if next_scan_at
+            else McpServer.objects.filter(pk=pk, next_scan_at__isnull=True)
+        )
+        if not claimed.update(next_scan_at=now + timedelta(seconds=settings.MCP_SCAN_INTERVAL_SECONDS)):
+            continue
+        try:
+            server = scan_mcp_server(McpServer.objects.get(pk=pk), actor=None, now=now)
+        except Exception:  # one server's failure must not stop the others; it is due again next interval
+            logger.exception("MCP server %s: the scheduled scan failed", pk)
+            continue
+        scanned += 1
+        unreachable += server.scan_status == McpScanStatus.UNREACHABLE
+    return {"scanned": scanned, "unreachable": unreachable}
 
 
 # --- People, roles and tokens -------------------------------------------------------

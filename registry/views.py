@@ -12,17 +12,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from registry import hooks, services
 from registry.exceptions import Conflict
-from registry.filtersets import AgentFilterSet
+from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import (
     AgentForm,
     ApiTokenForm,
     DelegateForm,
+    McpApproveForm,
+    McpServerForm,
+    ToolAccessForm,
     TransferForm,
     TransitionForm,
     VersionForm,
     add_service_errors,
 )
-from registry.models import Agent, AgentDelegate, ApiToken, AuditEvent, User
+from registry.models import Agent, AgentDelegate, ApiToken, AuditEvent, McpServer, Tool, User
+from registry.roles import is_board, is_platform_admin
 
 CATALOG_PAGE_SIZE = 25
 
@@ -322,6 +326,48 @@ def owner_continuity_panel(request, agent):
     }
 
 
+# --- MCP servers ------------------------------------------------------------------------------
+
+
+def get_mcp_server_for_user(user, key: str, action: str = "view") -> McpServer:
+    """The server with this key if the user may see it (else 404) and, to change it, may change it (else 403)."""
+    server = get_object_or_404(
+        McpServer.objects.for_user(user, "view").select_related("owner", "business_unit", "approved_by"), key=key
+    )
+    if action == "change" and not services.can_change_mcp_server(user, server):
+        raise PermissionDenied("Only the server's owner or a platform administrator may change it.")
+    return server
+
+
+@login_required
+def mcp_list(request):
+    """The MCP server inventory, with where each stands with the board and whether it answers."""
+    base = (
+        McpServer.objects.for_user(request.user)
+        .with_pending_changes()
+        .select_related("owner", "business_unit")
+        .order_by("key")
+    )
+    filterset = McpServerFilterSet(request.GET or None, queryset=base, request=request)
+    queryset = filterset.qs if filterset.is_bound else base
+    if filterset.is_bound and not filterset.is_valid():
+        queryset = base.none()
+    page = Paginator(queryset, CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "registry/mcp_list.html",
+        {
+            "nav": "mcp",
+            "filterset": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "can_register": services.can_register_agents(request.user),
+        },
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def handovers(request):
@@ -377,3 +423,133 @@ def handovers(request):
             "form": ReassignHandoverForm() if board_view else None,
         },
     )
+
+
+def mcp_create(request):
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register MCP servers.")
+    form = McpServerForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            fields = form.service_fields()
+            server = services.register_mcp_server(actor=request.user, owner=fields.pop("owner"), **fields)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{server.name} is registered. Scan it to read its tools.")
+            return redirect("registry:mcp-detail", key=server.key)
+    return render(request, "registry/mcp_form.html", {"nav": "mcp", "form": form, "creating": True})
+
+
+@login_required
+def mcp_detail(request, key):
+    server = get_mcp_server_for_user(request.user, key)
+    user = request.user
+    tools = list(Tool.objects.filter(mcp_server=server).order_by("mcp_removed_at", "key"))
+    for tool in tools:
+        tool.mcp_server = server
+    pending = sum(1 for tool in tools if tool.mcp_change)
+    timeline = (
+        AuditEvent.objects.for_user(user)
+        .filter(target_type=McpServer._meta.label_lower, target_id=str(server.pk))
+        .order_by("-seq")[:20]
+    )
+    board = is_board(user)
+    return render(
+        request,
+        "registry/mcp_detail.html",
+        {
+            "nav": "mcp",
+            "server": server,
+            "tools": tools,
+            "approval": server.approval(pending),
+            "pending": pending,
+            "can_change": services.can_change_mcp_server(user, server),
+            "can_scan": services.can_scan_mcp_server(user, server),
+            "can_approve": board and server.last_reached_at is not None and (server.approved_at is None or pending),
+            "can_raise": is_platform_admin(user) and user.has_perm("registry.change_tool"),
+            "approve_form": McpApproveForm() if board else None,
+            "timeline": timeline,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mcp_edit(request, key):
+    server = get_mcp_server_for_user(request.user, key, "change")
+    form = McpServerForm(request.POST or None, instance=server, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.service_fields().items() if k in form.changed_data}
+        try:
+            server = services.update_mcp_server(server, actor=request.user, **changes)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Changes saved." if changes else "Nothing changed.")
+            return redirect("registry:mcp-detail", key=server.key)
+    return render(request, "registry/mcp_form.html", {"nav": "mcp", "form": form, "server": server})
+
+
+@login_required
+@require_POST
+def mcp_scan(request, key):
+    """ "Scan now": read the tools at once; the page then says what was found, or why it could not be read."""
+    server = get_mcp_server_for_user(request.user, key)
+    if not services.can_scan_mcp_server(request.user, server):
+        raise PermissionDenied("Only the server's owner, the board or an administrator may scan it.")
+    server = services.scan_mcp_server(server, actor=request.user)
+    if server.scan_error:
+        messages.error(request, f"{server.name} could not be reached: {server.scan_error}")
+    else:
+        summary = {k: len(v) for k, v in server.scan_summary.items() if v}
+        found = ", ".join(f"{n} {k}" for k, n in summary.items()) or "no change"
+        messages.success(request, f"{server.name} scanned: {found}.")
+    return HttpResponseRedirect(reverse("registry:mcp-detail", args=[server.key]))
+
+
+@login_required
+@require_POST
+def mcp_approve(request, key):
+    server = get_mcp_server_for_user(request.user, key)
+    if not is_board(request.user):
+        raise PermissionDenied("Only the governance board approves MCP servers.")
+    form = McpApproveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.approve_mcp_server(server, actor=request.user, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{server.name}'s tools are approved as the last scan read them.")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return HttpResponseRedirect(reverse("registry:mcp-detail", args=[server.key]))
+
+
+@login_required
+@require_POST
+def mcp_tool_access(request, key, tool_key):
+    """An administrator raises an MCP tool's access above what its annotations imply (never below)."""
+    server = get_mcp_server_for_user(request.user, key)
+    tool = get_object_or_404(Tool.objects.for_user(request.user).filter(mcp_server=server), key=tool_key)
+    if not request.user.has_perm("registry.change_tool"):
+        raise PermissionDenied("Only platform administrators change a tool's access.")
+    form = ToolAccessForm(request.POST)
+    if form.is_valid():
+        level = form.cleaned_data["access"]
+        try:
+            services.update_tool(
+                tool, actor=request.user, supports_write=level != "read", supports_execute=level == "execute"
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{tool.key} may now be granted up to {level} access.")
+    else:
+        messages.error(request, "Choose read, write or execute.")
+    return HttpResponseRedirect(reverse("registry:mcp-detail", args=[server.key]))

@@ -4,9 +4,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.choices import Lifecycle, RiskTier, ToolAccess
-from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, HandoverProposal, Tool, User
-from registry.services import EDITABLE_AGENT_FIELDS
+from registry.choices import Lifecycle, McpApproval, RiskTier, ToolAccess
+from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, HandoverProposal, McpServer, Tool, User
+from registry.services import EDITABLE_AGENT_FIELDS, EDITABLE_MCP_SERVER_FIELDS
 
 
 class DisplayMixin(serializers.Serializer):
@@ -51,8 +51,129 @@ class ToolSerializer(DisplayMixin, serializers.ModelSerializer):
             "system",
             "supports_write",
             "supports_execute",
+            "mcp_server",
+            "mcp_name",
+            "inferred_access",
             "created_at",
         ]
+        read_only_fields = ["mcp_server", "mcp_name", "inferred_access"]
+
+    mcp_server = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+
+class McpToolSerializer(serializers.ModelSerializer):
+    """One tool of an MCP server as the board approved it, with what a later scan found."""
+
+    access = serializers.CharField(source="max_access", read_only=True, help_text="The widest access a grant may have.")
+    change = serializers.CharField(
+        source="mcp_change", read_only=True, help_text="added, changed, removed, or empty: as approved."
+    )
+    observed = serializers.JSONField(
+        source="mcp_observed", read_only=True, help_text="For a changed tool: what the last scan read."
+    )
+    grantable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tool
+        fields = [
+            "key",
+            "name",
+            "mcp_name",
+            "description",
+            "input_schema",
+            "annotations",
+            "inferred_access",
+            "access",
+            "change",
+            "observed",
+            "mcp_approved_at",
+            "mcp_removed_at",
+            "grantable",
+        ]
+        read_only_fields = fields
+
+    def get_grantable(self, obj) -> bool:
+        return obj.grant_refusal() is None
+
+
+class McpServerSerializer(DisplayMixin, serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:mcpserver-detail", lookup_field="key")
+    html_url = serializers.SerializerMethodField()
+    endpoint = serializers.URLField(source="url", max_length=500, help_text="The server's MCP endpoint.")
+    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.all(),
+        required=False,
+        help_text="Username of the accountable owner (an active person). Defaults to you.",
+    )
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approval = serializers.SerializerMethodField()
+    tools = McpToolSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = McpServer
+        fields = [
+            "url",
+            "html_url",
+            "display",
+            "id",
+            "key",
+            "name",
+            "endpoint",
+            "host",
+            "transport",
+            "description",
+            "owner",
+            "business_unit",
+            "approval",
+            "approved_at",
+            "approved_by",
+            "scan_status",
+            "scan_error",
+            "last_scanned_at",
+            "last_reached_at",
+            "next_scan_at",
+            "tools",
+            "created_at",
+        ]
+        read_only_fields = [
+            "host",
+            "approved_at",
+            "scan_status",
+            "scan_error",
+            "last_scanned_at",
+            "last_reached_at",
+            "next_scan_at",
+            "created_at",
+        ]
+        validators: list = []
+        extra_kwargs = {"key": {"validators": []}}
+
+    def get_html_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = reverse("registry:mcp-detail", args=[obj.key])
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(serializers.ChoiceField(choices=McpApproval.choices))
+    def get_approval(self, obj) -> str:
+        pending = sum(1 for tool in obj.tools.all() if tool.mcp_change)
+        return obj.approval(pending)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(request.user, "view")
+            self.fields["owner"].queryset = User.objects.for_user(request.user, "view")
+
+    def service_fields(self) -> dict:
+        data = dict(self.validated_data)
+        return {k: v for k, v in data.items() if k in (*EDITABLE_MCP_SERVER_FIELDS, "key", "owner")}
+
+
+class McpApproveSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class AgentSerializer(DisplayMixin, serializers.ModelSerializer):

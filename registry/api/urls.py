@@ -11,3 +11,4 @@ def register(router) -> None:
     router.register("tools", views.ToolViewSet, basename="tool")
     router.register("agent-versions", views.AgentVersionViewSet, basename="agentversion")
     router.register("handovers", views.HandoverViewSet, basename="handover")
+    router.register("mcp-servers", views.McpServerViewSet, basename="mcpserver")

@@ -17,6 +17,8 @@ from registry.api.serializers import (
     HandoverNoteSerializer,
     HandoverReassignSerializer,
     HandoverSerializer,
+    McpApproveSerializer,
+    McpServerSerializer,
     ToolSerializer,
     TransferSerializer,
     TransitionSerializer,
@@ -26,6 +28,7 @@ from registry.filtersets import (
     AgentVersionFilterSet,
     BusinessUnitFilterSet,
     HandoverFilterSet,
+    McpServerFilterSet,
     ToolFilterSet,
 )
 from registry.models import (
@@ -36,8 +39,10 @@ from registry.models import (
     AuditEvent,
     BusinessUnit,
     HandoverProposal,
+    McpServer,
     Tool,
 )
+from registry.roles import is_board
 
 # Keys contain dots, which the default lookup pattern would refuse.
 KEY_LOOKUP = r"[^/]+"
@@ -275,3 +280,69 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet):
             note=body.validated_data.get("note", ""),
         )
         return Response(self.get_serializer(proposal).data, status=status.HTTP_201_CREATED)
+
+
+class McpServerViewSet(viewsets.ModelViewSet):
+    """The MCP server inventory. Every person registers servers; the owner and administrators change
+    them; ``scan`` reads the tools again (owner, board, administrators); ``approve`` is the board's."""
+
+    serializer_class = McpServerSerializer
+    filterset_class = McpServerFilterSet
+    lookup_field = "key"
+    lookup_value_regex = KEY_LOOKUP
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            McpServer.objects.for_user(self.request.user, "view")
+            .select_related("owner", "business_unit", "approved_by")
+            .prefetch_related(Prefetch("tools", queryset=Tool.objects.select_related("mcp_server").order_by("key")))
+        )
+
+    def get_object(self):
+        server = super().get_object()
+        if self.action in ("update", "partial_update") and not services.can_change_mcp_server(
+            self.request.user, server
+        ):
+            raise PermissionDenied("Only the server's owner or a platform administrator may change it.")
+        if self.action == "scan" and not services.can_scan_mcp_server(self.request.user, server):
+            raise PermissionDenied("Only the server's owner, the board or an administrator may scan it.")
+        if self.action == "approve" and not is_board(self.request.user):
+            raise PermissionDenied("Only the governance board approves MCP servers.")
+        return server
+
+    def create(self, request, *args, **kwargs):
+        if not (services.can_register_agents(request.user) or request.user.has_perm("registry.add_mcpserver")):
+            raise PermissionDenied("Only people and administrators may register MCP servers.")
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        fields = serializer.service_fields()
+        owner = fields.pop("owner", None)
+        server = services.register_mcp_server(actor=self.request.user, owner=owner, **fields)
+        serializer.instance = self.get_queryset().get(pk=server.pk)
+
+    def perform_update(self, serializer):
+        fields = serializer.service_fields()
+        if "key" in fields and fields.pop("key") != serializer.instance.key:
+            raise ValidationError({"key": "A server's key cannot change: telemetry and grants name it."})
+        changes = {k: v for k, v in fields.items() if getattr(serializer.instance, k) != v}
+        server = services.update_mcp_server(serializer.instance, actor=self.request.user, **changes)
+        serializer.instance = self.get_queryset().get(pk=server.pk)
+
+    @extend_schema(request=None, responses=McpServerSerializer)
+    @action(detail=True, methods=["post"])
+    def scan(self, request, key=None):
+        """Read the server's tools now (``tools/list``). An unreachable server says so in ``scan_status``."""
+        server = services.scan_mcp_server(self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=server.pk)).data)
+
+    @extend_schema(request=McpApproveSerializer, responses=McpServerSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, key=None):
+        """The board approves the server's tools as the last scan read them (and any change since)."""
+        server = self.get_object()
+        body = McpApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        server = services.approve_mcp_server(server, actor=request.user, note=body.validated_data.get("note", ""))
+        return Response(self.get_serializer(self.get_queryset().get(pk=server.pk)).data)

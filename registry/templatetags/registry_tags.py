@@ -12,6 +12,9 @@ _BADGES = {
     "risk_tier": (choices.RiskTier, choices.RISK_TIER_COLORS),
     "pattern": (choices.Pattern, choices.PATTERN_COLORS),
     "data_classification": (choices.DataClassification, choices.DATA_CLASSIFICATION_COLORS),
+    "mcp_scan": (choices.McpScanStatus, choices.MCP_SCAN_STATUS_COLORS),
+    "mcp_approval": (choices.McpApproval, choices.MCP_APPROVAL_COLORS),
+    "mcp_change": (choices.McpToolChange, choices.MCP_TOOL_CHANGE_COLORS),
 }
 
 # Extra vocabularies registered by upper layers: name -> (enum class, colour map).

@@ -396,3 +396,131 @@ ROUTES = [
     ),
     Route("api:agentversion-detail", "GET", API_AGENT_READ, kwargs=lambda c: {"pk": c.version.pk}),
 ]
+
+
+# --- MCP servers -------------------------------------------------------------------------
+# Every person reads the inventory and registers servers; the owner and administrators change a
+# server; the owner, the board and administrators scan it; only the board approves it; only
+# administrators raise a tool's access. A service account has no server in scope (404).
+MCP_PAGE_CHANGE = statuses(403, owner=200, admin=200, service_account=404, anonymous=302)
+MCP_PAGE_CHANGE_POST = statuses(403, owner=302, admin=302, service_account=404, anonymous=302)
+MCP_API_CHANGE = statuses(403, owner=200, admin=200, service_account=404, anonymous=401)
+
+
+def mcp_key(c) -> dict:
+    return {"key": c.mcp_server.key}
+
+
+def scanned_mcp_key(c) -> dict:
+    return {"key": c.scanned_mcp_server.key}
+
+
+def mcp_tool_kwargs(c) -> dict:
+    tool = c.scanned_mcp_server.tools.get(mcp_name="read_leave_balance")
+    return {"key": c.scanned_mcp_server.key, "tool_key": tool.key}
+
+
+def mcp_form(c, user) -> dict:
+    return {
+        "name": "Workday tools v2",
+        "url": c.mcp_server.url,
+        "transport": "streamable_http",
+        "description": c.mcp_server.description,
+        "business_unit": c.unit.pk,
+        "owner": c.mcp_server.owner_id,  # shown to administrators only; others' forms ignore it
+    }
+
+
+def mcp_json(c, user) -> dict:
+    return {
+        "key": c.mcp_server.key,
+        "name": "Workday tools v2",
+        "endpoint": c.mcp_server.url,
+        "business_unit": c.unit.slug,
+    }
+
+
+ROUTES += [
+    Route("registry:mcp-list", "GET", PAGE_READ),
+    Route("registry:mcp-list", "GET", PAGE_READ, label="filtered", query={"search": "work", "approval": "awaiting"}),
+    Route("registry:mcp-create", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:mcp-create",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {
+            "key": "finance.ledger-tools",
+            "name": "Ledger tools",
+            "url": "https://mcp.example.org/ledger",
+            "transport": "streamable_http",
+            "business_unit": c.unit.pk,
+            "owner": (user or c.owner).pk,
+        },
+        audit="mcp_server.registered",
+    ),
+    Route("registry:mcp-detail", "GET", statuses(200, service_account=404, anonymous=302), kwargs=mcp_key),
+    Route("registry:mcp-edit", "GET", MCP_PAGE_CHANGE, kwargs=mcp_key),
+    Route("registry:mcp-edit", "POST", MCP_PAGE_CHANGE_POST, kwargs=mcp_key, data=mcp_form, audit="mcp_server.changed"),
+    Route(
+        "registry:mcp-scan",
+        "POST",
+        statuses(403, owner=302, board=302, admin=302, service_account=404, anonymous=302),
+        kwargs=mcp_key,
+        audit="mcp_server.scanned",
+    ),
+    Route(
+        "registry:mcp-approve",
+        "POST",
+        statuses(403, board=302, service_account=404, anonymous=302),
+        kwargs=scanned_mcp_key,
+        data=lambda c, user: {"note": "Tools reviewed"},
+        audit="mcp_server.approved",
+    ),
+    Route(
+        "registry:mcp-tool-access",
+        "POST",
+        statuses(403, admin=302, service_account=404, anonymous=302),
+        kwargs=mcp_tool_kwargs,
+        data=lambda c, user: {"access": "write"},
+        audit="tool.changed",
+    ),
+    Route("api:mcpserver-list", "GET", API_READ),
+    Route(
+        "api:mcpserver-list",
+        "POST",
+        statuses(201, service_account=403, anonymous=401),
+        data=lambda c, user: {
+            "key": "finance.ledger-tools",
+            "name": "Ledger tools",
+            "endpoint": "https://mcp.example.org/ledger",
+            "business_unit": c.unit.slug,
+        },
+        audit="mcp_server.registered",
+    ),
+    Route("api:mcpserver-detail", "GET", API_CATALOG_DETAIL, kwargs=mcp_key),
+    Route("api:mcpserver-detail", "PUT", MCP_API_CHANGE, kwargs=mcp_key, data=mcp_json, audit="mcp_server.changed"),
+    Route(
+        "api:mcpserver-detail",
+        "PATCH",
+        MCP_API_CHANGE,
+        kwargs=mcp_key,
+        data=lambda c, user: {"name": "Workday tools v2"},
+        audit="mcp_server.changed",
+    ),
+    Route("api:mcpserver-detail", "DELETE", statuses(405, anonymous=401), kwargs=mcp_key),
+    Route(
+        "api:mcpserver-scan",
+        "POST",
+        statuses(403, owner=200, board=200, admin=200, service_account=404, anonymous=401),
+        kwargs=mcp_key,
+        audit="mcp_server.scanned",
+    ),
+    Route(
+        "api:mcpserver-approve",
+        "POST",
+        statuses(403, board=200, service_account=404, anonymous=401),
+        kwargs=scanned_mcp_key,
+        data=lambda c, user: {"note": "Tools reviewed"},
+        audit="mcp_server.approved",
+    ),
+]

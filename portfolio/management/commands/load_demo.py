@@ -34,6 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         started = time.monotonic()
         self._step("registry", registry_demo.build)
+        self._step("registry MCP servers", registry_demo.build_mcp_servers)
         for label in UPPER_LAYERS:
             self._layer(label)
         self._step("registry lifecycle", registry_demo.advance_to_targets)
