@@ -80,6 +80,8 @@ class AgentForm(forms.ModelForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        # Optional on the model for the short form; the full form asks for it.
+        self.fields["topology"].required = True
         if self.instance.pk:
             del self.fields["owner"]
             self.fields["row_version"].initial = self.instance.row_version
@@ -187,3 +189,43 @@ class ApiTokenForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Leave empty for a token that lasts until revoked.",
     )
+
+
+# What the short form asks: what no telemetry or card can know. The rest can wait; the
+# agent page lists it until it is there.
+QUICK_AGENT_FIELDS = (
+    "key",
+    "name",
+    "owner",
+    "business_unit",
+    "objective",
+    "pattern",
+    "autonomy_level",
+    "data_classification",
+)
+
+
+class QuickAgentForm(forms.ModelForm):
+    """Register now, complete later: identity, owner, unit, purpose and classification only."""
+
+    class Meta:
+        model = Agent
+        fields = list(QUICK_AGENT_FIELDS)
+        labels = {"objective": "Purpose"}
+        widgets = {"objective": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        self.fields["owner"].queryset = User.objects.eligible_owners()
+        self.fields["owner"].help_text = "One named, active person who answers for this agent."
+        if "owner" not in self.initial:
+            self.fields["owner"].initial = user.pk if user.can_own_agents else None
+        self.fields["objective"].required = True
+        self.fields["objective"].help_text = "What the agent is for, in a sentence or two."
+
+    def _post_clean(self):
+        pass
+
+    def agent_fields(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "owner"}

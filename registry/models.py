@@ -268,7 +268,9 @@ class Agent(models.Model):
         editable=False,
         help_text="Derived from the autonomy level: 1-2 assist, 3-5 execute.",
     )
-    topology = models.CharField(max_length=32, choices=Topology.choices)
+    # Blank only for an agent registered with the short form ("register now, complete later"):
+    # the checklist on its page asks for it, and it cannot go to review without it.
+    topology = models.CharField(max_length=32, choices=Topology.choices, blank=True, default="")
     runs_in_development = models.BooleanField(default=True)
     runs_in_staging = models.BooleanField(default=False)
     runs_in_production = models.BooleanField(default=False)
@@ -285,6 +287,14 @@ class Agent(models.Model):
     lifecycle_changed_at = models.DateTimeField()
     production_since = models.DateTimeField(null=True, blank=True)
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices, blank=True, default="")
+
+    # What the agent can do as its A2A Agent Card describes it: the card's skills, each
+    # {"id", "name", "description", "tags"}. A JSON list, not rows: it is read, diffed on
+    # re-import and audited as a whole, always with its agent.
+    capabilities = models.JSONField(default=list, blank=True, editable=False)
+    endpoint_url = models.URLField(
+        max_length=500, blank=True, editable=False, help_text="Where the agent answers (from its Agent Card)."
+    )
 
     # Outcomes and adoption
     business_outcome = models.TextField(max_length=2000, blank=True)
@@ -338,7 +348,7 @@ class Agent(models.Model):
                 name="agent_mode_matches_autonomy",
             ),
             models.CheckConstraint(condition=Q(pattern__in=Pattern.values), name="agent_pattern_valid"),
-            models.CheckConstraint(condition=Q(topology__in=Topology.values), name="agent_topology_valid"),
+            models.CheckConstraint(condition=Q(topology__in=["", *Topology.values]), name="agent_topology_valid"),
             models.CheckConstraint(condition=Q(lifecycle__in=Lifecycle.values), name="agent_lifecycle_valid"),
             models.CheckConstraint(
                 condition=Q(data_classification__in=DataClassification.values),
@@ -377,6 +387,34 @@ class Agent(models.Model):
         if self.runs_in_production:
             envs.append("production")
         return envs
+
+    def checklist(self, *, has_version: bool) -> list[tuple[str, str, bool]]:
+        """What a complete record holds, as (code, label, done) in the order an owner fills it in.
+
+        An agent registered with the short form starts with only its identity, owner, unit,
+        purpose and classification; this is the list its page shows until the rest is there.
+        """
+        return [
+            ("description", "Describe what the agent is", bool(self.description)),
+            ("topology", "Say how it is deployed (topology)", bool(self.topology)),
+            (
+                "escalation",
+                "Name an escalation contact and procedure",
+                bool(self.escalation_contact and self.escalation_procedure),
+            ),
+            (
+                "boundaries",
+                "Write down what it may and must never do",
+                bool(self.allowed_actions and self.forbidden_actions),
+            ),
+            ("inputs", "List what it reads and the actions it takes", bool(self.inputs and self.actions)),
+            (
+                "outcome",
+                "State the business outcome and a success metric",
+                bool(self.business_outcome and self.metric_name),
+            ),
+            ("version", "Record a version (model, prompt, tools)", has_version),
+        ]
 
     @property
     def is_orphaned(self) -> bool:

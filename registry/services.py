@@ -269,6 +269,8 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
                 )
                 raise PermissionDenied(f"Only {who} may move this agent to {Lifecycle(to_state).label}.")
         problems = []
+        if to_state == Lifecycle.IN_REVIEW and not current.topology:
+            problems.append("Say how the agent is deployed (its topology) before the board reviews it.")
         for guard in hooks.transition_guards:
             problems.extend(guard(current, to_state, actor))
         if problems:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("agents/", views.catalog, name="catalog"),
     path("agents/new/", views.agent_create, name="agent-create"),
+    path("agents/new/quick/", views.agent_quick_create, name="agent-quick-create"),
     path("agents/<str:key>/", views.agent_detail, name="agent-detail"),
     path("agents/<str:key>/edit/", views.agent_edit, name="agent-edit"),
     path("agents/<str:key>/transition/", views.agent_transition, name="agent-transition"),

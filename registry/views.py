@@ -17,6 +17,7 @@ from registry.forms import (
     AgentForm,
     ApiTokenForm,
     DelegateForm,
+    QuickAgentForm,
     TransferForm,
     TransitionForm,
     VersionForm,
@@ -91,6 +92,8 @@ def agent_detail(request, key):
         key=lambda p: p.get("order", 100),
     )
     extra_actions = [action for hook in hooks.agent_detail_actions for action in hook(request, agent)]
+    checklist = agent.checklist(has_version=bool(versions))
+    still_missing = [item for item in checklist if not item[2]]
     return render(
         request,
         "registry/agent_detail.html",
@@ -105,6 +108,8 @@ def agent_detail(request, key):
             "transition_form": TransitionForm(allowed=transitions) if transitions else None,
             "panels": panels,
             "extra_actions": extra_actions,
+            "checklist": checklist if still_missing else None,
+            "checklist_missing": len(still_missing),
         },
     )
 
@@ -125,6 +130,24 @@ def agent_create(request):
             messages.success(request, f"{agent.name} is registered as {agent.key}.")
             return redirect("registry:agent-detail", key=agent.key)
     return render(request, "registry/agent_form.html", {"nav": "catalog", "form": form, "creating": True})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_quick_create(request):
+    """Register now, complete later: the short form; the agent page lists what is still missing."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = QuickAgentForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = services.create_agent(actor=request.user, owner=form.cleaned_data["owner"], **form.agent_fields())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{agent.name} is registered as {agent.key}. Complete the rest when you can.")
+            return redirect("registry:agent-detail", key=agent.key)
+    return render(request, "registry/agent_quick_form.html", {"nav": "catalog", "form": form})
 
 
 def _prefill(request) -> dict:

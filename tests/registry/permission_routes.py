@@ -106,6 +106,23 @@ ROUTES = [
         data=new_agent_form,
         audit="agent.created",
     ),
+    Route("registry:agent-quick-create", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-quick-create",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {
+            "key": "hr.onboarding-buddy",
+            "name": "Onboarding buddy",
+            "business_unit": c.unit.pk,
+            "owner": (user or c.owner).pk,
+            "objective": "Helps new joiners",
+            "pattern": "employee_enablement",
+            "autonomy_level": 1,
+            "data_classification": "internal",
+        },
+        audit="agent.created",
+    ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
     Route("registry:agent-edit", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
     Route(
