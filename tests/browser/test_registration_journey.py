@@ -1,0 +1,75 @@
+"""Issue 15's journey in a real browser: the board claims a shadow agent from the triage in one short form."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from registry.models import Agent
+from telemetry import services as telemetry_services
+from telemetry.identity import identify
+from telemetry.ingest import Event, store_events
+from telemetry.models import IdentityAlias
+from tests.browser.helpers import assert_accessible, field, login
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
+
+
+def test_the_board_claims_a_shadow_agent_from_the_triage_in_one_short_form(page, board, admin, owner, unit, screenshot):
+    # given: telemetry reports an agent nobody registered, by name and service only
+    source, _token = telemetry_services.create_source(actor=admin, name="Finance gateway", kind="gateway")
+    who = identify(None, "Expense checker", "finance-api")
+    now = timezone.now()
+    store_events(
+        source.pk,
+        [
+            Event(identity=who, environment="staging", kind="invocation", occurred_at=now - timedelta(days=3)),
+            Event(identity=who, environment="production", kind="invocation", occurred_at=now - timedelta(hours=1)),
+        ],
+    )
+
+    # when: a board member opens the unknown agents and registers this one
+    login(page, board.username, PASSWORD)
+    page.get_by_role("link", name="Telemetry").click()
+    expect(page.get_by_role("heading", name="Unknown agents")).to_be_visible()
+    assert_accessible(page, "triage")
+    page.get_by_role("link", name="Register Expense checker@finance-api").click()
+
+    # then: the short form shows what telemetry saw and asks only what it cannot know
+    expect(page.get_by_role("heading", name="Register this agent")).to_be_visible()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Expense checker@finance-api")
+    expect(facts).to_contain_text("finance-api")
+    expect(facts).to_contain_text("production, staging")
+    expect(field(page, "Key")).to_have_value("expense-checker")
+    expect(field(page, "Name")).to_have_value("Expense checker")
+    assert page.locator("form select, form input:not([type=hidden]), form textarea").count() == 8
+    assert_accessible(page, "short form")
+
+    # when: they name the owner, unit, purpose and classification, and register
+    field(page, "Key").fill("finance.expense-checker")
+    field(page, "Owner").select_option(label=str(owner))
+    field(page, "Business unit").select_option(label="Human Resources")
+    field(page, "Purpose").fill("Flags expense claims that break the travel policy.")
+    field(page, "Pattern").select_option(label="Workplace and IT services")
+    field(page, "Autonomy level").select_option(label="2 · Prepare and propose")
+    field(page, "Data classification").select_option(label="Confidential")
+    screenshot(page, "short-form")
+    page.get_by_role("button", name="Register").click()
+
+    # then: the new agent's page greets it, lists what is still missing, and it owns the identity
+    expect(page.get_by_role("heading", name="Expense checker", level=1)).to_be_visible()
+    expect(page.get_by_text("owns Expense checker@finance-api")).to_be_visible()
+    expect(page.get_by_role("heading", name="Still to complete (6 of 7)")).to_be_visible()
+    assert_accessible(page, "agent page with checklist")
+    agent = Agent.objects.get(key="finance.expense-checker")
+    assert agent.owner == owner
+    assert (agent.runs_in_staging, agent.runs_in_production) == (True, True)
+    assert IdentityAlias.objects.get(identity="Expense checker@finance-api").agent == agent
+
+    # and: the triage no longer lists it
+    page.get_by_role("link", name="Telemetry").click()
+    expect(page.get_by_text("No unknown agents.")).to_be_visible()
