@@ -729,3 +729,93 @@ def revoke_api_token(token: ApiToken, *, actor: User) -> ApiToken:
                 AuditEventType.API_TOKEN_REVOKED, actor=actor, target=token, after={"revoked_at": token.revoked_at}
             )
     return token
+
+
+# --- Registration as code -----------------------------------------------------------
+
+MANIFEST_REASON = "Applied from the agent's manifest."
+
+
+class ManifestsRefused(Exception):
+    """Applying manifests was refused: nothing was written. ``errors`` lists each manifest's field messages."""
+
+    def __init__(self, errors: list[dict], *, forbidden: bool = False):
+        super().__init__("The manifests were refused.")
+        self.errors = errors
+        self.forbidden = forbidden
+
+
+def _error_messages(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if name == "__all__" else name): [str(m) for e in errs for m in e.messages]
+            for name, errs in exc.error_dict.items()
+        }
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def apply_manifests(documents: list, *, actor: User, dry_run: bool = False) -> list:
+    """Bring the registry in line with agent manifests, all of them or none, and return the plan.
+
+    Each change goes through the ordinary service (create, update, transfer, transition, new
+    version), audited as ``actor``, so the owner rule, the lifecycle moves and the release gate
+    all hold. A dry run does exactly the same inside the transaction and then rolls it back, so
+    the plan it returns is one that applying would carry out. Applying the same manifests twice
+    changes nothing the second time.
+    """
+    from registry import manifests
+
+    if not isinstance(documents, list) or not documents:
+        raise ValidationError({"manifests": "Send at least one manifest."})
+    if len(documents) > manifests.MAX_MANIFESTS:
+        raise ValidationError({"manifests": f"Send at most {manifests.MAX_MANIFESTS} manifests at a time."})
+    plans = manifests.plan(documents, user=actor)
+    forbidden = False
+    with transaction.atomic():
+        tools = {t.key: t for t in Tool.objects.for_user(actor, "view").filter(
+            key__in={key for item in plans for v in item.versions for key, _ in v.grants})}  # fmt: skip
+        for item in plans:
+            if item.errors or item.action == "unchanged":
+                continue
+            try:
+                with transaction.atomic():
+                    _apply_manifest(item, actor, tools)
+            except ValidationError as exc:
+                for name, messages in _error_messages(exc).items():
+                    item.errors.setdefault(name, []).extend(messages)
+            except PermissionDenied as exc:
+                forbidden = True
+                item.errors.setdefault("non_field_errors", []).append(str(exc))
+        errors = [{"manifest": item.index, "key": item.key, "errors": item.errors} for item in plans if item.errors]
+        if errors:
+            transaction.set_rollback(True)
+            raise ManifestsRefused(errors, forbidden=forbidden)
+        if dry_run:
+            transaction.set_rollback(True)
+    return plans
+
+
+def _apply_manifest(item, actor: User, tools: dict[str, Tool]) -> None:
+    values = dict(item.values)
+    owner = values.pop("owner")
+    lifecycle = values.pop("lifecycle", None)
+    agent = item.agent
+    if agent is None:
+        agent = create_agent(actor=actor, owner=owner, key=item.key, **values)
+    else:
+        changed = {name: values[name] for name in item.changes if name in values}
+        if changed:
+            agent = update_agent(agent, actor=actor, **changed)
+    for version in item.versions:
+        if version.action == "create":
+            create_version(
+                agent,
+                actor=actor,
+                tools=[(tools[key], access) for key, access in version.grants],
+                label=version.label,
+                **version.fields,
+            )
+    if lifecycle and lifecycle != agent.lifecycle:
+        agent = transition_agent(agent, lifecycle, actor=actor, reason=MANIFEST_REASON)
+    if owner is not None and owner.pk != agent.owner_id:
+        transfer_ownership(agent, owner, actor=actor, reason=MANIFEST_REASON)

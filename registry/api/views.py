@@ -2,12 +2,15 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, parsers, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from registry import services
+from registry import manifests, services
 from registry.api.permissions import GlobalModelWritePermission
 from registry.api.serializers import (
     AgentSerializer,
@@ -41,6 +44,57 @@ class AuditEventSerializerMixin:
             }
             for e in events
         ]
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class YamlManifestParser(parsers.BaseParser):
+    """Agent manifests as YAML (one or several documents), as teams keep them in their repositories."""
+
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        text = stream.read().decode((parser_context or {}).get("encoding") or "utf-8", errors="replace")
+        try:
+            return {"manifests": manifests.load_documents(text)}
+        except ValueError as exc:
+            raise ParseError(str(exc)) from exc
+
+
+class ApplyRequestSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False, help_text="Return the plan without changing anything.")
+    manifests = serializers.ListField(
+        child=serializers.DictField(), help_text="Agent manifests (see /api/v1/schemas/agent-manifest.json)."
+    )
+
+
+class PlannedAgentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    action = serializers.ChoiceField(choices=["create", "update", "unchanged"])
+    changes = serializers.DictField(help_text='Per field: {"old": ..., "new": ...}.')
+    versions = serializers.ListField(child=serializers.DictField())
+
+
+class ApplyResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    applied = serializers.BooleanField()
+    summary = serializers.DictField(child=serializers.IntegerField())
+    agents = PlannedAgentSerializer(many=True)
+
+
+class ManifestSchemaView(APIView):
+    """The JSON Schema of agent manifests, at a stable URL anyone (and any CI job) can read."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(manifests.manifest_schema(request.build_absolute_uri("/").rstrip("/")))
 
 
 class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
@@ -142,6 +196,51 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         else:
             services.revoke_delegate(agent, body.validated_data["user"], actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data)
+
+    @extend_schema(
+        request={
+            "application/json": ApplyRequestSerializer,
+            "application/yaml": {"type": "string", "description": "One or more YAML manifest documents."},
+        },
+        parameters=[
+            OpenApiParameter(
+                "dry_run", bool, description="Return the plan without changing anything (also a body field)."
+            )
+        ],
+        responses={200: ApplyResultSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="apply",
+        parser_classes=[parsers.JSONParser, YamlManifestParser],
+    )
+    def apply(self, request):
+        """Registration as code: bring agents in line with their manifests, all of them or none.
+
+        With ``dry_run`` the answer is the plan (per agent create, update or unchanged, with each
+        field's old and new value) and nothing changes. The manifest format's JSON Schema is at
+        /api/v1/schemas/agent-manifest.json.
+        """
+        data = request.data
+        if isinstance(data, list):
+            data = {"manifests": data}
+        if not isinstance(data, dict):
+            raise ParseError('Send {"manifests": [...], "dry_run": true|false} or YAML manifests.')
+        dry_run = _truthy(request.query_params.get("dry_run", data.get("dry_run", False)))
+        try:
+            plans = services.apply_manifests(data.get("manifests"), actor=request.user, dry_run=dry_run)
+        except services.ManifestsRefused as refused:
+            return Response(
+                {"detail": "Nothing was applied.", "errors": refused.errors},
+                status=status.HTTP_403_FORBIDDEN if refused.forbidden else status.HTTP_400_BAD_REQUEST,
+            )
+        summary = {"create": 0, "update": 0, "unchanged": 0}
+        for item in plans:
+            summary[item.action] += 1
+        return Response(
+            {"dry_run": dry_run, "applied": not dry_run, "summary": summary, "agents": [p.as_json() for p in plans]}
+        )
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

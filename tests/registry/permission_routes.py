@@ -74,6 +74,23 @@ def new_agent_json(c, user) -> dict:
     }
 
 
+def agent_manifest(c, **overrides) -> dict:
+    agent = c.agent
+    data = {
+        "apiVersion": "agent-registry/v1",
+        "kind": "Agent",
+        "key": agent.key,
+        "name": agent.name,
+        "owner": agent.owner.username,
+        "business_unit": agent.business_unit.slug,
+        "pattern": agent.pattern,
+        "autonomy_level": agent.autonomy_level,
+        "data_classification": agent.data_classification,
+    }
+    data.update(overrides)
+    return data
+
+
 def agent_json(c, user) -> dict:
     return {**new_agent_json(c, user), "key": c.agent.key, "name": "Leave assistant v2", "row_version": 1}
 
@@ -263,6 +280,24 @@ ROUTES = [
         audit="agent.delegate_revoked",
     ),
     Route("api:agent-history", "GET", API_AGENT_READ, kwargs=agent_key),
+    # Registration as code: the schema is public; applying changes an agent only for those who may change it.
+    Route("api:agent-manifest-schema", "GET", statuses(200)),
+    Route(
+        "api:agent-apply",
+        "POST",
+        # A service account sees no business unit, so its manifest is refused on that field (400).
+        statuses(403, owner=200, delegate=200, admin=200, service_account=400, anonymous=401),
+        data=lambda c, user: {"manifests": [agent_manifest(c, name="Leave assistant v2")]},
+        audit="agent.changed",
+    ),
+    Route(
+        "api:agent-apply",
+        "POST",
+        statuses(200, service_account=400, anonymous=401),
+        label="create",
+        data=lambda c, user: {"manifests": [agent_manifest(c, key="hr.manifest-made")]},
+        audit="agent.created",
+    ),
     Route("api:businessunit-list", "GET", API_READ),
     Route(
         "api:businessunit-list",
