@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from registry import services
-from registry.manifests import API_VERSION, manifest_schema
+from registry.manifests import API_VERSION
 from registry.models import Agent, AgentVersion, AuditEvent
 
 URL = "/api/v1/agents/apply/"
@@ -50,7 +50,8 @@ def test_a_dry_run_plans_a_create_per_field_and_writes_nothing(api_for, owner, u
     response = api_for(owner).post(URL, {"dry_run": True, "manifests": [manifest(unit, owner)]}, format="json")
     body = response.json()
     assert response.status_code == 200, body
-    assert body["dry_run"] is True and body["applied"] is False
+    assert body["dry_run"] is True
+    assert body["applied"] is False
     assert body["summary"] == {"create": 1, "update": 0, "unchanged": 0}
     planned = body["agents"][0]
     assert planned["action"] == "create"
@@ -133,7 +134,8 @@ def test_apply_keeps_the_lifecycle_rules_and_the_release_gate(api_for, owner, un
     assert ok.status_code == 200, ok.json()
     assert Agent.objects.get(key="hr.onboarding-buddy").lifecycle == "in_review"
     moved = AuditEvent.objects.get(event_type="agent.transitioned")
-    assert moved.actor == owner and "manifest" in moved.after["reason"]
+    assert moved.actor == owner
+    assert "manifest" in moved.after["reason"]
 
 
 def test_a_person_may_not_apply_to_someone_elses_agent(api_for, owner, outsider, unit, agent):
