@@ -13,6 +13,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from registry.choices import (
     AutonomyLevel,
+    CardSignature,
     DataClassification,
     Lifecycle,
     McpTransport,
@@ -528,6 +529,80 @@ class AgentVersionTool(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tool.key} ({self.access})"
+
+
+class TrustedCardKey(models.Model):
+    """One public key administrators trust to sign the A2A Agent Cards of one provider.
+
+    A card signed with this key id verifies only if the card names this provider; a key for
+    another provider does not vouch for it.
+    """
+
+    provider = models.CharField(max_length=200, help_text="The card's provider.organization, exactly.")
+    kid = models.CharField(max_length=200, help_text="The key id (kid) the signatures name.")
+    public_jwk = models.JSONField(help_text="The public key as a JWK (no private part).")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "kid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "kid"], condition=Q(revoked_at__isnull=True), name="trusted_card_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} / {self.kid}"
+
+
+class AgentCard(models.Model):
+    """The A2A Agent Card an agent was registered or updated from, and a re-imported one awaiting
+    its owner's confirmation (``pending_*``): nothing on the agent changes until then."""
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="card")
+    spec_version = models.CharField(max_length=8, help_text="1.0 or 0.3.")
+    source_url = models.URLField(max_length=500, blank=True)
+    card = models.JSONField()
+    provider = models.CharField(max_length=200, blank=True)
+    signature = models.CharField(max_length=16, choices=CardSignature.choices, default=CardSignature.UNVERIFIED)
+    signed_with = models.CharField(max_length=200, blank=True, help_text="The trusted key id that verified it.")
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    pending_card = models.JSONField(null=True, blank=True)
+    pending_source_url = models.URLField(max_length=500, blank=True)
+    pending_signature = models.CharField(max_length=16, choices=CardSignature.choices, blank=True)
+    pending_signed_with = models.CharField(max_length=200, blank=True)
+    pending_at = models.DateTimeField(null=True, blank=True)
+    pending_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["agent"]
+        constraints = [
+            # An invalid signature is refused at import; it is never on record.
+            models.CheckConstraint(
+                condition=Q(signature__in=[CardSignature.VERIFIED, CardSignature.UNVERIFIED]),
+                name="agent_card_signature_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_signature__in=["", CardSignature.VERIFIED, CardSignature.UNVERIFIED]),
+                name="agent_card_pending_signature_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_card__isnull=True) | Q(pending_at__isnull=False),
+                name="agent_card_pending_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Agent card of {self.agent.key}"
 
 
 class ApiToken(models.Model):

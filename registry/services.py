@@ -22,12 +22,14 @@ from registry.choices import AuditEventType, Lifecycle, ToolAccess, UserKind, ac
 from registry.exceptions import Conflict
 from registry.models import (
     Agent,
+    AgentCard,
     AgentDelegate,
     AgentVersion,
     AgentVersionTool,
     ApiToken,
     BusinessUnit,
     Tool,
+    TrustedCardKey,
     User,
 )
 from registry.roles import Role, is_board
@@ -819,3 +821,205 @@ def _apply_manifest(item, actor: User, tools: dict[str, Tool]) -> None:
         agent = transition_agent(agent, lifecycle, actor=actor, reason=MANIFEST_REASON)
     if owner is not None and owner.pk != agent.owner_id:
         transfer_ownership(agent, owner, actor=actor, reason=MANIFEST_REASON)
+
+
+# --- A2A Agent Cards ------------------------------------------------------------------
+
+CARD_FIELDS = ("name", "description", "objective", "endpoint_url", "capabilities")
+
+
+def trust_card_key(*, actor: User, provider: str, kid: str, public_jwk: dict) -> TrustedCardKey:
+    """Trust a provider's public key for signed agent cards (administrators only)."""
+    from jwcrypto import jwk as jwcrypto_jwk
+
+    _ensure_global(actor, "registry.add_trustedcardkey", "Only platform administrators trust signing keys.")
+    provider, kid = (provider or "").strip(), (kid or "").strip()
+    errors = {}
+    if not provider:
+        errors["provider"] = "Name the provider exactly as its cards do (provider.organization)."
+    if not kid:
+        errors["kid"] = "Give the key id its signatures name."
+    try:
+        key = jwcrypto_jwk.JWK(**(public_jwk or {}))
+        if key.has_private:
+            errors["public_jwk"] = "This is a private key; give only the public part."
+    except Exception:  # noqa: BLE001 (jwcrypto raises several unrelated types for a malformed key)
+        errors["public_jwk"] = "This is not a JSON Web Key."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row = TrustedCardKey(provider=provider, kid=kid, public_jwk=public_jwk, added_by=actor)
+        row.full_clean(validate_constraints=False)
+        _save_unique(row, "kid", "This provider already has a trusted key with this id.")
+        audit.record("card_key.trusted", actor=actor, target=row, after={"provider": provider, "kid": kid})
+    return row
+
+
+def read_card(data, *, source_url: str = ""):
+    """Parse a card and check its signatures against the keys trusted for its provider.
+
+    Returns (parsed card, signature status, key id). A card whose signature does not match a
+    trusted key was changed after signing: refused."""
+    from registry import cards
+
+    parsed = cards.parse_card(data)
+    keys = {
+        k.kid: k.public_jwk
+        for k in TrustedCardKey.objects.filter(provider=parsed.provider, revoked_at__isnull=True)
+        if parsed.provider
+    }
+    status, kid = cards.verify_signatures(parsed.raw, keys)
+    if status == cards.SignatureStatus.INVALID:
+        raise ValidationError(
+            {
+                "card": "The card's signature does not match its contents under the provider's trusted key: "
+                "it was changed after signing. Refused."
+            }  # fmt: skip
+        )
+    return parsed, status, kid
+
+
+def _card_values(parsed) -> dict:
+    return {
+        "name": parsed.name,
+        "description": parsed.description,
+        "objective": parsed.description[:4000],
+        "endpoint_url": parsed.endpoint_url,
+        "capabilities": parsed.skills,
+    }
+
+
+def register_agent_from_card(card_data, *, actor: User, owner: User | None, source_url: str = "", **fields) -> Agent:
+    """Register an agent from its A2A Agent Card: the card gives its name, purpose, skills (as the
+    agent's capabilities) and endpoint; the person registering gives key, owner, unit and classification."""
+    parsed, status, kid = read_card(card_data, source_url=source_url)
+    values = _card_values(parsed)
+    with transaction.atomic():
+        agent = create_agent(
+            actor=actor,
+            owner=owner,
+            name=values["name"],
+            description=values["description"],
+            objective=fields.pop("objective", "") or values["objective"],
+            **fields,
+        )
+        agent.capabilities, agent.endpoint_url = values["capabilities"], values["endpoint_url"]
+        _clean_only(agent, ("endpoint_url",))
+        agent.save(update_fields=["capabilities", "endpoint_url"])
+        card = AgentCard(
+            agent=agent,
+            spec_version=parsed.spec_version,
+            source_url=source_url,
+            card=parsed.raw,
+            provider=parsed.provider,
+            signature=status,
+            signed_with=kid,
+            imported_at=timezone.now(),
+            imported_by=actor,
+        )
+        card.full_clean(validate_constraints=False)
+        card.save()
+        audit.record(
+            "agent.card_imported",
+            actor=actor,
+            target=agent,
+            after={
+                "spec_version": parsed.spec_version,
+                "source_url": source_url,
+                "signature": status,
+                "endpoint_url": parsed.endpoint_url,
+                "skills": [s["id"] for s in parsed.skills],
+            },
+        )
+    return agent
+
+
+def card_diff(agent: Agent, card_data) -> dict:
+    """What a card would change on the agent: per field old and new; skills as added, removed, changed."""
+    parsed, _status, _kid = read_card(card_data)
+    values = _card_values(parsed)
+    diff = {}
+    for name in ("name", "description", "endpoint_url"):
+        if getattr(agent, name) != values[name]:
+            diff[name] = {"old": getattr(agent, name), "new": values[name]}
+    old = {s["id"]: s for s in agent.capabilities or []}
+    new = {s["id"]: s for s in values["capabilities"]}
+    skills = {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k]),
+    }
+    if any(skills.values()):
+        diff["skills"] = skills
+    return diff
+
+
+def propose_card(agent: Agent, card_data, *, actor: User, source_url: str = "") -> AgentCard:
+    """Keep a re-imported card beside the agent until its owner confirms it; nothing changes yet."""
+    _ensure(can_change_agent(actor, agent), "You may not import a card for this agent.")
+    parsed, status, kid = read_card(card_data, source_url=source_url)
+    now = timezone.now()
+    with transaction.atomic():
+        card = AgentCard.objects.select_for_update().filter(agent=agent).first()
+        if card is None:
+            card = AgentCard(agent=agent, spec_version=parsed.spec_version, card={}, imported_at=now, imported_by=actor)
+        card.pending_card = parsed.raw
+        card.pending_source_url = source_url
+        card.pending_signature = status
+        card.pending_signed_with = kid
+        card.pending_at = now
+        card.pending_by = actor
+        card.full_clean(validate_constraints=False)
+        card.save()
+        audit.record(
+            "agent.card_proposed",
+            actor=actor,
+            target=agent,
+            after={"source_url": source_url, "signature": status, "changes": card_diff(agent, parsed.raw)},
+        )
+    return card
+
+
+def confirm_card(agent: Agent, *, actor: User) -> Agent:
+    """The owner accepts the re-imported card: the agent takes its name, purpose, skills and endpoint."""
+    _ensure(can_manage_agent(actor, agent), "Only the agent's owner or an administrator confirms its card.")
+    with transaction.atomic():
+        card = AgentCard.objects.select_for_update().filter(agent=agent, pending_card__isnull=False).first()
+        if card is None:
+            raise ValidationError({"card": "No imported card is waiting for confirmation."})
+        parsed, status, kid = read_card(card.pending_card, source_url=card.pending_source_url)
+        current = Agent.objects.select_for_update().get(pk=agent.pk)
+        values = _card_values(parsed)
+        before = audit.snapshot(current, CARD_FIELDS)
+        for name in ("name", "description", "endpoint_url", "capabilities"):
+            setattr(current, name, values[name])
+        _clean_only(current, ("name", "description", "endpoint_url"))
+        current.row_version += 1
+        current.save()
+        card.spec_version, card.card, card.provider = parsed.spec_version, parsed.raw, parsed.provider
+        card.source_url, card.signature, card.signed_with = card.pending_source_url, status, kid
+        card.imported_at, card.imported_by = timezone.now(), actor
+        card.pending_card, card.pending_source_url, card.pending_signature = None, "", ""
+        card.pending_signed_with, card.pending_at, card.pending_by = "", None, None
+        card.save()
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, CARD_FIELDS))
+        audit.record(
+            "agent.card_changed",
+            actor=actor,
+            target=current,
+            before=changed_before,
+            after={**changed_after, "signature": status, "source_url": card.source_url},
+        )
+    return current
+
+
+def discard_card(agent: Agent, *, actor: User) -> None:
+    """Drop a re-imported card the owner does not accept."""
+    _ensure(can_change_agent(actor, agent), "You may not change this agent's card.")
+    with transaction.atomic():
+        updated = AgentCard.objects.filter(agent=agent, pending_card__isnull=False).update(
+            pending_card=None, pending_source_url="", pending_signature="", pending_signed_with="",
+            pending_at=None, pending_by=None,
+        )  # fmt: skip
+        if updated:
+            audit.record("agent.card_discarded", actor=actor, target=agent)
