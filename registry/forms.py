@@ -229,3 +229,59 @@ class QuickAgentForm(forms.ModelForm):
 
     def agent_fields(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k != "owner"}
+
+
+class CardSourceForm(forms.Form):
+    """An A2A Agent Card, pasted, uploaded or fetched from its URL (exactly one of them)."""
+
+    card_url = forms.URLField(
+        required=False,
+        label="Card URL",
+        max_length=500,
+        help_text="Usually https://…/.well-known/agent-card.json; only hosts the administrators allow.",
+        assume_scheme="https",
+    )
+    card_file = forms.FileField(required=False, label="Card file", help_text="A JSON file, at most 256 KB.")
+    card_json = forms.CharField(
+        required=False, label="Card JSON", widget=forms.Textarea(attrs={"rows": 6}), max_length=262_144
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        given = [n for n in ("card_url", "card_file", "card_json") if cleaned.get(n)]
+        if len(given) != 1:
+            raise ValidationError("Give the card one way: its URL, a file, or its JSON pasted.")
+        upload = cleaned.get("card_file")
+        if upload is not None and upload.size > 262_144:
+            self.add_error("card_file", "The card file is larger than 256 KB.")
+        return cleaned
+
+    def card_data(self):
+        """(card JSON or None to fetch, source URL)."""
+        if self.cleaned_data.get("card_url"):
+            return None, self.cleaned_data["card_url"]
+        if self.cleaned_data.get("card_file"):
+            return self.cleaned_data["card_file"].read().decode("utf-8", errors="replace"), ""
+        return self.cleaned_data["card_json"], ""
+
+
+class CardAgentForm(CardSourceForm, forms.ModelForm):
+    """Register from a card: the card gives name, purpose, skills and endpoint; the person the rest."""
+
+    class Meta:
+        model = Agent
+        fields = ["key", "owner", "business_unit", "pattern", "autonomy_level", "data_classification"]
+
+    def _post_clean(self):
+        pass
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        self.fields["owner"].queryset = User.objects.eligible_owners()
+        self.fields["owner"].help_text = "One named, active person who answers for this agent."
+        if "owner" not in self.initial:
+            self.fields["owner"].initial = user.pk if user.can_own_agents else None
+
+    def agent_fields(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("owner", "card_url", "card_file", "card_json")}

@@ -566,7 +566,7 @@ class AgentCard(models.Model):
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="card")
     spec_version = models.CharField(max_length=8, help_text="1.0 or 0.3.")
     source_url = models.URLField(max_length=500, blank=True)
-    card = models.JSONField()
+    card = models.JSONField(blank=True, help_text="Empty until a first card is confirmed.")
     provider = models.CharField(max_length=200, blank=True)
     signature = models.CharField(max_length=16, choices=CardSignature.choices, default=CardSignature.UNVERIFIED)
     signed_with = models.CharField(max_length=200, blank=True, help_text="The trusted key id that verified it.")

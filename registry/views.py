@@ -10,12 +10,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry import hooks, services
+from registry import cards, hooks, services
 from registry.exceptions import Conflict
 from registry.filtersets import AgentFilterSet
 from registry.forms import (
     AgentForm,
     ApiTokenForm,
+    CardAgentForm,
+    CardSourceForm,
     DelegateForm,
     QuickAgentForm,
     TransferForm,
@@ -23,7 +25,7 @@ from registry.forms import (
     VersionForm,
     add_service_errors,
 )
-from registry.models import Agent, AgentDelegate, ApiToken, AuditEvent, User
+from registry.models import Agent, AgentCard, AgentDelegate, ApiToken, AuditEvent, User
 
 CATALOG_PAGE_SIZE = 25
 
@@ -109,6 +111,7 @@ def agent_detail(request, key):
             "panels": panels,
             "extra_actions": extra_actions,
             "checklist": checklist if still_missing else None,
+            "agent_card": AgentCard.objects.filter(agent=agent).first(),
             "checklist_missing": len(still_missing),
         },
     )
@@ -312,3 +315,87 @@ def people_search(request):
             Q(username__icontains=text) | Q(first_name__icontains=text) | Q(last_name__icontains=text)
         )
     return render(request, "registry/_people_options.html", {"people": people[:20]})
+
+
+def _card_from_form(form):
+    """The card the form names: pasted or uploaded JSON, or fetched from its URL (checked and limited)."""
+    data, url = form.card_data()
+    if data is None:
+        data = cards.fetch_card(url)
+    return data, url
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_card_register(request):
+    """Register an agent from its A2A Agent Card."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = CardAgentForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            data, url = _card_from_form(form)
+            agent = services.register_agent_from_card(
+                data, actor=request.user, owner=form.cleaned_data["owner"], source_url=url, **form.agent_fields()
+            )
+        except ValidationError as exc:
+            add_service_errors(form, _card_errors(exc))
+        else:
+            messages.success(request, f"{agent.name} is registered from its agent card as {agent.key}.")
+            return redirect("registry:agent-detail", key=agent.key)
+    return render(request, "registry/agent_card_register.html", {"nav": "catalog", "form": form})
+
+
+def _card_errors(exc: ValidationError) -> ValidationError:
+    """Card problems belong beside the field the card came from."""
+    if hasattr(exc, "error_dict") and "url" in exc.error_dict:
+        return ValidationError(
+            {"card_url": exc.error_dict["url"], **{k: v for k, v in exc.error_dict.items() if k != "url"}}
+        )
+    return exc
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_card(request, key):
+    """An agent's card: its signature status and skills; re-import one, see the diff, confirm or discard it."""
+    agent = get_agent_for_user(request.user, key, "change")
+    form = CardSourceForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if "confirm" in request.POST or "discard" in request.POST:
+            try:
+                if "confirm" in request.POST:
+                    services.confirm_card(agent, actor=request.user)
+                    messages.success(request, "The agent now follows its new card.")
+                else:
+                    services.discard_card(agent, actor=request.user)
+                    messages.success(request, "The imported card was discarded; nothing changed.")
+            except ValidationError as exc:
+                for message in exc.messages:
+                    messages.error(request, message)
+            return redirect("registry:agent-card", key=agent.key)
+        if form.is_valid():
+            try:
+                data, url = _card_from_form(form)
+                services.propose_card(agent, data, actor=request.user, source_url=url)
+            except ValidationError as exc:
+                add_service_errors(form, _card_errors(exc))
+            else:
+                messages.success(
+                    request, "Card read. Check the changes below; nothing changes until the owner confirms."
+                )
+                return redirect("registry:agent-card", key=agent.key)
+    row = AgentCard.objects.filter(agent=agent).first()
+    diff = services.card_diff(agent, row.pending_card) if row and row.pending_card else None
+    return render(
+        request,
+        "registry/agent_card.html",
+        {
+            "nav": "catalog",
+            "agent": agent,
+            "form": form,
+            "card": row,
+            "diff": diff,
+            "can_confirm": services.can_manage_agent(request.user, agent),
+        },
+    )

@@ -26,6 +26,13 @@ API_CATALOG_DETAIL = statuses(200, service_account=404, anonymous=401)
 API_ADMIN_CHANGE = statuses(403, admin=200, service_account=404, anonymous=401)
 
 
+MATRIX_CARD = (
+    '{"name": "Travel planner", "description": "Plans trips.", '
+    '"supportedInterfaces": [{"url": "https://agents.example.com/travel", "protocolBinding": "JSONRPC"}], '
+    '"skills": [{"id": "book", "name": "Book", "description": "Books trips", "tags": ["travel"]}]}'
+)
+
+
 def agent_key(c) -> dict:
     return {"key": c.agent.key}
 
@@ -139,6 +146,41 @@ ROUTES = [
             "data_classification": "internal",
         },
         audit="agent.created",
+    ),
+    Route("registry:agent-card-register", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-card-register",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {
+            "key": "travel.planner",
+            "owner": (user or c.owner).pk,
+            "business_unit": c.unit.pk,
+            "pattern": "workplace_services",
+            "autonomy_level": 2,
+            "data_classification": "internal",
+            "card_json": MATRIX_CARD,
+        },
+        audit="agent.card_imported",
+    ),
+    Route("registry:agent-card", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
+    Route(
+        "registry:agent-card",
+        "POST",
+        AGENT_PAGE_CHANGE_POST,
+        kwargs=agent_key,
+        data=lambda c, user: {"card_json": MATRIX_CARD},
+        audit="agent.card_proposed",
+    ),
+    Route(
+        "registry:agent-card",
+        "POST",
+        AGENT_PAGE_MANAGE_POST,
+        label="confirm",
+        setup=lambda c: services.propose_card(c.agent, MATRIX_CARD, actor=c.owner),
+        kwargs=agent_key,
+        data=lambda c, user: {"confirm": "1"},
+        audit="agent.card_changed",
     ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
     Route("registry:agent-edit", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
