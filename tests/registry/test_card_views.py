@@ -3,7 +3,7 @@
 import json
 
 from registry.models import Agent, AgentCard
-from tests.registry.test_cards import as_json, card_v1, card_v03
+from tests.registry.test_cards import as_json, card_v03, card_v1
 
 
 def register_post(unit, owner, **card) -> dict:
