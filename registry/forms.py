@@ -285,3 +285,17 @@ class CardAgentForm(CardSourceForm, forms.ModelForm):
 
     def agent_fields(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k not in ("owner", "card_url", "card_file", "card_json")}
+
+
+class ImportFileForm(forms.Form):
+    file = forms.FileField(
+        label="CSV or Excel file", help_text="Start from the template: one agent per row, the header in row 1."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError("Upload a .csv or .xlsx file.")
+        if upload.size > 20 * 1024 * 1024:
+            raise ValidationError("The file is larger than 20 MB.")
+        return upload

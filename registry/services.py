@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,6 +24,7 @@ from registry.models import (
     Agent,
     AgentCard,
     AgentDelegate,
+    AgentUserObjectPermission,
     AgentVersion,
     AgentVersionTool,
     ApiToken,
@@ -1023,3 +1024,61 @@ def discard_card(agent: Agent, *, actor: User) -> None:
         )  # fmt: skip
         if updated:
             audit.record("agent.card_discarded", actor=actor, target=agent)
+
+
+# --- Bulk import ------------------------------------------------------------------------
+
+
+def import_agents(name: str, content: bytes, *, actor: User, dry_run: bool = False):
+    """Register every agent of a CSV or Excel file, all of them or none.
+
+    The dry run checks every row and names each error by row and column; importing checks again
+    and, only when no row has an error, inserts all agents, their owners' rights and their audit
+    entries in bulk within one transaction (the database constraints still hold on every row).
+    """
+    from registry import bulk
+
+    _ensure(can_register_agents(actor), "Only people and administrators may register agents.")
+    rows = bulk.read_rows(name, content)
+    if not rows:
+        raise ValidationError({"file": "The file has no rows below its header."})
+    checked = bulk.check_rows(rows, actor=actor)
+    if checked.errors or dry_run:
+        return checked
+    agents = checked.agents
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Agent.objects.bulk_create(agents, batch_size=1000)
+        except IntegrityError as exc:
+            raise ValidationError(
+                {
+                    "file": "The database refused a row (another agent with one of these keys was just registered, "
+                    "or a rule between columns); check the file again."
+                }  # fmt: skip
+            ) from exc
+        permissions = list(
+            Permission.objects.filter(content_type__app_label="registry", codename__in=OWNER_PERMISSIONS)
+        )
+        AgentUserObjectPermission.objects.bulk_create(
+            [
+                AgentUserObjectPermission(permission=perm, user_id=agent.owner_id, content_object=agent)
+                for agent in agents
+                for perm in permissions
+            ],
+            batch_size=2000,
+        )
+        audit.record_many(
+            AuditEventType.AGENT_CREATED,
+            actor=actor,
+            entries=[
+                (agent, {**audit.snapshot(agent, AUDITED_AGENT_FIELDS), "imported_from": name}) for agent in agents
+            ],
+        )
+        for listener in hooks.agent_created_listeners:
+            if hasattr(listener, "bulk"):
+                listener.bulk(agents, actor)
+            else:
+                for agent in agents:
+                    listener(agent, actor)
+    return checked

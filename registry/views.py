@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,6 +19,7 @@ from registry.forms import (
     CardAgentForm,
     CardSourceForm,
     DelegateForm,
+    ImportFileForm,
     QuickAgentForm,
     TransferForm,
     TransitionForm,
@@ -399,3 +400,44 @@ def agent_card(request, key):
             "can_confirm": services.can_manage_agent(request.user, agent),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_import(request):
+    """Bulk registration from CSV or Excel: check first (each error by row and column), then all or nothing."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = ImportFileForm(request.POST or None, request.FILES or None)
+    checked = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        dry_run = "import" not in request.POST
+        try:
+            checked = services.import_agents(upload.name, upload.read(), actor=request.user, dry_run=dry_run)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            if not dry_run and not checked.errors:
+                messages.success(request, f"{len(checked.agents)} agents registered from {upload.name}.")
+                return redirect("registry:catalog")
+    return render(
+        request,
+        "registry/agent_import.html",
+        {"nav": "catalog", "form": form, "checked": checked, "errors": (checked.errors[:500] if checked else [])},
+    )
+
+
+@login_required
+def agent_import_template(request, fmt):
+    """The import template, as CSV or Excel, with the columns and one example row."""
+    from registry import bulk
+
+    if fmt == "xlsx":
+        response = HttpResponse(
+            bulk.template_xlsx(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    else:
+        response = HttpResponse(bulk.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="agents-template.{fmt}"'
+    return response

@@ -315,6 +315,22 @@ def claim_identities_for_new_agent(agent: Agent, actor) -> None:
         listener(agent.key, agent)
 
 
+def claim_identities_for_new_agents(agents: list[Agent], actor) -> None:
+    """The same for a bulk import, in one query when nothing telemetry saw matches the new keys."""
+    by_key = {agent.key: agent for agent in agents}
+    matching = set(
+        Sighting.objects.filter(Q(identity__in=list(by_key)) | Q(agent_name__in=list(by_key), identity__contains="@"))
+        .filter(agent__isnull=True)
+        .values_list("identity", "agent_name")
+    )
+    for key in {identity if identity in by_key else name for identity, name in matching}:
+        if key in by_key:
+            claim_identities_for_new_agent(by_key[key], actor)
+
+
+claim_identities_for_new_agent.bulk = claim_identities_for_new_agents
+
+
 def refresh_agent_deadline(agent: Agent, *args) -> None:
     """Registry hook (lifecycle or risk tier changed): the agent's deadline follows at once."""
     state = MonitoringState.objects.filter(agent=agent).first()

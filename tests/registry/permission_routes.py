@@ -33,6 +33,17 @@ MATRIX_CARD = (
 )
 
 
+def import_file(c, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    owner = user if user is not None and user.is_person else c.owner
+    text = (
+        "key,name,owner,business_unit,objective,pattern,autonomy_level,data_classification\n"
+        f"hr.imported,Imported,{owner.username},{c.unit.slug},Helps,employee_enablement,1,internal\n"
+    )
+    return SimpleUploadedFile("agents.csv", text.encode(), "text/csv")
+
+
 def agent_key(c) -> dict:
     return {"key": c.agent.key}
 
@@ -181,6 +192,20 @@ ROUTES = [
         kwargs=agent_key,
         data=lambda c, user: {"confirm": "1"},
         audit="agent.card_changed",
+    ),
+    Route("registry:agent-import", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-import-template",
+        "GET",
+        statuses(200, anonymous=302),
+        kwargs=lambda c: {"fmt": "csv"},
+    ),
+    Route(
+        "registry:agent-import",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {"file": import_file(c, user), "import": "1"},
+        audit="agent.created",
     ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
     Route("registry:agent-edit", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
