@@ -126,6 +126,20 @@ def read_rows(name: str, content: bytes) -> list[dict]:
     return data
 
 
+# Model fields a row does not give (or that are resolved above): not validated per row.
+UNCHECKED = [
+    f.name for f in Agent._meta.concrete_fields if f.name not in COLUMNS or f.name in ("owner", "business_unit")
+]
+# What each imported agent's audit entry records: the facts the file gave, and what follows from them.
+AUDIT_FACTS = (*COLUMNS, "mode", "lifecycle")
+
+
+def audit_facts(agent: Agent) -> dict:
+    facts = {name: getattr(agent, name) for name in AUDIT_FACTS if name not in ("owner", "business_unit")}
+    facts["owner"], facts["business_unit"] = agent.owner_id, agent.business_unit_id
+    return facts
+
+
 @dataclass
 class CheckedFile:
     agents: list[Agent] = field(default_factory=list)
@@ -181,8 +195,8 @@ def check_rows(rows: list[dict], *, actor) -> CheckedFile:
         agent = Agent(
             key=key,
             name=row.get("name", ""),
-            owner=owner,
-            business_unit=unit,
+            owner_id=owner.pk if owner else None,
+            business_unit_id=unit.pk if unit else None,
             objective=row.get("objective", ""),
             description=row.get("description", ""),
             pattern=row.get("pattern", ""),
@@ -197,11 +211,7 @@ def check_rows(rows: list[dict], *, actor) -> CheckedFile:
         )
         try:
             # Field rules in memory; the database enforces the constraints and uniqueness on insert.
-            agent.full_clean(
-                exclude=["owner", "business_unit", "lifecycle_changed_at", "mode"],
-                validate_unique=False,
-                validate_constraints=False,
-            )
+            agent.full_clean(exclude=UNCHECKED, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             for column, messages in exc.message_dict.items():
                 if column in REQUIRED and not row.get(column):

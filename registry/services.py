@@ -6,6 +6,7 @@ changed instance. Pages, the API, the admin and commands all call them.
 """
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -13,7 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -1057,23 +1058,30 @@ def import_agents(name: str, content: bytes, *, actor: User, dry_run: bool = Fal
                     "or a rule between columns); check the file again."
                 }  # fmt: skip
             ) from exc
-        permissions = list(
-            Permission.objects.filter(content_type__app_label="registry", codename__in=OWNER_PERMISSIONS)
+        permission_ids = list(
+            Permission.objects.filter(content_type__app_label="registry", codename__in=OWNER_PERMISSIONS).values_list(
+                "pk", flat=True
+            )
         )
-        AgentUserObjectPermission.objects.bulk_create(
-            [
-                AgentUserObjectPermission(permission=perm, user_id=agent.owner_id, content_object=agent)
-                for agent in agents
-                for perm in permissions
-            ],
-            batch_size=2000,
-        )
+        # The owners' object rights in one statement, straight from the rows just inserted.
+        table = AgentUserObjectPermission._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (permission_id, user_id, content_object_id) "  # noqa: S608 (names, not input)
+                f"SELECT p.id, a.owner_id, a.id FROM {Agent._meta.db_table} a, auth_permission p "
+                "WHERE a.id IN (SELECT value FROM json_each(%s)) AND p.id IN (SELECT value FROM json_each(%s))"
+                if connection.vendor == "sqlite"
+                else f"INSERT INTO {table} (permission_id, user_id, content_object_id) "  # noqa: S608
+                f"SELECT p.id, a.owner_id, a.id FROM {Agent._meta.db_table} a, auth_permission p "
+                "WHERE a.id = ANY(%s) AND p.id = ANY(%s)",
+                [json.dumps([a.pk for a in agents]), json.dumps(permission_ids)]
+                if connection.vendor == "sqlite"
+                else [[a.pk for a in agents], permission_ids],
+            )
         audit.record_many(
             AuditEventType.AGENT_CREATED,
             actor=actor,
-            entries=[
-                (agent, {**audit.snapshot(agent, AUDITED_AGENT_FIELDS), "imported_from": name}) for agent in agents
-            ],
+            entries=[(agent, {**bulk.audit_facts(agent), "imported_from": name}) for agent in agents],
         )
         for listener in hooks.agent_created_listeners:
             if hasattr(listener, "bulk"):
