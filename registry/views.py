@@ -340,20 +340,21 @@ def agent_card_register(request):
                 data, actor=request.user, owner=form.cleaned_data["owner"], source_url=url, **form.agent_fields()
             )
         except ValidationError as exc:
-            add_service_errors(form, _card_errors(exc))
+            add_service_errors(form, _card_errors(exc, form))
         else:
             messages.success(request, f"{agent.name} is registered from its agent card as {agent.key}.")
             return redirect("registry:agent-detail", key=agent.key)
     return render(request, "registry/agent_card_register.html", {"nav": "catalog", "form": form})
 
 
-def _card_errors(exc: ValidationError) -> ValidationError:
-    """Card problems belong beside the field the card came from."""
-    if hasattr(exc, "error_dict") and "url" in exc.error_dict:
-        return ValidationError(
-            {"card_url": exc.error_dict["url"], **{k: v for k, v in exc.error_dict.items() if k != "url"}}
-        )
-    return exc
+def _card_errors(exc: ValidationError, form) -> ValidationError:
+    """Card problems belong beside the field the card came from (its URL, file or pasted JSON)."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    source = next((n for n in ("card_url", "card_file", "card_json") if form.cleaned_data.get(n)), "card_json")
+    return ValidationError(
+        {(source if name in ("url", "card") else name): errors for name, errors in exc.error_dict.items()}
+    )
 
 
 @login_required
@@ -380,7 +381,7 @@ def agent_card(request, key):
                 data, url = _card_from_form(form)
                 services.propose_card(agent, data, actor=request.user, source_url=url)
             except ValidationError as exc:
-                add_service_errors(form, _card_errors(exc))
+                add_service_errors(form, _card_errors(exc, form))
             else:
                 messages.success(
                     request, "Card read. Check the changes below; nothing changes until the owner confirms."
