@@ -33,6 +33,9 @@ def test_the_board_claims_a_shadow_agent_from_the_triage_in_one_short_form(page,
 
     # when: a board member opens the unknown agents and registers this one
     login(page, board.username, PASSWORD)
+    page.goto("/agents/new/quick/")
+    expect(page.get_by_role("heading", name="Register an agent")).to_be_visible()
+    assert_accessible(page, "short form for a fresh registration")
     page.get_by_role("link", name="Telemetry").click()
     expect(page.get_by_role("heading", name="Unknown agents")).to_be_visible()
     assert_accessible(page, "triage")

@@ -163,3 +163,22 @@ def test_an_identity_equal_to_the_key_needs_no_alias(board, owner, unit, source)
 
 def test_an_unknown_identity_is_404(client_for, board):
     assert client_for(board).get("/telemetry/unknown-agents/register/", {"identity": "nobody"}).status_code == 404
+
+
+def test_a_claimed_agent_s_gaps_show_up_as_findings_once_it_runs(board, owner, unit, shadow):
+    """Register now, complete later: what the short form left out is asked for by the checklist, and
+    once the agent runs in pilot the checks raise it as findings (controls without evidence)."""
+    from registry import services as registry_services
+
+    # given: a shadow agent claimed with the short form, then moved to pilot
+    fields = {k: v for k, v in short_form(unit, owner).items() if k != "owner"} | {"business_unit": unit}
+    agent = services.claim_shadow_agent(shadow, actor=board, owner=owner, **fields)
+    registry_services.update_agent(agent, actor=owner, topology="service")
+    registry_services.transition_agent(agent, "in_review", actor=owner, reason="Ready")
+    registry_services.transition_agent(agent, "approved", actor=board, reason="Fine for a pilot")
+    registry_services.transition_agent(agent, "pilot", actor=owner, reason="Pilot")
+    # when
+    run_check(FindingKind.CONTROL_GAP)
+    # then: the missing scope and escalation path are findings on the agent
+    gap = Finding.objects.get(kind=FindingKind.CONTROL_GAP, agent=agent, resolved_at__isnull=True)
+    assert {"scope", "escalation"} <= set(gap.details["controls"])
