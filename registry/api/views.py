@@ -86,6 +86,24 @@ class ApplyResultSerializer(serializers.Serializer):
     agents = PlannedAgentSerializer(many=True)
 
 
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV (UTF-8) or Excel (.xlsx), one agent per row, header in row 1.")
+    dry_run = serializers.BooleanField(default=False, help_text="Check every row without registering anything.")
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="As the spreadsheet numbers it: the header is row 1.")
+    column = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    applied = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    errors = ImportErrorSerializer(many=True)
+
+
 class ManifestSchemaView(APIView):
     """The JSON Schema of agent manifests, at a stable URL anyone (and any CI job) can read."""
 
@@ -241,6 +259,29 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         return Response(
             {"dry_run": dry_run, "applied": not dry_run, "summary": summary, "agents": [p.as_json() for p in plans]}
         )
+
+    @extend_schema(request={"multipart/form-data": ImportRequestSerializer}, responses={200: ImportResultSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[parsers.MultiPartParser])
+    def bulk_import(self, request):
+        """Bulk registration from a CSV or Excel file (the template is at /agents/import/template.csv).
+
+        ``dry_run`` checks every row and lists each error by row and column; without it the file is
+        registered, every row or none (400 with the errors, nothing written).
+        """
+        body = ImportRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError({"file": "Upload a .csv or .xlsx file."})
+        dry_run = body.validated_data["dry_run"]
+        checked = services.import_agents(upload.name, upload.read(), actor=request.user, dry_run=dry_run)
+        result = {
+            "dry_run": dry_run,
+            "applied": not dry_run and not checked.errors,
+            "rows": len(checked.agents),
+            "errors": checked.errors,
+        }
+        return Response(result, status=status.HTTP_400_BAD_REQUEST if checked.errors else status.HTTP_200_OK)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

@@ -347,6 +347,14 @@ ROUTES = [
         audit="agent.delegate_revoked",
     ),
     Route("api:agent-history", "GET", API_AGENT_READ, kwargs=agent_key),
+    Route(
+        "api:agent-bulk-import",
+        "POST",
+        # A service account sees no business unit: its rows are refused on that column (400).
+        statuses(200, service_account=403, anonymous=401),
+        data=lambda c, user: {"file": import_file(c, user)},
+        audit="agent.created",
+    ),
     # Registration as code: the schema is public; applying changes an agent only for those who may change it.
     Route("api:agent-manifest-schema", "GET", statuses(200)),
     Route(

@@ -149,3 +149,24 @@ def test_other_file_types_are_refused(client_for, owner, name):
     upload = SimpleUploadedFile(name, b"x", "text/plain")
     response = client_for(owner).post("/agents/import/", {"file": upload, "check": "1"})
     assert "file" in response.context["form"].errors
+
+
+def test_the_api_checks_then_imports_a_file(api_for, owner, unit):
+    client = api_for(owner)
+    good = as_csv([row(unit, owner, f"hr.api-{i}") for i in range(5)])
+    bad = as_csv([row(unit, owner, "hr.api-ok"), row(unit, owner, "hr.api-bad", data_classification="secret")])
+    checked = client.post(
+        "/api/v1/agents/import/",
+        {"file": SimpleUploadedFile("a.csv", bad, "text/csv"), "dry_run": True},
+        format="multipart",
+    )
+    assert checked.status_code == 400
+    assert checked.json()["errors"] == [
+        {"row": 3, "column": "data_classification", "message": "Value 'secret' is not a valid choice."}
+    ]
+    imported = client.post(
+        "/api/v1/agents/import/", {"file": SimpleUploadedFile("a.csv", good, "text/csv")}, format="multipart"
+    )
+    assert imported.status_code == 200, imported.json()
+    assert imported.json() == {"dry_run": False, "applied": True, "rows": 5, "errors": []}
+    assert Agent.objects.filter(key__startswith="hr.api-").count() == 5
