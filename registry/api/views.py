@@ -21,8 +21,18 @@ from registry.api.serializers import (
     TransferSerializer,
     TransitionSerializer,
 )
+from registry.choices import AutonomyLevel, DataClassification, Pattern
 from registry.filtersets import AgentFilterSet, AgentVersionFilterSet, BusinessUnitFilterSet, ToolFilterSet
-from registry.models import Agent, AgentDelegate, AgentVersion, AgentVersionTool, AuditEvent, BusinessUnit, Tool
+from registry.models import (
+    Agent,
+    AgentDelegate,
+    AgentVersion,
+    AgentVersionTool,
+    AuditEvent,
+    BusinessUnit,
+    Tool,
+    User,
+)
 
 # Keys contain dots, which the default lookup pattern would refuse.
 KEY_LOOKUP = r"[^/]+"
@@ -104,6 +114,45 @@ class ImportResultSerializer(serializers.Serializer):
     errors = ImportErrorSerializer(many=True)
 
 
+def _card_source(card, url):
+    """The card's JSON as sent, or fetched from its URL (allow-listed, no private addresses, limited)."""
+    from registry import cards
+
+    if (card is None) == (not url):
+        raise ValidationError({"card": "Send the card's JSON in card, or its address in url (one of them)."})
+    if card is None:
+        try:
+            card = cards.fetch_card(url)
+        except ValidationError as exc:
+            raise ValidationError({"url": exc.message_dict.get("url", exc.messages)}) from exc
+    return card, url or ""
+
+
+class CardSourceSerializer(serializers.Serializer):
+    card = serializers.DictField(required=False, help_text="The Agent Card's JSON (A2A 1.0 or 0.3).")
+    url = serializers.URLField(required=False, max_length=500, help_text="Or the card's address to fetch.")
+
+
+class CardRegisterSerializer(CardSourceSerializer):
+    key = serializers.CharField(max_length=100)
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False)
+    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    pattern = serializers.ChoiceField(choices=Pattern.choices)
+    autonomy_level = serializers.ChoiceField(choices=AutonomyLevel.choices)
+    data_classification = serializers.ChoiceField(choices=DataClassification.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(request.user, "view")
+            self.fields["owner"].queryset = User.objects.for_user(request.user, "view")
+
+
+class CardDiffSerializer(serializers.Serializer):
+    changes = serializers.DictField(help_text="Per field {old, new}; skills as added, removed, changed.")
+
+
 class ManifestSchemaView(APIView):
     """The JSON Schema of agent manifests, at a stable URL anyone (and any CI job) can read."""
 
@@ -138,6 +187,8 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         "destroy": "change",
         "transfer": "manage",
         "delegates": "manage",
+        "card": "change",
+        "confirm_card": "manage",
     }
 
     def create(self, request, *args, **kwargs):
@@ -282,6 +333,40 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
             "errors": checked.errors,
         }
         return Response(result, status=status.HTTP_400_BAD_REQUEST if checked.errors else status.HTTP_200_OK)
+
+    @extend_schema(request=CardRegisterSerializer, responses={201: AgentSerializer})
+    @action(detail=False, methods=["post"], url_path="from-card")
+    def from_card(self, request):
+        """Register an agent from its A2A Agent Card (the card's JSON, or its URL to fetch)."""
+        if not services.can_register_agents(request.user):
+            raise PermissionDenied("Only people and administrators may register agents.")
+        body = CardRegisterSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        card, url = _card_source(data.pop("card", None), data.pop("url", ""))
+        agent = services.register_agent_from_card(
+            card, actor=request.user, owner=data.pop("owner", None) or request.user, source_url=url, **data
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CardSourceSerializer, responses={200: CardDiffSerializer})
+    @action(detail=True, methods=["post"])
+    def card(self, request, key=None):
+        """Read a newer card for the agent: the answer is what it would change; nothing changes until
+        the owner confirms (POST …/confirm-card/)."""
+        agent = self.get_object()
+        body = CardSourceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        card, url = _card_source(body.validated_data.get("card"), body.validated_data.get("url", ""))
+        services.propose_card(agent, card, actor=request.user, source_url=url)
+        return Response({"changes": services.card_diff(agent, card)})
+
+    @extend_schema(request=None, responses={200: AgentSerializer})
+    @action(detail=True, methods=["post"], url_path="confirm-card")
+    def confirm_card(self, request, key=None):
+        """The owner accepts the card read last: the agent takes its name, purpose, skills and endpoint."""
+        agent = services.confirm_card(self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

@@ -1,5 +1,7 @@
 """The registry's pages and API endpoints in the permission matrix (see tests/permission_matrix.py)."""
 
+import json
+
 from registry import services
 from registry.choices import Lifecycle
 from tests.permission_matrix import Route, statuses
@@ -354,6 +356,36 @@ ROUTES = [
         statuses(200, service_account=403, anonymous=401),
         data=lambda c, user: {"file": import_file(c, user)},
         audit="agent.created",
+    ),
+    Route(
+        "api:agent-from-card",
+        "POST",
+        statuses(201, service_account=403, anonymous=401),
+        data=lambda c, user: {
+            "card": json.loads(MATRIX_CARD),
+            "key": "travel.planner",
+            "business_unit": c.unit.slug,
+            "pattern": "workplace_services",
+            "autonomy_level": 2,
+            "data_classification": "internal",
+        },
+        audit="agent.card_imported",
+    ),
+    Route(
+        "api:agent-card",
+        "POST",
+        API_AGENT_CHANGE,
+        kwargs=agent_key,
+        data=lambda c, user: {"card": json.loads(MATRIX_CARD)},
+        audit="agent.card_proposed",
+    ),
+    Route(
+        "api:agent-confirm-card",
+        "POST",
+        API_AGENT_MANAGE,
+        setup=lambda c: services.propose_card(c.agent, MATRIX_CARD, actor=c.owner),
+        kwargs=agent_key,
+        audit="agent.card_changed",
     ),
     # Registration as code: the schema is public; applying changes an agent only for those who may change it.
     Route("api:agent-manifest-schema", "GET", statuses(200)),

@@ -74,3 +74,40 @@ def test_re_import_shows_the_diff_and_the_owner_confirms_it(client_for, owner, d
     agent.refresh_from_db()
     assert [c["id"] for c in agent.capabilities] == ["book-trip", "check-policy"]
     assert AgentCard.objects.get(agent=agent).pending_card is None
+
+
+def test_the_api_registers_from_a_card_and_re_imports_with_owner_confirmation(api_for, owner, delegate, unit):
+    client = api_for(owner)
+    created = client.post(
+        "/api/v1/agents/from-card/",
+        {
+            "card": as_json(card_v1()),
+            "key": "travel.planner",
+            "business_unit": unit.slug,
+            "pattern": "workplace_services",
+            "autonomy_level": 2,
+            "data_classification": "internal",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    from registry import services
+
+    services.grant_delegate(Agent.objects.get(key="travel.planner"), delegate, actor=owner)
+    newer = as_json(card_v1(description="Plans and books business trips."))
+    proposed = api_for(delegate).post("/api/v1/agents/travel.planner/card/", {"card": newer}, format="json")
+    assert proposed.status_code == 200
+    assert proposed.json()["changes"]["description"]["new"] == "Plans and books business trips."
+    assert api_for(delegate).post("/api/v1/agents/travel.planner/confirm-card/").status_code == 403
+    confirmed = api_for(owner).post("/api/v1/agents/travel.planner/confirm-card/")
+    assert confirmed.status_code == 200
+    assert confirmed.json()["description"] == "Plans and books business trips."
+
+
+def test_the_api_refuses_a_card_url_off_the_allow_list_on_the_url_field(api_for, owner, agent, settings):
+    settings.AGENT_CARD_ALLOWED_HOSTS = []
+    response = api_for(owner).post(
+        f"/api/v1/agents/{agent.key}/card/", {"url": "https://agents.example.com/card.json"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "not on the administrators' list" in response.json()["url"][0]
