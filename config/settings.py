@@ -402,6 +402,14 @@ API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
 
+# --- Agent cards (A2A) -------------------------------------------------------------
+# Fetching a card by URL is a server-side request: only these hosts (exact names, or ".example.com"
+# for a domain and its subdomains), never private, loopback or link-local addresses unless allowed.
+AGENT_CARD_ALLOWED_HOSTS = envlist("AGENT_CARD_ALLOWED_HOSTS", "")
+AGENT_CARD_ALLOW_PRIVATE_ADDRESSES = envbool("AGENT_CARD_ALLOW_PRIVATE_ADDRESSES", False)
+AGENT_CARD_FETCH_TIMEOUT_SECONDS = envint("AGENT_CARD_FETCH_TIMEOUT_SECONDS", 5)
+AGENT_CARD_MAX_BYTES = envint("AGENT_CARD_MAX_BYTES", 262_144)
+
 # --- Findings and notifications ---------------------------------------------------
 # Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)

@@ -32,6 +32,7 @@ from registry.models import (
     McpServer,
     ScimToken,
     Tool,
+    TrustedCardKey,
     User,
 )
 from registry.roles import Role, is_platform_admin, role_names
@@ -187,6 +188,28 @@ class ToolAdmin(ServiceWriteAdmin):
         else:
             saved = services.create_tool(actor=request.user, **{k: form.cleaned_data[k] for k in services.TOOL_FIELDS})
         self.adopt(obj, saved)
+
+
+@admin.register(TrustedCardKey)
+class TrustedCardKeyAdmin(ServiceWriteAdmin):
+    """Public keys trusted to sign a provider's A2A Agent Cards. Added here; never edited (add a new one)."""
+
+    list_display = ["provider", "kid", "added_at", "added_by", "revoked_at"]
+    search_fields = ["provider", "kid"]
+    fields = ["provider", "kid", "public_jwk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            saved = services.trust_card_key(
+                actor=request.user,
+                provider=form.cleaned_data["provider"],
+                kid=form.cleaned_data["kid"],
+                public_jwk=form.cleaned_data["public_jwk"],
+            )
+            self.adopt(obj, saved)
 
 
 # --- Read-only views -----------------------------------------------------------------

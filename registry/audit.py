@@ -150,43 +150,81 @@ class Entry:
     target_repr: str | None = None
 
 
+AUDIT_COPY_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_repr",
+    "event_type",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "agent_id",
+    "before",
+    "after",
+    "correlation_id",
+    "prev_hash",
+    "hash",
+)
+
+
 def record_many(entries: list[Entry], *, actor) -> int:
-    """Append many entries in a constant number of queries (one lock, one read of the head, one insert),
-    chained in the order given. For services that act on many agents at once (deprovisioning an owner
-    of hundreds of agents). Must run inside the caller's transaction."""
+    """Append many entries in a constant number of queries (one lock, one read of the head, one write),
+    chained in the order given: exactly what :func:`record` would have written for each in turn. For
+    services that act on many agents at once (deprovisioning an owner of hundreds of agents, a bulk
+    import of thousands). On PostgreSQL the rows go in with COPY, since building a model instance per
+    entry would cost more than the import itself. Must run inside the caller's transaction. Returns the
+    number of entries written."""
     if not entries:
         return 0
     with transaction.atomic():
         _lock_chain()
         head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-        prev_seq, prev_hash = head if head else (0, GENESIS_HASH)
+        seq, prev_hash = head if head else (0, GENESIS_HASH)
         now = timezone.now()
+        occurred_at = now.isoformat()
+        actor_id = getattr(actor, "pk", None)
         actor_repr = describe_actor(actor)[:200]
         correlation_id = correlation_id_var.get()
-        events = []
-        for offset, entry in enumerate(entries, start=1):
+        rows = []
+        for entry in entries:
+            seq += 1
             target = entry.target
             agent = entry.agent if entry.agent is not None or not isinstance(target, Agent) else target
-            event = AuditEvent(
-                seq=prev_seq + offset,
-                occurred_at=now,
-                actor=actor,
-                actor_repr=actor_repr,
-                event_type=entry.event_type,
-                target_type=target._meta.label_lower,
-                target_id="" if target.pk is None else str(target.pk),
-                target_repr=(entry.target_repr if entry.target_repr is not None else str(target))[:300],
-                agent=agent,
-                before=to_json_value(entry.before or {}),
-                after=to_json_value(entry.after or {}),
-                correlation_id=correlation_id,
-                prev_hash=prev_hash,
+            fields = {
+                "seq": seq,
+                "occurred_at": occurred_at,
+                "actor_id": actor_id,
+                "actor_repr": actor_repr,
+                "event_type": entry.event_type,
+                "target_type": target._meta.label_lower,
+                "target_id": "" if target.pk is None else str(target.pk),
+                "target_repr": (entry.target_repr if entry.target_repr is not None else str(target))[:300],
+                "agent_id": agent.pk if agent is not None else None,
+                "before": to_json_value(entry.before or {}),
+                "after": to_json_value(entry.after or {}),
+                "correlation_id": correlation_id,
+            }
+            digest = compute_hash(fields, prev_hash)
+            rows.append({**fields, "occurred_at": now, "prev_hash": prev_hash, "hash": digest})
+            prev_hash = digest
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                columns = ", ".join(AUDIT_COPY_COLUMNS)
+                with cursor.copy(f"COPY {AuditEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [
+                                json.dumps(row[c], separators=(",", ":")) if c in ("before", "after") else row[c]
+                                for c in AUDIT_COPY_COLUMNS
+                            ]
+                        )
+        else:
+            AuditEvent.objects.bulk_create(
+                [AuditEvent(**{c: row[c] for c in AUDIT_COPY_COLUMNS}) for row in rows],
+                batch_size=500,
             )
-            event.hash = compute_hash(hashed_fields(event), prev_hash)
-            prev_hash = event.hash
-            events.append(event)
-        AuditEvent.objects.bulk_create(events)
-    return len(events)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,21 @@ class Topology(models.TextChoices):
     HYBRID = "hybrid", "Hybrid"
 
 
+class CardSignature(models.TextChoices):
+    """What the signatures of an imported A2A Agent Card proved."""
+
+    VERIFIED = "verified", "Verified"
+    UNVERIFIED = "unverified", "Unverified"
+    INVALID = "invalid", "Invalid"
+
+
+CARD_SIGNATURE_COLORS = {
+    CardSignature.VERIFIED: "green",
+    CardSignature.UNVERIFIED: "yellow",
+    CardSignature.INVALID: "red",
+}
+
+
 class Environment(models.TextChoices):
     DEVELOPMENT = "development", "Development"
     STAGING = "staging", "Staging"

@@ -722,3 +722,113 @@ def build_mcp_servers(stdout) -> None:
     finally:
         audit.correlation_id_var.reset(token)
     stdout.write("registry: 2 MCP servers, one change waiting for the board and one server awaiting approval")
+
+
+# --- Issue 15: registering from an agent card, and the short form ---------------------------
+
+DEMO_CARD_PROVIDER = "Aldermoor Digital Lab"
+DEMO_CARD_KEY = "hr.travel-planner"
+DEMO_SHORT_KEY = "hr.policy-helper"
+
+
+def _demo_card(skills: list[dict], url: str) -> dict:
+    return {
+        "name": "Travel planner",
+        "description": "Plans business trips within the travel policy and books approved itineraries.",
+        "version": "2.1.0",
+        "provider": {"organization": DEMO_CARD_PROVIDER, "url": "https://lab.aldermoor.example"},
+        "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+        "capabilities": {"streaming": True},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": skills,
+    }
+
+
+def _sign(card: dict, key, kid: str) -> dict:
+    """A detached JWS over the card's canonical JSON, as an A2A provider signs its card."""
+    import json
+
+    from jwcrypto import jws
+
+    from registry import cards
+
+    token = jws.JWS(cards.canonical_payload(card))
+    token.add_signature(key, alg="ES256", protected=json.dumps({"alg": "ES256", "kid": kid, "typ": "JOSE"}))
+    protected, _payload, signature = token.serialize(compact=True).split(".")
+    return {**card, "signatures": [{"protected": protected, "signature": signature}]}
+
+
+def build_registration(stdout) -> None:
+    """An agent registered from its signed A2A card (a re-imported card waiting for its owner), and one
+    registered with the short form whose checklist is still open. Idempotent."""
+    from jwcrypto import jwk
+
+    if Agent.objects.filter(key=DEMO_CARD_KEY).exists():
+        stdout.write("registration: demo cards already loaded; nothing to do.")
+        return
+    admin = User.objects.get(username=ADMIN_USERNAME)
+    owner = User.objects.get(username="olivia.martin")
+    unit = owner.business_unit
+    key = jwk.JWK.generate(kty="EC", crv="P-256", kid="lab-2026")
+    services.trust_card_key(
+        actor=admin, provider=DEMO_CARD_PROVIDER, kid="lab-2026", public_jwk=key.export_public(as_dict=True)
+    )
+    skills = [
+        {
+            "id": "plan-trip",
+            "name": "Plan a trip",
+            "description": "Proposes itineraries within policy",
+            "tags": ["travel"],
+        },
+        {
+            "id": "book-trip",
+            "name": "Book a trip",
+            "description": "Books approved flights and hotels",
+            "tags": ["travel"],
+        },
+    ]
+    card = _sign(_demo_card(skills, "https://agents.aldermoor.example/travel/a2a"), key, "lab-2026")
+    agent = services.register_agent_from_card(
+        card,
+        actor=owner,
+        owner=owner,
+        source_url="https://agents.aldermoor.example/.well-known/agent-card.json",
+        key=DEMO_CARD_KEY,
+        business_unit=unit,
+        pattern="workplace_services",
+        autonomy_level=3,
+        data_classification="confidential",
+    )
+    # The lab published a new card: one more skill and a new endpoint, waiting for the owner to confirm.
+    newer = skills + [
+        {
+            "id": "file-expenses",
+            "name": "File expenses",
+            "description": "Files the trip's expenses",
+            "tags": ["finance"],
+        }
+    ]
+    services.propose_card(
+        agent,
+        _sign(_demo_card(newer, "https://agents.aldermoor.example/travel/v2/a2a"), key, "lab-2026"),
+        actor=User.objects.get(username="dan.okafor")
+        if services.can_change_agent(User.objects.get(username="dan.okafor"), agent)
+        else owner,  # fmt: skip
+        source_url="https://agents.aldermoor.example/.well-known/agent-card.json",
+    )
+    services.create_agent(
+        actor=owner,
+        owner=owner,
+        key=DEMO_SHORT_KEY,
+        name="Policy helper",
+        business_unit=unit,
+        objective="Answers questions about HR policies, citing the policy text.",
+        pattern="employee_enablement",
+        autonomy_level=1,
+        data_classification="internal",
+    )
+    stdout.write(
+        f"registration: {DEMO_CARD_KEY} from a signed agent card (a newer card awaits confirmation), "
+        f"{DEMO_SHORT_KEY} from the short form"
+    )

@@ -80,6 +80,8 @@ class AgentForm(forms.ModelForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        # Optional on the model for the short form; the full form asks for it.
+        self.fields["topology"].required = True
         if self.instance.pk:
             del self.fields["owner"]
             self.fields["row_version"].initial = self.instance.row_version
@@ -239,3 +241,113 @@ class McpApproveForm(forms.Form):
 
 class ToolAccessForm(forms.Form):
     access = forms.ChoiceField(label="Access", choices=ToolAccess.choices)
+
+
+# What the short form asks: what no telemetry or card can know. The rest can wait; the
+# agent page lists it until it is there.
+QUICK_AGENT_FIELDS = (
+    "key",
+    "name",
+    "owner",
+    "business_unit",
+    "objective",
+    "pattern",
+    "autonomy_level",
+    "data_classification",
+)
+
+
+class QuickAgentForm(forms.ModelForm):
+    """Register now, complete later: identity, owner, unit, purpose and classification only."""
+
+    class Meta:
+        model = Agent
+        fields = list(QUICK_AGENT_FIELDS)
+        labels = {"objective": "Purpose"}
+        widgets = {"objective": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        self.fields["owner"].queryset = User.objects.eligible_owners()
+        self.fields["owner"].help_text = "One named, active person who answers for this agent."
+        if "owner" not in self.initial:
+            self.fields["owner"].initial = user.pk if user.can_own_agents else None
+        self.fields["objective"].required = True
+        self.fields["objective"].help_text = "What the agent is for, in a sentence or two."
+
+    def _post_clean(self):
+        pass
+
+    def agent_fields(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "owner"}
+
+
+class CardSourceForm(forms.Form):
+    """An A2A Agent Card, pasted, uploaded or fetched from its URL (exactly one of them)."""
+
+    card_url = forms.URLField(
+        required=False,
+        label="Card URL",
+        max_length=500,
+        help_text="Usually https://…/.well-known/agent-card.json; only hosts the administrators allow.",
+        assume_scheme="https",
+    )
+    card_file = forms.FileField(required=False, label="Card file", help_text="A JSON file, at most 256 KB.")
+    card_json = forms.CharField(
+        required=False, label="Card JSON", widget=forms.Textarea(attrs={"rows": 6}), max_length=262_144
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        given = [n for n in ("card_url", "card_file", "card_json") if cleaned.get(n)]
+        if len(given) != 1:
+            raise ValidationError("Give the card one way: its URL, a file, or its JSON pasted.")
+        upload = cleaned.get("card_file")
+        if upload is not None and upload.size > 262_144:
+            self.add_error("card_file", "The card file is larger than 256 KB.")
+        return cleaned
+
+    def card_data(self):
+        """(card JSON or None to fetch, source URL)."""
+        if self.cleaned_data.get("card_url"):
+            return None, self.cleaned_data["card_url"]
+        if self.cleaned_data.get("card_file"):
+            return self.cleaned_data["card_file"].read().decode("utf-8", errors="replace"), ""
+        return self.cleaned_data["card_json"], ""
+
+
+class CardAgentForm(CardSourceForm, forms.ModelForm):
+    """Register from a card: the card gives name, purpose, skills and endpoint; the person the rest."""
+
+    class Meta:
+        model = Agent
+        fields = ["key", "owner", "business_unit", "pattern", "autonomy_level", "data_classification"]
+
+    def _post_clean(self):
+        pass
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(user, "view")
+        self.fields["owner"].queryset = User.objects.eligible_owners()
+        self.fields["owner"].help_text = "One named, active person who answers for this agent."
+        if "owner" not in self.initial:
+            self.fields["owner"].initial = user.pk if user.can_own_agents else None
+
+    def agent_fields(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("owner", "card_url", "card_file", "card_json")}
+
+
+class ImportFileForm(forms.Form):
+    file = forms.FileField(
+        label="CSV or Excel file", help_text="Start from the template: one agent per row, the header in row 1."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError("Upload a .csv or .xlsx file.")
+        if upload.size > 20 * 1024 * 1024:
+            raise ValidationError("The file is larger than 20 MB.")
+        return upload

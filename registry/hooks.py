@@ -24,7 +24,9 @@ agent_change_listeners: list[Callable] = []
 # governance layer's tier onto the agent.
 risk_tier_listeners: list[Callable] = []
 
-# (agent, actor) -> None. Called inside the creation's transaction.
+# (agent, actor) -> None. Called inside the creation's transaction. A bulk import calls a
+# listener's ``bulk`` attribute instead, when it has one: (agents, actor) -> None, once for all
+# the file's agents; a listener without it is called per agent.
 agent_created_listeners: list[Callable] = []
 
 # (request, agent) -> dict | None. Upper layers add panels to the agent page:

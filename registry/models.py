@@ -16,6 +16,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from registry.choices import (
     AutonomyLevel,
+    CardSignature,
     DataClassification,
     HandoverBasis,
     HandoverStatus,
@@ -435,7 +436,9 @@ class Agent(models.Model):
         editable=False,
         help_text="Derived from the autonomy level: 1-2 assist, 3-5 execute.",
     )
-    topology = models.CharField(max_length=32, choices=Topology.choices)
+    # Blank only for an agent registered with the short form ("register now, complete later"):
+    # the checklist on its page asks for it, and it cannot go to review without it.
+    topology = models.CharField(max_length=32, choices=Topology.choices, blank=True, default="")
     runs_in_development = models.BooleanField(default=True)
     runs_in_staging = models.BooleanField(default=False)
     runs_in_production = models.BooleanField(default=False)
@@ -452,6 +455,14 @@ class Agent(models.Model):
     lifecycle_changed_at = models.DateTimeField()
     production_since = models.DateTimeField(null=True, blank=True)
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices, blank=True, default="")
+
+    # What the agent can do as its A2A Agent Card describes it: the card's skills, each
+    # {"id", "name", "description", "tags"}. A JSON list, not rows: it is read, diffed on
+    # re-import and audited as a whole, always with its agent.
+    capabilities = models.JSONField(default=list, blank=True, editable=False)
+    endpoint_url = models.URLField(
+        max_length=500, blank=True, editable=False, help_text="Where the agent answers (from its Agent Card)."
+    )
 
     # Outcomes and adoption
     business_outcome = models.TextField(max_length=2000, blank=True)
@@ -505,7 +516,7 @@ class Agent(models.Model):
                 name="agent_mode_matches_autonomy",
             ),
             models.CheckConstraint(condition=Q(pattern__in=Pattern.values), name="agent_pattern_valid"),
-            models.CheckConstraint(condition=Q(topology__in=Topology.values), name="agent_topology_valid"),
+            models.CheckConstraint(condition=Q(topology__in=["", *Topology.values]), name="agent_topology_valid"),
             models.CheckConstraint(condition=Q(lifecycle__in=Lifecycle.values), name="agent_lifecycle_valid"),
             models.CheckConstraint(
                 condition=Q(data_classification__in=DataClassification.values),
@@ -544,6 +555,34 @@ class Agent(models.Model):
         if self.runs_in_production:
             envs.append("production")
         return envs
+
+    def checklist(self, *, has_version: bool) -> list[tuple[str, str, bool]]:
+        """What a complete record holds, as (code, label, done) in the order an owner fills it in.
+
+        An agent registered with the short form starts with only its identity, owner, unit,
+        purpose and classification; this is the list its page shows until the rest is there.
+        """
+        return [
+            ("description", "Describe what the agent is", bool(self.description)),
+            ("topology", "Say how it is deployed (topology)", bool(self.topology)),
+            (
+                "escalation",
+                "Name an escalation contact and procedure",
+                bool(self.escalation_contact and self.escalation_procedure),
+            ),
+            (
+                "boundaries",
+                "Write down what it may and must never do",
+                bool(self.allowed_actions and self.forbidden_actions),
+            ),
+            ("inputs", "List what it reads and the actions it takes", bool(self.inputs and self.actions)),
+            (
+                "outcome",
+                "State the business outcome and a success metric",
+                bool(self.business_outcome and self.metric_name),
+            ),
+            ("version", "Record a version (model, prompt, tools)", has_version),
+        ]
 
     @property
     def is_orphaned(self) -> bool:
@@ -657,6 +696,80 @@ class AgentVersionTool(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tool.key} ({self.access})"
+
+
+class TrustedCardKey(models.Model):
+    """One public key administrators trust to sign the A2A Agent Cards of one provider.
+
+    A card signed with this key id verifies only if the card names this provider; a key for
+    another provider does not vouch for it.
+    """
+
+    provider = models.CharField(max_length=200, help_text="The card's provider.organization, exactly.")
+    kid = models.CharField(max_length=200, help_text="The key id (kid) the signatures name.")
+    public_jwk = models.JSONField(help_text="The public key as a JWK (no private part).")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "kid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "kid"], condition=Q(revoked_at__isnull=True), name="trusted_card_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} / {self.kid}"
+
+
+class AgentCard(models.Model):
+    """The A2A Agent Card an agent was registered or updated from, and a re-imported one awaiting
+    its owner's confirmation (``pending_*``): nothing on the agent changes until then."""
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="card")
+    spec_version = models.CharField(max_length=8, help_text="1.0 or 0.3.")
+    source_url = models.URLField(max_length=500, blank=True)
+    card = models.JSONField(blank=True, help_text="Empty until a first card is confirmed.")
+    provider = models.CharField(max_length=200, blank=True)
+    signature = models.CharField(max_length=16, choices=CardSignature.choices, default=CardSignature.UNVERIFIED)
+    signed_with = models.CharField(max_length=200, blank=True, help_text="The trusted key id that verified it.")
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    pending_card = models.JSONField(null=True, blank=True)
+    pending_source_url = models.URLField(max_length=500, blank=True)
+    pending_signature = models.CharField(max_length=16, choices=CardSignature.choices, blank=True)
+    pending_signed_with = models.CharField(max_length=200, blank=True)
+    pending_at = models.DateTimeField(null=True, blank=True)
+    pending_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["agent"]
+        constraints = [
+            # An invalid signature is refused at import; it is never on record.
+            models.CheckConstraint(
+                condition=Q(signature__in=[CardSignature.VERIFIED, CardSignature.UNVERIFIED]),
+                name="agent_card_signature_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_signature__in=["", CardSignature.VERIFIED, CardSignature.UNVERIFIED]),
+                name="agent_card_pending_signature_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_card__isnull=True) | Q(pending_at__isnull=False),
+                name="agent_card_pending_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Agent card of {self.agent.key}"
 
 
 class ApiToken(models.Model):

@@ -59,6 +59,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.change_user",
         "registry.view_apitoken",
         "registry.change_apitoken",
+        "registry.view_trustedcardkey",
+        "registry.add_trustedcardkey",
+        "registry.change_trustedcardkey",
     ],
 }
 

@@ -6,6 +6,7 @@ changed instance. Pages, the API, the admin and commands all call them.
 """
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -15,9 +16,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -41,6 +42,7 @@ from registry.choices import (
 from registry.exceptions import Conflict
 from registry.models import (
     Agent,
+    AgentCard,
     AgentDelegate,
     AgentUserObjectPermission,
     AgentVersion,
@@ -54,6 +56,7 @@ from registry.models import (
     McpServer,
     ScimToken,
     Tool,
+    TrustedCardKey,
     User,
 )
 from registry.roles import Role, is_board, is_platform_admin
@@ -297,6 +300,8 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
                 )
                 raise PermissionDenied(f"Only {who} may move this agent to {Lifecycle(to_state).label}.")
         problems = []
+        if to_state == Lifecycle.IN_REVIEW and not current.topology:
+            problems.append("Say how the agent is deployed (its topology) before the board reviews it.")
         for guard in hooks.transition_guards:
             problems.extend(guard(current, to_state, actor))
         if problems:
@@ -1655,3 +1660,364 @@ def retire_agent(agent: Agent, *, actor: User | None, reason: str) -> Agent:
         for listener in hooks.agent_retired_listeners:
             listener(current, actor)
     return current
+
+
+# --- Registration as code -----------------------------------------------------------
+
+MANIFEST_REASON = "Applied from the agent's manifest."
+
+
+class ManifestsRefused(Exception):
+    """Applying manifests was refused: nothing was written. ``errors`` lists each manifest's field messages."""
+
+    def __init__(self, errors: list[dict], *, forbidden: bool = False):
+        super().__init__("The manifests were refused.")
+        self.errors = errors
+        self.forbidden = forbidden
+
+
+def _error_messages(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if name == "__all__" else name): [str(m) for e in errs for m in e.messages]
+            for name, errs in exc.error_dict.items()
+        }
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def apply_manifests(documents: list, *, actor: User, dry_run: bool = False) -> list:
+    """Bring the registry in line with agent manifests, all of them or none, and return the plan.
+
+    Each change goes through the ordinary service (create, update, transfer, transition, new
+    version), audited as ``actor``, so the owner rule, the lifecycle moves and the release gate
+    all hold. A dry run does exactly the same inside the transaction and then rolls it back, so
+    the plan it returns is one that applying would carry out. Applying the same manifests twice
+    changes nothing the second time.
+    """
+    from registry import manifests
+
+    if not isinstance(documents, list) or not documents:
+        raise ValidationError({"manifests": "Send at least one manifest."})
+    if len(documents) > manifests.MAX_MANIFESTS:
+        raise ValidationError({"manifests": f"Send at most {manifests.MAX_MANIFESTS} manifests at a time."})
+    plans = manifests.plan(documents, user=actor)
+    forbidden = False
+    with transaction.atomic():
+        tools = {t.key: t for t in Tool.objects.for_user(actor, "view").filter(
+            key__in={key for item in plans for v in item.versions for key, _ in v.grants})}  # fmt: skip
+        for item in plans:
+            if item.errors or item.action == "unchanged":
+                continue
+            try:
+                with transaction.atomic():
+                    _apply_manifest(item, actor, tools)
+            except ValidationError as exc:
+                for name, messages in _error_messages(exc).items():
+                    item.errors.setdefault(name, []).extend(messages)
+            except PermissionDenied as exc:
+                forbidden = True
+                item.errors.setdefault("non_field_errors", []).append(str(exc))
+        errors = [{"manifest": item.index, "key": item.key, "errors": item.errors} for item in plans if item.errors]
+        if errors:
+            transaction.set_rollback(True)
+            raise ManifestsRefused(errors, forbidden=forbidden)
+        if dry_run:
+            transaction.set_rollback(True)
+    return plans
+
+
+def _apply_manifest(item, actor: User, tools: dict[str, Tool]) -> None:
+    values = dict(item.values)
+    owner = values.pop("owner")
+    lifecycle = values.pop("lifecycle", None)
+    agent = item.agent
+    if agent is None:
+        agent = create_agent(actor=actor, owner=owner, key=item.key, **values)
+    else:
+        changed = {name: values[name] for name in item.changes if name in values}
+        if changed:
+            agent = update_agent(agent, actor=actor, **changed)
+    for version in item.versions:
+        if version.action == "create":
+            create_version(
+                agent,
+                actor=actor,
+                tools=[(tools[key], access) for key, access in version.grants],
+                label=version.label,
+                **version.fields,
+            )
+    if lifecycle and lifecycle != agent.lifecycle:
+        agent = transition_agent(agent, lifecycle, actor=actor, reason=MANIFEST_REASON)
+    if owner is not None and owner.pk != agent.owner_id:
+        transfer_ownership(agent, owner, actor=actor, reason=MANIFEST_REASON)
+
+
+# --- A2A Agent Cards ------------------------------------------------------------------
+
+CARD_FIELDS = ("name", "description", "objective", "endpoint_url", "capabilities")
+
+
+def trust_card_key(*, actor: User, provider: str, kid: str, public_jwk: dict) -> TrustedCardKey:
+    """Trust a provider's public key for signed agent cards (administrators only)."""
+    from jwcrypto import jwk as jwcrypto_jwk
+
+    _ensure_global(actor, "registry.add_trustedcardkey", "Only platform administrators trust signing keys.")
+    provider, kid = (provider or "").strip(), (kid or "").strip()
+    errors = {}
+    if not provider:
+        errors["provider"] = "Name the provider exactly as its cards do (provider.organization)."
+    if not kid:
+        errors["kid"] = "Give the key id its signatures name."
+    try:
+        key = jwcrypto_jwk.JWK(**(public_jwk or {}))
+        if key.has_private:
+            errors["public_jwk"] = "This is a private key; give only the public part."
+    except Exception:  # noqa: BLE001 (jwcrypto raises several unrelated types for a malformed key)
+        errors["public_jwk"] = "This is not a JSON Web Key."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row = TrustedCardKey(provider=provider, kid=kid, public_jwk=public_jwk, added_by=actor)
+        row.full_clean(validate_constraints=False)
+        _save_unique(row, "kid", "This provider already has a trusted key with this id.")
+        audit.record("card_key.trusted", actor=actor, target=row, after={"provider": provider, "kid": kid})
+    return row
+
+
+def read_card(data, *, source_url: str = ""):
+    """Parse a card and check its signatures against the keys trusted for its provider.
+
+    Returns (parsed card, signature status, key id). A card whose signature does not match a
+    trusted key was changed after signing: refused."""
+    from registry import cards
+
+    parsed = cards.parse_card(data)
+    keys = {
+        k.kid: k.public_jwk
+        for k in TrustedCardKey.objects.filter(provider=parsed.provider, revoked_at__isnull=True)
+        if parsed.provider
+    }
+    status, kid = cards.verify_signatures(parsed.raw, keys)
+    if status == cards.SignatureStatus.INVALID:
+        raise ValidationError(
+            {
+                "card": "The card's signature does not match its contents under the provider's trusted key: "
+                "it was changed after signing. Refused."
+            }  # fmt: skip
+        )
+    return parsed, status, kid
+
+
+def _card_values(parsed) -> dict:
+    return {
+        "name": parsed.name,
+        "description": parsed.description,
+        "objective": parsed.description[:4000],
+        "endpoint_url": parsed.endpoint_url,
+        "capabilities": parsed.skills,
+    }
+
+
+def register_agent_from_card(card_data, *, actor: User, owner: User | None, source_url: str = "", **fields) -> Agent:
+    """Register an agent from its A2A Agent Card: the card gives its name, purpose, skills (as the
+    agent's capabilities) and endpoint; the person registering gives key, owner, unit and classification."""
+    parsed, status, kid = read_card(card_data, source_url=source_url)
+    values = _card_values(parsed)
+    with transaction.atomic():
+        agent = create_agent(
+            actor=actor,
+            owner=owner,
+            name=values["name"],
+            description=values["description"],
+            objective=fields.pop("objective", "") or values["objective"],
+            **fields,
+        )
+        agent.capabilities, agent.endpoint_url = values["capabilities"], values["endpoint_url"]
+        _clean_only(agent, ("endpoint_url",))
+        agent.save(update_fields=["capabilities", "endpoint_url"])
+        card = AgentCard(
+            agent=agent,
+            spec_version=parsed.spec_version,
+            source_url=source_url,
+            card=parsed.raw,
+            provider=parsed.provider,
+            signature=status,
+            signed_with=kid,
+            imported_at=timezone.now(),
+            imported_by=actor,
+        )
+        card.full_clean(validate_constraints=False)
+        card.save()
+        audit.record(
+            "agent.card_imported",
+            actor=actor,
+            target=agent,
+            after={
+                "spec_version": parsed.spec_version,
+                "source_url": source_url,
+                "signature": status,
+                "endpoint_url": parsed.endpoint_url,
+                "skills": [s["id"] for s in parsed.skills],
+            },
+        )
+    return agent
+
+
+def card_diff(agent: Agent, card_data) -> dict:
+    """What a card would change on the agent: per field old and new; skills as added, removed, changed."""
+    parsed, _status, _kid = read_card(card_data)
+    values = _card_values(parsed)
+    diff = {}
+    for name in ("name", "description", "endpoint_url"):
+        if getattr(agent, name) != values[name]:
+            diff[name] = {"old": getattr(agent, name), "new": values[name]}
+    old = {s["id"]: s for s in agent.capabilities or []}
+    new = {s["id"]: s for s in values["capabilities"]}
+    skills = {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k]),
+    }
+    if any(skills.values()):
+        diff["skills"] = skills
+    return diff
+
+
+def propose_card(agent: Agent, card_data, *, actor: User, source_url: str = "") -> AgentCard:
+    """Keep a re-imported card beside the agent until its owner confirms it; nothing changes yet."""
+    _ensure(can_change_agent(actor, agent), "You may not import a card for this agent.")
+    parsed, status, kid = read_card(card_data, source_url=source_url)
+    now = timezone.now()
+    with transaction.atomic():
+        card = AgentCard.objects.select_for_update().filter(agent=agent).first()
+        if card is None:
+            card = AgentCard(agent=agent, spec_version=parsed.spec_version, card={}, imported_at=now, imported_by=actor)
+        card.pending_card = parsed.raw
+        card.pending_source_url = source_url
+        card.pending_signature = status
+        card.pending_signed_with = kid
+        card.pending_at = now
+        card.pending_by = actor
+        card.full_clean(validate_constraints=False)
+        card.save()
+        audit.record(
+            "agent.card_proposed",
+            actor=actor,
+            target=agent,
+            after={"source_url": source_url, "signature": status, "changes": card_diff(agent, parsed.raw)},
+        )
+    return card
+
+
+def confirm_card(agent: Agent, *, actor: User) -> Agent:
+    """The owner accepts the re-imported card: the agent takes its name, purpose, skills and endpoint."""
+    _ensure(can_manage_agent(actor, agent), "Only the agent's owner or an administrator confirms its card.")
+    with transaction.atomic():
+        card = AgentCard.objects.select_for_update().filter(agent=agent, pending_card__isnull=False).first()
+        if card is None:
+            raise ValidationError({"card": "No imported card is waiting for confirmation."})
+        parsed, status, kid = read_card(card.pending_card, source_url=card.pending_source_url)
+        current = Agent.objects.select_for_update().get(pk=agent.pk)
+        values = _card_values(parsed)
+        before = audit.snapshot(current, CARD_FIELDS)
+        for name in ("name", "description", "endpoint_url", "capabilities"):
+            setattr(current, name, values[name])
+        _clean_only(current, ("name", "description", "endpoint_url"))
+        current.row_version += 1
+        current.save()
+        card.spec_version, card.card, card.provider = parsed.spec_version, parsed.raw, parsed.provider
+        card.source_url, card.signature, card.signed_with = card.pending_source_url, status, kid
+        card.imported_at, card.imported_by = timezone.now(), actor
+        card.pending_card, card.pending_source_url, card.pending_signature = None, "", ""
+        card.pending_signed_with, card.pending_at, card.pending_by = "", None, None
+        card.save()
+        changed_before, changed_after = audit.diff(before, audit.snapshot(current, CARD_FIELDS))
+        audit.record(
+            "agent.card_changed",
+            actor=actor,
+            target=current,
+            before=changed_before,
+            after={**changed_after, "signature": status, "source_url": card.source_url},
+        )
+    return current
+
+
+def discard_card(agent: Agent, *, actor: User) -> None:
+    """Drop a re-imported card the owner does not accept."""
+    _ensure(can_change_agent(actor, agent), "You may not change this agent's card.")
+    with transaction.atomic():
+        updated = AgentCard.objects.filter(agent=agent, pending_card__isnull=False).update(
+            pending_card=None, pending_source_url="", pending_signature="", pending_signed_with="",
+            pending_at=None, pending_by=None,
+        )  # fmt: skip
+        if updated:
+            audit.record("agent.card_discarded", actor=actor, target=agent)
+
+
+# --- Bulk import ------------------------------------------------------------------------
+
+
+def import_agents(name: str, content: bytes, *, actor: User, dry_run: bool = False):
+    """Register every agent of a CSV or Excel file, all of them or none.
+
+    The dry run checks every row and names each error by row and column; importing checks again
+    and, only when no row has an error, inserts all agents, their owners' rights and their audit
+    entries in bulk within one transaction (the database constraints still hold on every row).
+    """
+    from registry import bulk
+
+    _ensure(can_register_agents(actor), "Only people and administrators may register agents.")
+    rows = bulk.read_rows(name, content)
+    if not rows:
+        raise ValidationError({"file": "The file has no rows below its header."})
+    checked = bulk.check_rows(rows, actor=actor)
+    if checked.errors or dry_run:
+        return checked
+    agents = checked.agents
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Agent.objects.bulk_create(agents, batch_size=1000)
+        except IntegrityError as exc:
+            raise ValidationError(
+                {
+                    "file": "The database refused a row (another agent with one of these keys was just registered, "
+                    "or a rule between columns); check the file again."
+                }  # fmt: skip
+            ) from exc
+        permission_ids = list(
+            Permission.objects.filter(content_type__app_label="registry", codename__in=OWNER_PERMISSIONS).values_list(
+                "pk", flat=True
+            )
+        )
+        # The owners' object rights in one statement, straight from the rows just inserted.
+        table = AgentUserObjectPermission._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (permission_id, user_id, content_object_id) "  # noqa: S608 (names, not input)
+                f"SELECT p.id, a.owner_id, a.id FROM {Agent._meta.db_table} a, auth_permission p "
+                "WHERE a.id IN (SELECT value FROM json_each(%s)) AND p.id IN (SELECT value FROM json_each(%s))"
+                if connection.vendor == "sqlite"
+                else f"INSERT INTO {table} (permission_id, user_id, content_object_id) "  # noqa: S608
+                f"SELECT p.id, a.owner_id, a.id FROM {Agent._meta.db_table} a, auth_permission p "
+                "WHERE a.id = ANY(%s) AND p.id = ANY(%s)",
+                [json.dumps([a.pk for a in agents]), json.dumps(permission_ids)]
+                if connection.vendor == "sqlite"
+                else [[a.pk for a in agents], permission_ids],
+            )
+        audit.record_many(
+            [
+                audit.Entry(
+                    AuditEventType.AGENT_CREATED, agent, after={**bulk.audit_facts(agent), "imported_from": name}
+                )
+                for agent in agents
+            ],
+            actor=actor,
+        )
+        for listener in hooks.agent_created_listeners:
+            if hasattr(listener, "bulk"):
+                listener.bulk(agents, actor)
+            else:
+                for agent in agents:
+                    listener(agent, actor)
+    return checked

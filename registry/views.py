@@ -5,27 +5,31 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry import hooks, services
+from registry import cards, hooks, services
 from registry.exceptions import Conflict
 from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import (
     AgentForm,
     ApiTokenForm,
+    CardAgentForm,
+    CardSourceForm,
     DelegateForm,
+    ImportFileForm,
     McpApproveForm,
     McpServerForm,
+    QuickAgentForm,
     ToolAccessForm,
     TransferForm,
     TransitionForm,
     VersionForm,
     add_service_errors,
 )
-from registry.models import Agent, AgentDelegate, ApiToken, AuditEvent, McpServer, Tool, User
+from registry.models import Agent, AgentCard, AgentDelegate, ApiToken, AuditEvent, McpServer, Tool, User
 from registry.roles import is_board, is_platform_admin
 
 CATALOG_PAGE_SIZE = 25
@@ -95,6 +99,8 @@ def agent_detail(request, key):
         key=lambda p: p.get("order", 100),
     )
     extra_actions = [action for hook in hooks.agent_detail_actions for action in hook(request, agent)]
+    checklist = agent.checklist(has_version=bool(versions))
+    still_missing = [item for item in checklist if not item[2]]
     return render(
         request,
         "registry/agent_detail.html",
@@ -109,6 +115,9 @@ def agent_detail(request, key):
             "transition_form": TransitionForm(allowed=transitions) if transitions else None,
             "panels": panels,
             "extra_actions": extra_actions,
+            "checklist": checklist if still_missing else None,
+            "agent_card": AgentCard.objects.filter(agent=agent).first(),
+            "checklist_missing": len(still_missing),
         },
     )
 
@@ -129,6 +138,24 @@ def agent_create(request):
             messages.success(request, f"{agent.name} is registered as {agent.key}.")
             return redirect("registry:agent-detail", key=agent.key)
     return render(request, "registry/agent_form.html", {"nav": "catalog", "form": form, "creating": True})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_quick_create(request):
+    """Register now, complete later: the short form; the agent page lists what is still missing."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = QuickAgentForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = services.create_agent(actor=request.user, owner=form.cleaned_data["owner"], **form.agent_fields())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{agent.name} is registered as {agent.key}. Complete the rest when you can.")
+            return redirect("registry:agent-detail", key=agent.key)
+    return render(request, "registry/agent_quick_form.html", {"nav": "catalog", "form": form})
 
 
 def _prefill(request) -> dict:
@@ -368,6 +395,14 @@ def mcp_list(request):
     )
 
 
+def _card_from_form(form):
+    """The card the form names: pasted or uploaded JSON, or fetched from its URL (checked and limited)."""
+    data, url = form.card_data()
+    if data is None:
+        data = cards.fetch_card(url)
+    return data, url
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def handovers(request):
@@ -553,3 +588,119 @@ def mcp_tool_access(request, key, tool_key):
     else:
         messages.error(request, "Choose read, write or execute.")
     return HttpResponseRedirect(reverse("registry:mcp-detail", args=[server.key]))
+
+
+def agent_card_register(request):
+    """Register an agent from its A2A Agent Card."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = CardAgentForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            data, url = _card_from_form(form)
+            agent = services.register_agent_from_card(
+                data, actor=request.user, owner=form.cleaned_data["owner"], source_url=url, **form.agent_fields()
+            )
+        except ValidationError as exc:
+            add_service_errors(form, _card_errors(exc, form))
+        else:
+            messages.success(request, f"{agent.name} is registered from its agent card as {agent.key}.")
+            return redirect("registry:agent-detail", key=agent.key)
+    return render(request, "registry/agent_card_register.html", {"nav": "catalog", "form": form})
+
+
+def _card_errors(exc: ValidationError, form) -> ValidationError:
+    """Card problems belong beside the field the card came from (its URL, file or pasted JSON)."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    source = next((n for n in ("card_url", "card_file", "card_json") if form.cleaned_data.get(n)), "card_json")
+    return ValidationError(
+        {(source if name in ("url", "card") else name): errors for name, errors in exc.error_dict.items()}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_card(request, key):
+    """An agent's card: its signature status and skills; re-import one, see the diff, confirm or discard it."""
+    agent = get_agent_for_user(request.user, key, "change")
+    form = CardSourceForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if "confirm" in request.POST or "discard" in request.POST:
+            try:
+                if "confirm" in request.POST:
+                    services.confirm_card(agent, actor=request.user)
+                    messages.success(request, "The agent now follows its new card.")
+                else:
+                    services.discard_card(agent, actor=request.user)
+                    messages.success(request, "The imported card was discarded; nothing changed.")
+            except ValidationError as exc:
+                for message in exc.messages:
+                    messages.error(request, message)
+            return redirect("registry:agent-card", key=agent.key)
+        if form.is_valid():
+            try:
+                data, url = _card_from_form(form)
+                services.propose_card(agent, data, actor=request.user, source_url=url)
+            except ValidationError as exc:
+                add_service_errors(form, _card_errors(exc, form))
+            else:
+                messages.success(
+                    request, "Card read. Check the changes below; nothing changes until the owner confirms."
+                )
+                return redirect("registry:agent-card", key=agent.key)
+    row = AgentCard.objects.filter(agent=agent).first()
+    diff = services.card_diff(agent, row.pending_card) if row and row.pending_card else None
+    return render(
+        request,
+        "registry/agent_card.html",
+        {
+            "nav": "catalog",
+            "agent": agent,
+            "form": form,
+            "card": row,
+            "diff": diff,
+            "can_confirm": services.can_manage_agent(request.user, agent),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_import(request):
+    """Bulk registration from CSV or Excel: check first (each error by row and column), then all or nothing."""
+    if not services.can_register_agents(request.user):
+        raise PermissionDenied("Only people register agents.")
+    form = ImportFileForm(request.POST or None, request.FILES or None)
+    checked = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        dry_run = "import" not in request.POST
+        try:
+            checked = services.import_agents(upload.name, upload.read(), actor=request.user, dry_run=dry_run)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            if not dry_run and not checked.errors:
+                messages.success(request, f"{len(checked.agents)} agents registered from {upload.name}.")
+                return redirect("registry:catalog")
+    return render(
+        request,
+        "registry/agent_import.html",
+        {"nav": "catalog", "form": form, "checked": checked, "errors": (checked.errors[:500] if checked else [])},
+    )
+
+
+@login_required
+def agent_import_template(request, fmt):
+    """The import template, as CSV or Excel, with the columns and one example row."""
+    from registry import bulk
+
+    if fmt == "xlsx":
+        response = HttpResponse(
+            bulk.template_xlsx(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    else:
+        response = HttpResponse(bulk.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="agents-template.{fmt}"'
+    return response

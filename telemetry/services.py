@@ -188,6 +188,60 @@ def link_identity(identity: str, agent: Agent, *, actor) -> IdentityAlias:
     return alias
 
 
+def identity_facts(identity: str) -> dict | None:
+    """What telemetry knows about an identity, for the short form that registers it (None: never seen).
+
+    Environments, names and services are gathered over every source that reported it. Telemetry
+    records no per-tool or per-MCP-server detail for an identity, so the form cannot show any.
+    """
+    sightings = list(Sighting.objects.filter(identity=identity).select_related("agent"))
+    if not sightings:
+        return None
+    environments = sorted({s.environment for s in sightings})
+    return {
+        "identity": identity,
+        "agent_name": next((s.agent_name for s in sightings if s.agent_name), ""),
+        "service_names": sorted({s.service_name for s in sightings if s.service_name}),
+        "environments": environments,
+        "first_seen_at": min(s.first_seen_at for s in sightings),
+        "last_seen_at": max(s.last_seen_at for s in sightings),
+        "event_count": sum(s.event_count for s in sightings),
+        "claimed_by": next((s.agent for s in sightings if s.agent_id), None),
+    }
+
+
+def claim_shadow_agent(identity: str, *, actor, owner, **fields) -> Agent:
+    """Register the agent behind an unknown identity with the short form, in one transaction.
+
+    The registration takes what telemetry knows (environments seen, name and service, first and
+    last seen) and the caller supplies what it cannot know (owner, unit, purpose, pattern,
+    autonomy, data). The identity becomes the new agent's (its key, or an alias), so its sightings
+    move to the agent and the shadow-agent finding resolves at once.
+    """
+    _ensure(_may_triage(actor), "Only the board or an administrator registers agents from the triage.")
+    identity = (identity or "").strip()
+    facts = identity_facts(identity) if identity else None
+    if facts is None:
+        raise ValidationError({"identity": "Telemetry has not reported this identity."})
+    if facts["claimed_by"] is not None or IdentityAlias.objects.filter(identity=identity).exists():
+        raise ValidationError({"identity": f"{identity} already belongs to a registered agent."})
+    seen = f"Seen in telemetry as {identity}"
+    if facts["service_names"]:
+        seen += f" (service {', '.join(facts['service_names'])})"
+    seen += (
+        f" from {facts['first_seen_at']:%Y-%m-%d %H:%M} to {facts['last_seen_at']:%Y-%m-%d %H:%M} UTC"
+        f" in {', '.join(facts['environments'])}."
+    )
+    fields.setdefault("description", seen)
+    for environment in facts["environments"]:
+        fields[f"runs_in_{environment}"] = True
+    with transaction.atomic():
+        agent = registry_services.create_agent(actor=actor, owner=owner, **fields)
+        if identity != agent.key:
+            link_identity(identity, agent, actor=actor)
+    return agent
+
+
 def remove_identity_alias(alias: IdentityAlias, *, actor) -> None:
     _ensure(
         _may_triage(actor) or registry_services.can_change_agent(actor, alias.agent),
@@ -259,6 +313,22 @@ def claim_identities_for_new_agent(agent: Agent, actor) -> None:
     _claim_sightings(Q(identity=agent.key) | Q(agent_name=agent.key, identity__contains="@"), agent)
     for listener in hooks.identity_linked_listeners:
         listener(agent.key, agent)
+
+
+def claim_identities_for_new_agents(agents: list[Agent], actor) -> None:
+    """The same for a bulk import, in one query when nothing telemetry saw matches the new keys."""
+    by_key = {agent.key: agent for agent in agents}
+    matching = set(
+        Sighting.objects.filter(Q(identity__in=list(by_key)) | Q(agent_name__in=list(by_key), identity__contains="@"))
+        .filter(agent__isnull=True)
+        .values_list("identity", "agent_name")
+    )
+    for key in {identity if identity in by_key else name for identity, name in matching}:
+        if key in by_key:
+            claim_identities_for_new_agent(by_key[key], actor)
+
+
+claim_identities_for_new_agent.bulk = claim_identities_for_new_agents
 
 
 def refresh_agent_deadline(agent: Agent, *args) -> None:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry.forms import add_service_errors
+from registry.forms import QuickAgentForm, add_service_errors
 from registry.roles import is_board, is_platform_admin
 from telemetry import services
 from telemetry.forms import ExternalIdentityForm, LinkIdentityForm, SourceForm, suggested_key
@@ -126,6 +126,7 @@ def identity_detail(request):
     if not identity or not sightings.exists():
         raise Http404("Telemetry has not reported this identity.")
     first = sightings.first()
+    claim_url = reverse("telemetry:identity-register") + "?" + urlencode({"identity": identity})
     register_url = (
         reverse("registry:agent-create")
         + "?"
@@ -148,10 +149,44 @@ def identity_detail(request):
             "sightings": sightings,
             "claimed_by": first.agent,
             "register_url": register_url,
+            "claim_url": claim_url,
             "external": ExternalIdentity.objects.filter(identity=identity).first(),
             "link_form": LinkIdentityForm(user=request.user),
             "external_form": ExternalIdentityForm(),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_register(request):
+    """Claim a shadow agent: the short registration form, filled in from what telemetry reported."""
+    _require_triage(request.user)
+    identity = (request.POST.get("identity") if request.method == "POST" else request.GET.get("identity")) or ""
+    facts = services.identity_facts(identity) if identity else None
+    if facts is None:
+        raise Http404("Telemetry has not reported this identity.")
+    if facts["claimed_by"] is not None:
+        messages.info(request, f"{identity} already belongs to {facts['claimed_by'].name}.")
+        return redirect("registry:agent-detail", key=facts["claimed_by"].key)
+    initial = {"key": suggested_key(identity, facts["agent_name"]), "name": facts["agent_name"] or identity}
+    form = QuickAgentForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = services.claim_shadow_agent(
+                identity, actor=request.user, owner=form.cleaned_data["owner"], **form.agent_fields()
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{agent.name} is registered as {agent.key} and owns {identity}; its owner completes the rest."
+            )
+            return redirect("registry:agent-detail", key=agent.key)
+    return render(
+        request,
+        "telemetry/identity_register.html",
+        {"nav": "telemetry", "identity": identity, "facts": facts, "form": form},
     )
 
 

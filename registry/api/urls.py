@@ -1,8 +1,12 @@
 """Registry routes on the shared /api/v1/ router."""
 
+from django.urls import path
+
 from registry.api import views
 
-extra_urlpatterns: list = []
+extra_urlpatterns: list = [
+    path("schemas/agent-manifest.json", views.ManifestSchemaView.as_view(), name="agent-manifest-schema"),
+]
 
 
 def register(router) -> None:

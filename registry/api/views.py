@@ -2,12 +2,15 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, parsers, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from registry import services
+from registry import manifests, services
 from registry.api.permissions import GlobalModelWritePermission
 from registry.api.serializers import (
     AgentSerializer,
@@ -23,6 +26,7 @@ from registry.api.serializers import (
     TransferSerializer,
     TransitionSerializer,
 )
+from registry.choices import AutonomyLevel, DataClassification, Pattern
 from registry.filtersets import (
     AgentFilterSet,
     AgentVersionFilterSet,
@@ -41,6 +45,7 @@ from registry.models import (
     HandoverProposal,
     McpServer,
     Tool,
+    User,
 )
 from registry.roles import is_board
 
@@ -66,6 +71,114 @@ class AuditEventSerializerMixin:
         ]
 
 
+def _truthy(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class YamlManifestParser(parsers.BaseParser):
+    """Agent manifests as YAML (one or several documents), as teams keep them in their repositories."""
+
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        text = stream.read().decode((parser_context or {}).get("encoding") or "utf-8", errors="replace")
+        try:
+            return {"manifests": manifests.load_documents(text)}
+        except ValueError as exc:
+            raise ParseError(str(exc)) from exc
+
+
+class ApplyRequestSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False, help_text="Return the plan without changing anything.")
+    manifests = serializers.ListField(
+        child=serializers.DictField(), help_text="Agent manifests (see /api/v1/schemas/agent-manifest.json)."
+    )
+
+
+class PlannedAgentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    action = serializers.ChoiceField(choices=["create", "update", "unchanged"])
+    changes = serializers.DictField(help_text='Per field: {"old": ..., "new": ...}.')
+    versions = serializers.ListField(child=serializers.DictField())
+
+
+class ApplyResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    applied = serializers.BooleanField()
+    summary = serializers.DictField(child=serializers.IntegerField())
+    agents = PlannedAgentSerializer(many=True)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV (UTF-8) or Excel (.xlsx), one agent per row, header in row 1.")
+    dry_run = serializers.BooleanField(default=False, help_text="Check every row without registering anything.")
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="As the spreadsheet numbers it: the header is row 1.")
+    column = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    applied = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    errors = ImportErrorSerializer(many=True)
+
+
+def _card_source(card, url):
+    """The card's JSON as sent, or fetched from its URL (allow-listed, no private addresses, limited)."""
+    from registry import cards
+
+    if (card is None) == (not url):
+        raise ValidationError({"card": "Send the card's JSON in card, or its address in url (one of them)."})
+    if card is None:
+        try:
+            card = cards.fetch_card(url)
+        except ValidationError as exc:
+            raise ValidationError({"url": exc.message_dict.get("url", exc.messages)}) from exc
+    return card, url or ""
+
+
+class CardSourceSerializer(serializers.Serializer):
+    card = serializers.DictField(required=False, help_text="The Agent Card's JSON (A2A 1.0 or 0.3).")
+    url = serializers.URLField(required=False, max_length=500, help_text="Or the card's address to fetch.")
+
+
+class CardRegisterSerializer(CardSourceSerializer):
+    key = serializers.CharField(max_length=100)
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False)
+    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    pattern = serializers.ChoiceField(choices=Pattern.choices)
+    autonomy_level = serializers.ChoiceField(choices=AutonomyLevel.choices)
+    data_classification = serializers.ChoiceField(choices=DataClassification.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["business_unit"].queryset = BusinessUnit.objects.for_user(request.user, "view")
+            self.fields["owner"].queryset = User.objects.for_user(request.user, "view")
+
+
+class CardDiffSerializer(serializers.Serializer):
+    changes = serializers.DictField(help_text="Per field {old, new}; skills as added, removed, changed.")
+
+
+class ManifestSchemaView(APIView):
+    """The JSON Schema of agent manifests, at a stable URL anyone (and any CI job) can read."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(manifests.manifest_schema(request.build_absolute_uri("/").rstrip("/")))
+
+
 class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
     """The agent catalog. Looked up by key; list accepts the catalog's filters and ``search``."""
 
@@ -89,6 +202,8 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         "destroy": "change",
         "transfer": "manage",
         "delegates": "manage",
+        "card": "change",
+        "confirm_card": "manage",
     }
 
     def create(self, request, *args, **kwargs):
@@ -164,6 +279,108 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
             services.grant_delegate(agent, body.validated_data["user"], actor=request.user)
         else:
             services.revoke_delegate(agent, body.validated_data["user"], actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data)
+
+    @extend_schema(
+        request={
+            "application/json": ApplyRequestSerializer,
+            "application/yaml": {"type": "string", "description": "One or more YAML manifest documents."},
+        },
+        parameters=[
+            OpenApiParameter(
+                "dry_run", bool, description="Return the plan without changing anything (also a body field)."
+            )
+        ],
+        responses={200: ApplyResultSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="apply",
+        parser_classes=[parsers.JSONParser, YamlManifestParser],
+    )
+    def apply(self, request):
+        """Registration as code: bring agents in line with their manifests, all of them or none.
+
+        With ``dry_run`` the answer is the plan (per agent create, update or unchanged, with each
+        field's old and new value) and nothing changes. The manifest format's JSON Schema is at
+        /api/v1/schemas/agent-manifest.json.
+        """
+        data = request.data
+        if isinstance(data, list):
+            data = {"manifests": data}
+        if not isinstance(data, dict):
+            raise ParseError('Send {"manifests": [...], "dry_run": true|false} or YAML manifests.')
+        dry_run = _truthy(request.query_params.get("dry_run", data.get("dry_run", False)))
+        try:
+            plans = services.apply_manifests(data.get("manifests"), actor=request.user, dry_run=dry_run)
+        except services.ManifestsRefused as refused:
+            return Response(
+                {"detail": "Nothing was applied.", "errors": refused.errors},
+                status=status.HTTP_403_FORBIDDEN if refused.forbidden else status.HTTP_400_BAD_REQUEST,
+            )
+        summary = {"create": 0, "update": 0, "unchanged": 0}
+        for item in plans:
+            summary[item.action] += 1
+        return Response(
+            {"dry_run": dry_run, "applied": not dry_run, "summary": summary, "agents": [p.as_json() for p in plans]}
+        )
+
+    @extend_schema(request={"multipart/form-data": ImportRequestSerializer}, responses={200: ImportResultSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[parsers.MultiPartParser])
+    def bulk_import(self, request):
+        """Bulk registration from a CSV or Excel file (the template is at /agents/import/template.csv).
+
+        ``dry_run`` checks every row and lists each error by row and column; without it the file is
+        registered, every row or none (400 with the errors, nothing written).
+        """
+        body = ImportRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError({"file": "Upload a .csv or .xlsx file."})
+        dry_run = body.validated_data["dry_run"]
+        checked = services.import_agents(upload.name, upload.read(), actor=request.user, dry_run=dry_run)
+        result = {
+            "dry_run": dry_run,
+            "applied": not dry_run and not checked.errors,
+            "rows": len(checked.agents),
+            "errors": checked.errors,
+        }
+        return Response(result, status=status.HTTP_400_BAD_REQUEST if checked.errors else status.HTTP_200_OK)
+
+    @extend_schema(request=CardRegisterSerializer, responses={201: AgentSerializer})
+    @action(detail=False, methods=["post"], url_path="from-card")
+    def from_card(self, request):
+        """Register an agent from its A2A Agent Card (the card's JSON, or its URL to fetch)."""
+        if not services.can_register_agents(request.user):
+            raise PermissionDenied("Only people and administrators may register agents.")
+        body = CardRegisterSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        card, url = _card_source(data.pop("card", None), data.pop("url", ""))
+        agent = services.register_agent_from_card(
+            card, actor=request.user, owner=data.pop("owner", None) or request.user, source_url=url, **data
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CardSourceSerializer, responses={200: CardDiffSerializer})
+    @action(detail=True, methods=["post"])
+    def card(self, request, key=None):
+        """Read a newer card for the agent: the answer is what it would change; nothing changes until
+        the owner confirms (POST …/confirm-card/)."""
+        agent = self.get_object()
+        body = CardSourceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        card, url = _card_source(body.validated_data.get("card"), body.validated_data.get("url", ""))
+        services.propose_card(agent, card, actor=request.user, source_url=url)
+        return Response({"changes": services.card_diff(agent, card)})
+
+    @extend_schema(request=None, responses={200: AgentSerializer})
+    @action(detail=True, methods=["post"], url_path="confirm-card")
+    def confirm_card(self, request, key=None):
+        """The owner accepts the card read last: the agent takes its name, purpose, skills and endpoint."""
+        agent = services.confirm_card(self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data)
 
     @extend_schema(responses={200: dict})

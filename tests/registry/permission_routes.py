@@ -1,5 +1,7 @@
 """The registry's pages and API endpoints in the permission matrix (see tests/permission_matrix.py)."""
 
+import json
+
 from registry import services
 from registry.choices import Lifecycle
 from tests.permission_matrix import Route, statuses
@@ -24,6 +26,24 @@ API_ADMIN_CREATE = statuses(403, admin=201, anonymous=401)
 # Reference data: every person reads it; a service account has no rows in scope.
 API_CATALOG_DETAIL = statuses(200, service_account=404, anonymous=401)
 API_ADMIN_CHANGE = statuses(403, admin=200, service_account=404, anonymous=401)
+
+
+MATRIX_CARD = (
+    '{"name": "Travel planner", "description": "Plans trips.", '
+    '"supportedInterfaces": [{"url": "https://agents.example.com/travel", "protocolBinding": "JSONRPC"}], '
+    '"skills": [{"id": "book", "name": "Book", "description": "Books trips", "tags": ["travel"]}]}'
+)
+
+
+def import_file(c, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    owner = user if user is not None and user.is_person else c.owner
+    text = (
+        "key,name,owner,business_unit,objective,pattern,autonomy_level,data_classification\n"
+        f"hr.imported,Imported,{owner.username},{c.unit.slug},Helps,employee_enablement,1,internal\n"
+    )
+    return SimpleUploadedFile("agents.csv", text.encode(), "text/csv")
 
 
 def agent_key(c) -> dict:
@@ -92,6 +112,23 @@ def deprovisioned_owner_with_handover(c) -> None:
         data_classification="internal",
     )
     c.extra["proposal"] = services.deprovision_user(leaver)[0]
+
+
+def agent_manifest(c, **overrides) -> dict:
+    agent = c.agent
+    data = {
+        "apiVersion": "agent-registry/v1",
+        "kind": "Agent",
+        "key": agent.key,
+        "name": agent.name,
+        "owner": agent.owner.username,
+        "business_unit": agent.business_unit.slug,
+        "pattern": agent.pattern,
+        "autonomy_level": agent.autonomy_level,
+        "data_classification": agent.data_classification,
+    }
+    data.update(overrides)
+    return data
 
 
 def agent_json(c, user) -> dict:
@@ -184,6 +221,72 @@ ROUTES = [
         "POST",
         statuses(302, service_account=403),
         data=new_agent_form,
+        audit="agent.created",
+    ),
+    Route("registry:agent-quick-create", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-quick-create",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {
+            "key": "hr.onboarding-buddy",
+            "name": "Onboarding buddy",
+            "business_unit": c.unit.pk,
+            "owner": (user or c.owner).pk,
+            "objective": "Helps new joiners",
+            "pattern": "employee_enablement",
+            "autonomy_level": 1,
+            "data_classification": "internal",
+        },
+        audit="agent.created",
+    ),
+    Route("registry:agent-card-register", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-card-register",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {
+            "key": "travel.planner",
+            "owner": (user or c.owner).pk,
+            "business_unit": c.unit.pk,
+            "pattern": "workplace_services",
+            "autonomy_level": 2,
+            "data_classification": "internal",
+            "card_json": MATRIX_CARD,
+        },
+        audit="agent.card_imported",
+    ),
+    Route("registry:agent-card", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
+    Route(
+        "registry:agent-card",
+        "POST",
+        AGENT_PAGE_CHANGE_POST,
+        kwargs=agent_key,
+        data=lambda c, user: {"card_json": MATRIX_CARD},
+        audit="agent.card_proposed",
+    ),
+    Route(
+        "registry:agent-card",
+        "POST",
+        AGENT_PAGE_MANAGE_POST,
+        label="confirm",
+        setup=lambda c: services.propose_card(c.agent, MATRIX_CARD, actor=c.owner),
+        kwargs=agent_key,
+        data=lambda c, user: {"confirm": "1"},
+        audit="agent.card_changed",
+    ),
+    Route("registry:agent-import", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route(
+        "registry:agent-import-template",
+        "GET",
+        statuses(200, anonymous=302),
+        kwargs=lambda c: {"fmt": "csv"},
+    ),
+    Route(
+        "registry:agent-import",
+        "POST",
+        statuses(302, service_account=403),
+        data=lambda c, user: {"file": import_file(c, user), "import": "1"},
         audit="agent.created",
     ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
@@ -326,6 +429,62 @@ ROUTES = [
         audit="agent.delegate_revoked",
     ),
     Route("api:agent-history", "GET", API_AGENT_READ, kwargs=agent_key),
+    Route(
+        "api:agent-bulk-import",
+        "POST",
+        # A service account sees no business unit: its rows are refused on that column (400).
+        statuses(200, service_account=403, anonymous=401),
+        data=lambda c, user: {"file": import_file(c, user)},
+        audit="agent.created",
+    ),
+    Route(
+        "api:agent-from-card",
+        "POST",
+        statuses(201, service_account=403, anonymous=401),
+        data=lambda c, user: {
+            "card": json.loads(MATRIX_CARD),
+            "key": "travel.planner",
+            "business_unit": c.unit.slug,
+            "pattern": "workplace_services",
+            "autonomy_level": 2,
+            "data_classification": "internal",
+        },
+        audit="agent.card_imported",
+    ),
+    Route(
+        "api:agent-card",
+        "POST",
+        API_AGENT_CHANGE,
+        kwargs=agent_key,
+        data=lambda c, user: {"card": json.loads(MATRIX_CARD)},
+        audit="agent.card_proposed",
+    ),
+    Route(
+        "api:agent-confirm-card",
+        "POST",
+        API_AGENT_MANAGE,
+        setup=lambda c: services.propose_card(c.agent, MATRIX_CARD, actor=c.owner),
+        kwargs=agent_key,
+        audit="agent.card_changed",
+    ),
+    # Registration as code: the schema is public; applying changes an agent only for those who may change it.
+    Route("api:agent-manifest-schema", "GET", statuses(200)),
+    Route(
+        "api:agent-apply",
+        "POST",
+        # A service account sees no business unit, so its manifest is refused on that field (400).
+        statuses(403, owner=200, delegate=200, admin=200, service_account=400, anonymous=401),
+        data=lambda c, user: {"manifests": [agent_manifest(c, name="Leave assistant v2")]},
+        audit="agent.changed",
+    ),
+    Route(
+        "api:agent-apply",
+        "POST",
+        statuses(200, service_account=400, anonymous=401),
+        label="create",
+        data=lambda c, user: {"manifests": [agent_manifest(c, key="hr.manifest-made")]},
+        audit="agent.created",
+    ),
     Route("api:businessunit-list", "GET", API_READ),
     Route(
         "api:businessunit-list",

@@ -9,7 +9,7 @@ from django.db.models import Count
 from registry import hooks
 from registry.audit import verify_chain
 from registry.choices import DataClassification, Lifecycle, Pattern, Topology, UserKind
-from registry.demo import demo_logins, lifecycle_targets, plan, release_keys
+from registry.demo import DEMO_CARD_KEY, DEMO_SHORT_KEY, demo_logins, lifecycle_targets, plan, release_keys
 from registry.models import Agent, AgentVersion, AuditEvent, BusinessUnit, Tool, User
 from registry.roles import Role
 
@@ -45,9 +45,17 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
     assert Tool.objects.filter(supports_write=False).exists()
     assert AgentVersion.objects.filter(tool_grants__access="write").exists()
 
+    # then: the agent registered from a signed card (a newer card waiting) and the short-form one
+    from_card = Agent.objects.get(key=DEMO_CARD_KEY)
+    assert from_card.card.signature == "verified"
+    assert from_card.card.pending_card is not None
+    assert len(from_card.capabilities) == 2
+    assert Agent.objects.get(key=DEMO_SHORT_KEY).topology == ""
+    planned = Agent.objects.exclude(key__in=[DEMO_CARD_KEY, DEMO_SHORT_KEY])
+
     # then: every value of the classification appears, and every agent reached its target
     def values(field):
-        return set(Agent.objects.values_list(field, flat=True))
+        return set(planned.values_list(field, flat=True))
 
     assert values("pattern") == set(Pattern.values)
     # Production (and suspended after it) passes governance's release gate, which
@@ -62,7 +70,7 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
     assert values("data_classification") == set(DataClassification.values)
     assert values("external_facing") == {True, False}
     targets = lifecycle_targets()
-    short = {key for key, state in Agent.objects.values_list("key", "lifecycle") if targets[key] != state}
+    short = {key for key, state in planned.values_list("key", "lifecycle") if targets[key] != state}
     if gate_prepared:
         assert short == set()
     else:
@@ -72,7 +80,7 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
     for role in Role.values:
         assert User.objects.filter(groups__name=role, is_active=True).exists(), role
     assert Agent.objects.orphaned().exists()
-    version_counts = set(Agent.objects.annotate(n=Count("versions")).values_list("n", flat=True))
+    version_counts = set(planned.annotate(n=Count("versions")).values_list("n", flat=True))
     assert version_counts <= {1, 2, 3}
 
     # then: the printed logins work, and everything went through audited services

@@ -133,7 +133,9 @@ def send(route: Route, url: str, data, user, token: str | None):
             client.force_authenticate(user=user)
         if method == "get":
             return client.get(url, route.query)
-        return getattr(client, method)(url, data, format="json")
+        # A file upload goes as multipart, everything else as JSON.
+        uploads = isinstance(data, dict) and any(hasattr(v, "read") for v in data.values())
+        return getattr(client, method)(url, data, format="multipart" if uploads else "json")
     client = Client()
     if user is not None:
         client.force_login(user)

@@ -38,6 +38,7 @@ class Command(BaseCommand):
         for label in UPPER_LAYERS:
             self._layer(label)
         self._step("registry lifecycle", registry_demo.advance_to_targets)
+        self._step("registration", registry_demo.build_registration)
         telemetry_demo = _optional_demo("telemetry")
         if telemetry_demo is not None:
             # The lifecycle dates were spread over the past: the monitoring deadlines follow them.
