@@ -26,8 +26,9 @@ def test_only_platform_admins_reach_the_admin(client_for, request, persona):
     assert response["Location"].startswith("/admin/login/")
 
 
-@pytest.mark.parametrize("model", ["user", "businessunit", "tool", "agent", "auditevent", "apitoken", "mcpserver"])
-@pytest.mark.parametrize("model", ["user", "businessunit", "tool", "agent", "auditevent", "apitoken", "trustedcardkey"])
+@pytest.mark.parametrize(
+    "model", ["user", "businessunit", "tool", "agent", "auditevent", "apitoken", "mcpserver", "trustedcardkey"]
+)
 def test_every_changelist_opens_for_an_admin(client_for, admin, agent, model):
     assert client_for(admin).get(f"/admin/registry/{model}/").status_code == 200
 
