@@ -8,7 +8,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
-        from governance import choices, gate, listeners, panels
+        from governance import choices, gate, listeners, panels, querysets
         from registry import hooks
         from registry.roles import ROLE_PERMISSIONS, Role
         from registry.templatetags.registry_tags import EXTRA_BADGES
@@ -20,6 +20,8 @@ class GovernanceConfig(AppConfig):
             hooks.agent_change_listeners.append(listeners.on_agent_changed)
             hooks.agent_detail_panels.append(panels.compliance_panel)
             hooks.agent_detail_actions.append(panels.governance_actions)
+        # Evidence is narrower than its agent: its audit entries follow the evidence's own rule.
+        hooks.audit_target_scopes["governance.evidence"] = querysets.evidence_audit_scope
 
         views = [f"governance.view_{m}" for m in (*GOVERNED_MODELS, "riskpolicy", "control")]
         ROLE_PERMISSIONS[Role.BOARD].extend(

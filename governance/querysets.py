@@ -65,6 +65,19 @@ class EvidenceQuerySet(GovernedQuerySet):
         return self.exclude(status="superseded")
 
 
+def evidence_audit_scope(user):
+    """The evidence whose audit entries (submitted, accepted, rejected, invalidated) the user may read:
+    the evidence they may view, or None when they view all of it (``registry.hooks.audit_target_scopes``).
+
+    Reviews, incidents, waivers, releases and assessments are read by whoever sees their agent, which
+    the audit trail already requires, so they need no entry of their own."""
+    from governance.models import Evidence
+
+    if user.has_perm("governance.view_evidence"):
+        return None
+    return Evidence.objects.for_user(user, "view")
+
+
 class ReviewQuerySet(GovernedQuerySet):
     def open(self):
         return self.filter(status="open")

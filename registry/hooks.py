@@ -33,3 +33,11 @@ agent_detail_panels: list[Callable] = []
 
 # (request, agent) -> list of {"label": str, "url": str}. Extra action links on the agent page.
 agent_detail_actions: list[Callable] = []
+
+# "app_label.model" -> (user) -> QuerySet | None. An audit entry describes one object (its
+# target_type and target_id); it is shown only to whoever may see that object. Layers whose
+# objects are narrower than "whoever sees the agent" (evidence) register a callable that returns
+# the objects of that kind the user may view, or None when the user sees all of them that belong to
+# agents they see. ``AuditEventQuerySet.for_user`` applies every entry, so the agent page's
+# history, its API and every other read of the trail answer alike.
+audit_target_scopes: dict[str, Callable] = {}

@@ -7,6 +7,7 @@ by permission.
 
 from django.db import connection, models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from guardian.shortcuts import get_objects_for_user
 
 
@@ -145,8 +146,30 @@ class AuditEventQuerySet(RestrictedQuerySet):
     def _restrict(self, user, action: str):
         if action != "view":
             return self.none()
-        if user.has_perm("registry.view_auditevent"):
-            return self
         from registry.models import Agent
 
-        return self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
+        events = self
+        if not user.has_perm("registry.view_auditevent"):
+            events = self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
+        return events.narrowed_to_visible_targets(user)
+
+    def narrowed_to_visible_targets(self, user):
+        """Entries about an object the user may not see leave the trail they read.
+
+        An entry copies its object's fields (an evidence link, its file name and hash), so it is
+        shown under the same rule as the object: the layers owning narrower objects register their
+        rule in ``registry.hooks.audit_target_scopes``. Applied to global readers of the trail too
+        (an auditor without evidence rights reads the trail without the evidence).
+        """
+        from registry import hooks
+
+        events = self
+        for target_type, scope in hooks.audit_target_scopes.items():
+            visible = scope(user)
+            if visible is None:
+                continue
+            visible_ids = visible.annotate(_audit_target_id=Cast("pk", output_field=models.CharField())).values(
+                "_audit_target_id"
+            )
+            events = events.exclude(Q(target_type=target_type) & ~Q(target_id__in=visible_ids))
+        return events
