@@ -25,10 +25,9 @@ def governed_history(agent, owner, board, version):
     upload = SimpleUploadedFile("contract-acme.pdf", b"%PDF-1.4 contract", content_type="application/pdf")
     services.submit_evidence(agent, "kill-switch", actor=owner, kind="file", file=upload)
     services.request_release_review(agent, version, "production", actor=owner)
-    services.report_incident(agent, actor=owner, title="Wrong refund", severity="low", what_happened="It refunded twice.")
-    services.grant_waiver(
-        agent, "kill-switch", actor=board, reason="Objective written next week", expires_at=timezone.now() + timedelta(days=20)
-    )
+    services.report_incident(agent, actor=owner, title="Wrong refund", severity="low", what_happened="Refunded twice.")
+    until = timezone.now() + timedelta(days=20)
+    services.grant_waiver(agent, "kill-switch", actor=board, reason="Drill booked next week", expires_at=until)
     return agent
 
 
@@ -55,7 +54,8 @@ def test_an_employee_reads_the_agent_history_without_its_evidence(governed_histo
     # then
     assert api.status_code == page.status_code == 200
     types = {row["event_type"] for row in api.json()["results"]}
-    assert "incident.reported" in types and "waiver.granted" in types
+    assert "incident.reported" in types
+    assert "waiver.granted" in types
     assert not any(t.startswith("evidence.") for t in types)
     for body in (api.content.decode(), page.content.decode()):
         for leaked in ("evidence-signature-123", "contract-acme.pdf", "Summary of the pen test"):
