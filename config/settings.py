@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "registry.middleware.RequestIdMiddleware",
+    # NUL in the path or a query parameter: 404 / 400 before any view looks anything up.
+    "registry.middleware.RefuseNullCharactersMiddleware",
     "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
