@@ -17,7 +17,8 @@ from governance.choices import (
 )
 from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
 from registry import filtersets as registry_filtersets
-from registry.choices import Environment
+from registry.choices import Environment, Pattern
+from registry.models import Agent
 
 
 class AgentKeyFilterSet(django_filters.FilterSet):
@@ -99,13 +100,37 @@ class FindingFilterSet(django_filters.FilterSet):
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
     identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
     business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
+    pattern = django_filters.MultipleChoiceFilter(
+        choices=Pattern.choices, field_name="agent__pattern", label="Agent's pattern"
+    )
+    risk_tier = django_filters.MultipleChoiceFilter(
+        choices=registry_filtersets.RISK_TIER_FILTER_CHOICES, method="filter_risk_tier", label="Agent's risk tier"
+    )
+    subject = django_filters.ChoiceFilter(
+        choices=[("agent", "Registered agents"), ("identity", "Unregistered identities")],
+        method="filter_subject",
+        label="About",
+    )
+    mine = django_filters.BooleanFilter(method="filter_mine", label="Only agents I own or help maintain")
     opened_after = registry_filtersets.UtcIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", label="Opened on or after"
     )
 
     class Meta:
         model = Finding
-        fields = ["kind", "severity", "state", "agent", "identity", "business_unit", "opened_after"]
+        fields = [
+            "kind",
+            "severity",
+            "state",
+            "agent",
+            "identity",
+            "business_unit",
+            "pattern",
+            "risk_tier",
+            "subject",
+            "mine",
+            "opened_after",
+        ]
 
     def filter_state(self, queryset, name, value):
         now = timezone.now()
@@ -119,6 +144,20 @@ class FindingFilterSet(django_filters.FilterSet):
         if value == FindingState.OPEN:
             return queryset.filter(resolved_at__isnull=True)
         return queryset
+
+    def filter_risk_tier(self, queryset, name, value):
+        return queryset.filter(registry_filtersets.risk_tier_q(value, "agent__risk_tier")) if value else queryset
+
+    def filter_subject(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(agent__isnull=(value == "identity"))
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.filter(agent__in=Agent.objects.filter(registry_filtersets.mine_q(user)).values("pk"))
 
     def filter_unit(self, queryset, name, value):
         return queryset.filter(agent__business_unit__path__contains=f"/{value}/") if value else queryset

@@ -10,9 +10,18 @@ from django.db.models import Q
 from django.db.models.functions import Cast
 from guardian.shortcuts import get_objects_for_user
 
+from registry.choices import Lifecycle
+
 
 def _can_act(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+# The one definition of an orphaned agent: its owner's account is inactive and the agent is not
+# retired (a retired agent needs no owner). The catalog's filter, the dashboard figure, the
+# snapshots and the orphaned_owner check all read it; portfolio.aggregates.counts_sql writes the
+# same condition in SQL, and tests/portfolio/test_figures_match_lists.py holds them together.
+ORPHANED = Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)
 
 
 class RestrictedQuerySet(models.QuerySet):
@@ -82,7 +91,8 @@ class AgentQuerySet(RestrictedQuerySet):
         return self.filter(lifecycle__in=["pilot", "production"])
 
     def orphaned(self):
-        return self.filter(owner__is_active=False)
+        """Agents whose owner's account is inactive, retired ones left out (see ``ORPHANED``)."""
+        return self.filter(ORPHANED)
 
     def search(self, text: str):
         """Full-text search over name, key and description.
