@@ -123,7 +123,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "registry:home"
+# Each role lands on its work (registry.views.landing).
+LOGIN_REDIRECT_URL = "registry:landing"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

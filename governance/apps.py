@@ -20,6 +20,12 @@ class GovernanceConfig(AppConfig):
             hooks.agent_change_listeners.append(listeners.on_agent_changed)
             hooks.agent_detail_panels.append(panels.compliance_panel)
             hooks.agent_detail_actions.append(panels.governance_actions)
+        # Administrators land on the operations overview, board members on their queue.
+        from governance import views as governance_views
+
+        for order, page in ((10, governance_views.landing_for_admin), (20, governance_views.landing_for_board)):
+            if (order, page) not in hooks.landing_pages:
+                hooks.landing_pages.append((order, page))
         # Evidence is narrower than its agent: its audit entries follow the evidence's own rule.
         hooks.audit_target_scopes["governance.evidence"] = querysets.evidence_audit_scope
 

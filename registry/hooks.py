@@ -41,3 +41,8 @@ agent_detail_actions: list[Callable] = []
 # agents they see. ``AuditEventQuerySet.for_user`` applies every entry, so the agent page's
 # history, its API and every other read of the trail answer alike.
 audit_target_scopes: dict[str, Callable] = {}
+
+# (order, (user) -> url | None). Where a person lands after signing in: the first page an upper
+# layer claims for their role, lowest order first (administrators' overview, the board's queue,
+# leadership's portfolio); nobody claimed means the owner's desk, "My agents".
+landing_pages: list[tuple[int, Callable]] = []

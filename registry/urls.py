@@ -5,6 +5,7 @@ from registry import views
 app_name = "registry"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("start/", views.landing, name="landing"),
     path("agents/", views.catalog, name="catalog"),
     path("agents/new/", views.agent_create, name="agent-create"),
     path("agents/<str:key>/", views.agent_detail, name="agent-detail"),

@@ -60,6 +60,16 @@ def home(request):
 
 
 @login_required
+def landing(request):
+    """Where each person lands after signing in: their role's work (see ``hooks.landing_pages``), else My agents."""
+    for _, page in sorted(hooks.landing_pages, key=lambda entry: entry[0]):
+        url = page(request.user)
+        if url:
+            return redirect(url)
+    return redirect("registry:home")
+
+
+@login_required
 def catalog(request):
     """Every agent the user may see, with search, filters, sorting and pagination."""
     base = Agent.objects.for_user(request.user).with_list_related()

@@ -164,6 +164,8 @@ ROUTES = [
     # --- Pages -------------------------------------------------------------------------
     Route("governance:owe", "GET", PAGE_READ),
     Route("governance:queue", "GET", statuses(403, board=200, anonymous=302)),
+    Route("governance:index", "GET", statuses(302)),
+    Route("governance:overview", "GET", statuses(403, admin=200, anonymous=302)),
     Route("governance:controls", "GET", PAGE_READ),
     Route("governance:agent", "GET", AGENT_PAGE_READ, kwargs=key),
     Route("governance:assessment-submit", "GET", OWNER_SIDE_PAGE, kwargs=key),
