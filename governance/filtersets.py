@@ -92,8 +92,12 @@ class WaiverFilterSet(AgentKeyFilterSet):
 
 
 class FindingFilterSet(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=FindingKind.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    kind = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES, choices=FindingKind.choices, label="Kind"
+    )
+    severity = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES, choices=Severity.choices, label="Severity"
+    )
     state = django_filters.ChoiceFilter(
         choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None, label="State"
     )
@@ -101,10 +105,16 @@ class FindingFilterSet(django_filters.FilterSet):
     identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
     business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
     pattern = django_filters.MultipleChoiceFilter(
-        choices=Pattern.choices, field_name="agent__pattern", label="Agent's pattern"
+        widget=registry_filtersets.CHECKBOXES,
+        choices=Pattern.choices,
+        field_name="agent__pattern",
+        label="Agent's pattern",
     )
     risk_tier = django_filters.MultipleChoiceFilter(
-        choices=registry_filtersets.RISK_TIER_FILTER_CHOICES, method="filter_risk_tier", label="Agent's risk tier"
+        widget=registry_filtersets.CHECKBOXES,
+        choices=registry_filtersets.RISK_TIER_FILTER_CHOICES,
+        method="filter_risk_tier",
+        label="Agent's risk tier",
     )
     subject = django_filters.ChoiceFilter(
         choices=[("agent", "Registered agents"), ("identity", "Unregistered identities")],
@@ -112,6 +122,12 @@ class FindingFilterSet(django_filters.FilterSet):
         label="About",
     )
     mine = django_filters.BooleanFilter(method="filter_mine", label="Only agents I own or help maintain")
+    sort = django_filters.ChoiceFilter(
+        choices=[("severity", "Severity, then oldest"), ("newest", "Newest first"), ("oldest", "Oldest first")],
+        method="filter_sort",
+        empty_label=None,
+        label="Sort by",
+    )
     opened_after = registry_filtersets.UtcIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", label="Opened on or after"
     )
@@ -129,6 +145,7 @@ class FindingFilterSet(django_filters.FilterSet):
             "risk_tier",
             "subject",
             "mine",
+            "sort",
             "opened_after",
         ]
 
@@ -158,6 +175,15 @@ class FindingFilterSet(django_filters.FilterSet):
         if not value or user is None or not user.is_authenticated:
             return queryset
         return queryset.filter(agent__in=Agent.objects.filter(registry_filtersets.mine_q(user)).values("pk"))
+
+    def filter_sort(self, queryset, name, value):
+        if value == "severity":
+            return queryset.by_severity_then_age()
+        if value == "oldest":
+            return queryset.order_by("opened_at", "id")
+        if value == "newest":
+            return queryset.order_by("-opened_at", "-id")
+        return queryset
 
     def filter_unit(self, queryset, name, value):
         return queryset.filter(agent__business_unit__path__contains=f"/{value}/") if value else queryset

@@ -115,6 +115,10 @@ class ReviewConditionQuerySet(RestrictedQuerySet):
 # --- Findings (telemetry helper) -----------------------------------------------------
 
 
+# Most serious first: the findings list's default order.
+SEVERITY_RANK = ("critical", "high", "medium", "low")
+
+
 class FindingQuerySet(RestrictedQuerySet):
     """Findings about agents are read with the catalog (every person); findings about
     unregistered identities need the global view permission (board, leadership, admins)."""
@@ -128,6 +132,16 @@ class FindingQuerySet(RestrictedQuerySet):
 
     def open(self):
         return self.filter(resolved_at__isnull=True)
+
+    def by_severity_then_age(self):
+        """Critical first, then high, medium, low; within a severity the oldest (longest waiting) first."""
+        from django.db.models import Case, Value, When
+
+        rank = Case(
+            *[When(severity=severity, then=Value(i)) for i, severity in enumerate(SEVERITY_RANK)],
+            default=Value(len(SEVERITY_RANK)),
+        )
+        return self.order_by(rank, "opened_at", "id")
 
     def of_kind(self, kind: str):
         return self.filter(kind=kind)

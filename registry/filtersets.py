@@ -3,6 +3,7 @@
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
@@ -36,6 +37,10 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+# Multi-choice filters show every option as a checkbox (a multi-select box clips them).
+CHECKBOXES = forms.CheckboxSelectMultiple
+
+
 # "Not assessed yet" is a value of its own, so a figure of unassessed agents opens exactly those.
 NOT_ASSESSED = "unassessed"
 RISK_TIER_FILTER_CHOICES = [*RiskTier.choices, (NOT_ASSESSED, "Not assessed yet")]
@@ -54,11 +59,11 @@ def mine_q(user, prefix: str = "") -> Q:
 
 class AgentFilterSet(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", label="Search")
-    pattern = django_filters.MultipleChoiceFilter(choices=Pattern.choices)
+    pattern = django_filters.MultipleChoiceFilter(widget=CHECKBOXES, choices=Pattern.choices)
     risk_tier = django_filters.MultipleChoiceFilter(
-        choices=RISK_TIER_FILTER_CHOICES, method="filter_risk_tier", label="Risk tier"
+        widget=CHECKBOXES, choices=RISK_TIER_FILTER_CHOICES, method="filter_risk_tier", label="Risk tier"
     )
-    lifecycle = django_filters.MultipleChoiceFilter(choices=Lifecycle.choices)
+    lifecycle = django_filters.MultipleChoiceFilter(widget=CHECKBOXES, choices=Lifecycle.choices)
     business_unit = django_filters.ModelChoiceFilter(
         queryset=BusinessUnit.objects.all(),
         to_field_name="slug",
