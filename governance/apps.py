@@ -26,6 +26,7 @@ class GovernanceConfig(AppConfig):
         for order, page in ((10, governance_views.landing_for_admin), (20, governance_views.landing_for_board)):
             if (order, page) not in hooks.landing_pages:
                 hooks.landing_pages.append((order, page))
+        hooks.audit_event_labels.update(dict(choices.GovernanceEvent.choices))
         # Evidence is narrower than its agent: its audit entries follow the evidence's own rule.
         hooks.audit_target_scopes["governance.evidence"] = querysets.evidence_audit_scope
 

@@ -46,3 +46,6 @@ audit_target_scopes: dict[str, Callable] = {}
 # layer claims for their role, lowest order first (administrators' overview, the board's queue,
 # leadership's portfolio); nobody claimed means the owner's desk, "My agents".
 landing_pages: list[tuple[int, Callable]] = []
+
+# event type -> label, for audit event types of upper layers (the history page's kind filter).
+audit_event_labels: dict[str, str] = {}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("agents/new/", views.agent_create, name="agent-create"),
     path("agents/<str:key>/", views.agent_detail, name="agent-detail"),
     path("agents/<str:key>/edit/", views.agent_edit, name="agent-edit"),
+    path("agents/<str:key>/history/", views.agent_history, name="agent-history"),
     path("agents/<str:key>/transition/", views.agent_transition, name="agent-transition"),
     path("agents/<str:key>/transfer/", views.agent_transfer, name="agent-transfer"),
     path("agents/<str:key>/delegates/", views.agent_delegates, name="agent-delegates"),

@@ -142,6 +142,16 @@ ROUTES = [
         withheld_from=EVIDENCE_WITHHELD_FROM,
     ),
     Route(
+        "registry:agent-history",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence history",
+        withheld=lambda c: "s3cr3t-evidence-token",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
+    Route(
         "api:agent-history",
         "GET",
         API_AGENT_READ,

@@ -109,6 +109,7 @@ ROUTES = [
         audit="agent.created",
     ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
+    Route("registry:agent-history", "GET", AGENT_PAGE_READ, kwargs=agent_key),
     Route("registry:agent-edit", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
     Route(
         "registry:agent-edit",
