@@ -86,3 +86,20 @@ def test_the_overview_shows_sources_failed_checks_and_failed_deliveries(client_f
     assert html.index('data-check="lapsed_monitoring"') < html.index('data-check="control_gap"')
     assert '<a class="stat" href="#deliveries-h" data-figure="failed_deliveries"><span class="value">1</span>' in html
     assert "HTTP 502" in html
+
+
+def test_the_demo_shows_a_failed_delivery_on_the_overview_idempotently(client_for, admin, agent):
+    # given: an open finding, as after the demo's first check run
+    from io import StringIO
+
+    from governance import demo
+
+    Finding.objects.create(kind="control_gap", severity="high", agent=agent, summary="gap", opened_at=timezone.now())
+    # when
+    demo.operations_examples(StringIO())
+    demo.operations_examples(StringIO())
+    # then
+    assert WebhookDelivery.objects.filter(status="failed").count() == 1
+    html = client_for(admin).get("/governance/overview/").content.decode()
+    assert "Incident pager (demo)" in html
+    assert "HTTP 503" in html

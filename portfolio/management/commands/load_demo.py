@@ -47,6 +47,9 @@ class Command(BaseCommand):
             self._step("governance after release", governance_demo.lapse_some_evidence)
         for label in TOP_LAYERS:
             self._layer(label)
+        if governance_demo is not None:
+            # After the checks ran once: a delivery that gave up, for the administrators' overview.
+            self._step("governance operations", governance_demo.operations_examples)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
 
     def _layer(self, label: str) -> None:
