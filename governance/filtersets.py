@@ -1,6 +1,7 @@
 """Filters of the governance lists, shared by the API (and usable by pages)."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
@@ -121,7 +122,9 @@ class FindingFilterSet(django_filters.FilterSet):
         method="filter_subject",
         label="About",
     )
-    mine = django_filters.BooleanFilter(method="filter_mine", label="Only agents I own or help maintain")
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="Only agents I own or help maintain", widget=forms.CheckboxInput
+    )
     sort = django_filters.ChoiceFilter(
         choices=[("severity", "Severity, then oldest"), ("newest", "Newest first"), ("oldest", "Oldest first")],
         method="filter_sort",

@@ -76,7 +76,9 @@ class AgentFilterSet(django_filters.FilterSet):
     )
     external_facing = django_filters.BooleanFilter(label="External-facing")
     orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive, not retired)")
-    mine = django_filters.BooleanFilter(method="filter_mine", label="Only agents I own or help maintain")
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="Only agents I own or help maintain", widget=forms.CheckboxInput
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("name", "name"),

@@ -81,3 +81,17 @@ def test_an_owner_sees_figures_that_match_their_own_lists(world, owner, client_f
         if (count := listed(client, url)) != value
     ]
     assert mismatches == [], "\n".join(mismatches)
+
+
+def test_the_mine_filter_is_a_checkbox_that_keeps_the_readers_agents(world, owner, client_for):
+    # given: the owner owns a1-a5, a7, a8; a6 belongs to someone who left
+    client = client_for(owner)
+    # when
+    mine = client.get("/agents/", {"mine": "true"})
+    everyone = client.get("/agents/")
+    # then
+    keys = {a.key for a in mine.context["page"].object_list}
+    assert "a6" not in keys
+    assert "a1" in keys
+    assert everyone.context["page"].paginator.count > mine.context["page"].paginator.count
+    assert 'type="checkbox" name="mine"' in mine.content.decode()
