@@ -53,7 +53,7 @@ def test_headline_counts_open_findings_shadow_agents_overdue_reviews_and_complia
     assert head.compliant_production_agents == 1
     assert head.compliant_percent.value == 33.3
     assert head.open_findings.url == "/governance/findings/?subject=agent&state=open"
-    assert head.reviews_overdue.url == "/governance/findings/?kind=review_overdue&state=open"
+    assert head.reviews_overdue.url == "/governance/findings/?subject=agent&kind=review_overdue&state=open"
 
 
 def test_compliance_is_unknown_until_the_control_gap_check_has_run(full):
