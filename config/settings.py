@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "registry.middleware.RequestIdMiddleware",
+    # NUL in the path or a query parameter: 404 / 400 before any view looks anything up.
+    "registry.middleware.RefuseNullCharactersMiddleware",
     "config.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -121,7 +123,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "registry:home"
+# Each role lands on its work (registry.views.landing).
+LOGIN_REDIRECT_URL = "registry:landing"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

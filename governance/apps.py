@@ -8,7 +8,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
-        from governance import choices, gate, listeners, panels
+        from governance import choices, gate, listeners, panels, querysets
         from registry import hooks
         from registry.roles import ROLE_PERMISSIONS, Role
         from registry.templatetags.registry_tags import EXTRA_BADGES
@@ -21,6 +21,15 @@ class GovernanceConfig(AppConfig):
             hooks.agent_detail_panels.append(panels.compliance_panel)
             hooks.agent_detail_actions.append(panels.governance_actions)
             hooks.mcp_server_listeners.append(listeners.on_mcp_server_event)
+        # Administrators land on the operations overview, board members on their queue.
+        from governance import views as governance_views
+
+        for order, page in ((10, governance_views.landing_for_admin), (20, governance_views.landing_for_board)):
+            if (order, page) not in hooks.landing_pages:
+                hooks.landing_pages.append((order, page))
+        hooks.audit_event_labels.update(dict(choices.GovernanceEvent.choices))
+        # Evidence is narrower than its agent: its audit entries follow the evidence's own rule.
+        hooks.audit_target_scopes["governance.evidence"] = querysets.evidence_audit_scope
 
         views = [f"governance.view_{m}" for m in (*GOVERNED_MODELS, "riskpolicy", "control")]
         ROLE_PERMISSIONS[Role.BOARD].extend(

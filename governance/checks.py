@@ -298,7 +298,7 @@ def review_overdue(now: datetime):
 def orphaned_owners(now: datetime):
     """Agents (not retired) whose owner's account is deactivated."""
     return wanted_rows(
-        Agent.objects.filter(owner__is_active=False).exclude(lifecycle=Lifecycle.RETIRED),
+        Agent.objects.orphaned(),
         severity=Case(When(lifecycle__in=RUNNING_STATES, then=Value(Severity.HIGH)), default=Value(Severity.MEDIUM)),
         summary=Concat(
             "name",

@@ -21,6 +21,7 @@ where the gate stops them, which is the governance outcome the demo shows.
 """
 
 import random
+import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from governance import compliance, services
 from governance.models import Review, RiskAssessment
+from governance.services import findings as finding_services
 from registry import audit
 from registry.choices import Lifecycle
 from registry.models import Agent
@@ -389,3 +391,47 @@ def continuity(stdout) -> None:
         f"owner continuity: campaign over {Attestation.objects.filter(campaign=campaign).count()} agents "
         f"({answered} answered), {len(proposals)} handovers pending from {leaver}, dormant: {', '.join(silent)}"
     )
+
+
+DEMO_WEBHOOK = "Incident pager (demo)"
+
+
+def operations_examples(stdout) -> None:
+    """A webhook endpoint whose delivery gave up, so the administrators' overview shows one.
+
+    Runs after the checks have run once (load_demo calls it last). Idempotent:
+    the endpoint is looked up by name and the delivery is unique per endpoint,
+    finding and event.
+    """
+    from governance.models import Finding, WebhookDelivery, WebhookEndpoint
+
+    demo = Demo()
+    finding = Finding.objects.filter(agent__isnull=False, resolved_at__isnull=True).order_by("opened_at", "id").first()
+    if demo.admin is None or finding is None:
+        stdout.write("governance: no open finding yet; no failed delivery to show.")
+        return
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.filter(name=DEMO_WEBHOOK).first()
+        if endpoint is None:
+            endpoint = finding_services.create_webhook(
+                actor=demo.admin,
+                name=DEMO_WEBHOOK,
+                url="https://pager.aldermoor.example/hooks/agent-registry",
+                secret=secrets.token_hex(16),
+                active=False,
+            )
+        now = timezone.now()
+        _, created = WebhookDelivery.objects.get_or_create(
+            endpoint=endpoint,
+            finding=finding,
+            event="opened",
+            defaults={
+                "payload": {"finding": finding.pk, "kind": finding.kind},
+                "status": "failed",
+                "attempts": 6,
+                "last_status_code": 503,
+                "last_error": "Service Unavailable: the pager was down for maintenance",
+                "created_at": now - timedelta(hours=7),
+            },
+        )
+    stdout.write(f"governance: {'one' if created else 'no new'} failed webhook delivery for the operations overview")

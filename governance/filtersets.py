@@ -1,6 +1,7 @@
 """Filters of the governance lists, shared by the API (and usable by pages)."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,7 +31,8 @@ from governance.models import (
     Waiver,
 )
 from registry import filtersets as registry_filtersets
-from registry.choices import Environment
+from registry.choices import Environment, Pattern
+from registry.models import Agent
 
 
 class AgentKeyFilterSet(django_filters.FilterSet):
@@ -104,21 +106,64 @@ class WaiverFilterSet(AgentKeyFilterSet):
 
 
 class FindingFilterSet(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=FindingKind.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    kind = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES, choices=FindingKind.choices, label="Kind"
+    )
+    severity = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES, choices=Severity.choices, label="Severity"
+    )
     state = django_filters.ChoiceFilter(
         choices=[("all", "All"), *FindingState.choices], method="filter_state", empty_label=None, label="State"
     )
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
     identity = django_filters.CharFilter(field_name="identity", label="Unregistered identity")
     business_unit = django_filters.CharFilter(method="filter_unit", label="Business unit (slug)")
+    pattern = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES,
+        choices=Pattern.choices,
+        field_name="agent__pattern",
+        label="Agent's pattern",
+    )
+    risk_tier = django_filters.MultipleChoiceFilter(
+        widget=registry_filtersets.CHECKBOXES,
+        choices=registry_filtersets.RISK_TIER_FILTER_CHOICES,
+        method="filter_risk_tier",
+        label="Agent's risk tier",
+    )
+    subject = django_filters.ChoiceFilter(
+        choices=[("agent", "Registered agents"), ("identity", "Unregistered identities")],
+        method="filter_subject",
+        label="About",
+    )
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="Only agents I own or help maintain", widget=forms.CheckboxInput
+    )
+    sort = django_filters.ChoiceFilter(
+        choices=[("severity", "Severity, then oldest"), ("newest", "Newest first"), ("oldest", "Oldest first")],
+        method="filter_sort",
+        empty_label=None,
+        label="Sort by",
+    )
     opened_after = registry_filtersets.UtcIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", label="Opened on or after"
     )
 
     class Meta:
         model = Finding
-        fields = ["kind", "severity", "state", "agent", "identity", "business_unit", "opened_after"]
+        fields = [
+            "kind",
+            "severity",
+            "state",
+            "agent",
+            "identity",
+            "business_unit",
+            "pattern",
+            "risk_tier",
+            "subject",
+            "mine",
+            "sort",
+            "opened_after",
+        ]
 
     def filter_state(self, queryset, name, value):
         now = timezone.now()
@@ -131,6 +176,29 @@ class FindingFilterSet(django_filters.FilterSet):
             return queryset.filter(resolved_at__isnull=True, acknowledged_at__isnull=False).exclude(waived)
         if value == FindingState.OPEN:
             return queryset.filter(resolved_at__isnull=True)
+        return queryset
+
+    def filter_risk_tier(self, queryset, name, value):
+        return queryset.filter(registry_filtersets.risk_tier_q(value, "agent__risk_tier")) if value else queryset
+
+    def filter_subject(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(agent__isnull=(value == "identity"))
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.filter(agent__in=Agent.objects.filter(registry_filtersets.mine_q(user)).values("pk"))
+
+    def filter_sort(self, queryset, name, value):
+        if value == "severity":
+            return queryset.by_severity_then_age()
+        if value == "oldest":
+            return queryset.order_by("opened_at", "id")
+        if value == "newest":
+            return queryset.order_by("-opened_at", "-id")
         return queryset
 
     def filter_unit(self, queryset, name, value):

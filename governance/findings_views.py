@@ -33,6 +33,9 @@ def finding_list(request):
     data = request.GET.copy()
     if "state" not in data:
         data["state"] = "open"
+    if "sort" not in data:
+        # Most serious first, the longest waiting first within a severity.
+        data["sort"] = "severity"
     filterset = FindingFilterSet(data, queryset=base, request=request)
     queryset = filterset.qs if filterset.is_valid() else base.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))

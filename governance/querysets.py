@@ -65,6 +65,19 @@ class EvidenceQuerySet(GovernedQuerySet):
         return self.exclude(status="superseded")
 
 
+def evidence_audit_scope(user):
+    """The evidence whose audit entries (submitted, accepted, rejected, invalidated) the user may read:
+    the evidence they may view, or None when they view all of it (``registry.hooks.audit_target_scopes``).
+
+    Reviews, incidents, waivers, releases and assessments are read by whoever sees their agent, which
+    the audit trail already requires, so they need no entry of their own."""
+    from governance.models import Evidence
+
+    if user.has_perm("governance.view_evidence"):
+        return None
+    return Evidence.objects.for_user(user, "view")
+
+
 class ReviewQuerySet(GovernedQuerySet):
     def open(self):
         return self.filter(status="open")
@@ -102,6 +115,10 @@ class ReviewConditionQuerySet(RestrictedQuerySet):
 # --- Findings (telemetry helper) -----------------------------------------------------
 
 
+# Most serious first: the findings list's default order.
+SEVERITY_RANK = ("critical", "high", "medium", "low")
+
+
 class FindingQuerySet(RestrictedQuerySet):
     """Findings about agents are read with the catalog (every person); findings about
     unregistered identities need the global view permission (board, leadership, admins)."""
@@ -115,6 +132,16 @@ class FindingQuerySet(RestrictedQuerySet):
 
     def open(self):
         return self.filter(resolved_at__isnull=True)
+
+    def by_severity_then_age(self):
+        """Critical first, then high, medium, low; within a severity the oldest (longest waiting) first."""
+        from django.db.models import Case, Value, When
+
+        rank = Case(
+            *[When(severity=severity, then=Value(i)) for i, severity in enumerate(SEVERITY_RANK)],
+            default=Value(len(SEVERITY_RANK)),
+        )
+        return self.order_by(rank, "opened_at", "id")
 
     def of_kind(self, kind: str):
         return self.filter(kind=kind)

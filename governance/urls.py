@@ -4,6 +4,8 @@ from governance import continuity_views, findings_views, views
 
 app_name = "governance"
 urlpatterns = [
+    path("", views.governance_index, name="index"),
+    path("overview/", views.operations_overview, name="overview"),
     path("findings/", findings_views.finding_list, name="findings"),
     path("findings/run/", findings_views.run_checks_now, name="run-checks"),
     path("findings/<int:pk>/", findings_views.finding_detail, name="finding-detail"),

@@ -7,7 +7,7 @@ every decision is a POST form that lands in the same audited service as the API.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance import compliance, gate, services
-from governance.choices import ControlState, Validity
+from governance.choices import ControlState, DeliveryStatus, Validity
 from governance.forms import (
     AssessmentForm,
     ConditionCloseForm,
@@ -31,6 +31,7 @@ from governance.forms import (
     WaiverForm,
 )
 from governance.models import (
+    CheckRun,
     Control,
     Evidence,
     Incident,
@@ -40,6 +41,7 @@ from governance.models import (
     RiskAssessment,
     RiskPolicy,
     Waiver,
+    WebhookDelivery,
 )
 from governance.queue import board_queue_items
 from registry import services as registry_services
@@ -47,8 +49,9 @@ from registry.choices import Environment
 from registry.exceptions import Conflict
 from registry.forms import add_service_errors
 from registry.models import Agent
-from registry.roles import is_board
+from registry.roles import is_board, is_platform_admin
 from registry.views import get_agent_for_user
+from telemetry.models import TelemetrySource
 
 
 def _flash_errors(request, exc: ValidationError) -> None:
@@ -475,10 +478,81 @@ def board_queue(request):
         {
             "nav": "queue",
             "items": items,
+            "counts": queue_counts(items),
             "now": now,
             "confirm_form": ConfirmAssessmentForm(),
             "evidence_review_form": EvidenceReviewForm(),
             "decision_form": DecisionForm(),
+        },
+    )
+
+
+QUEUE_KINDS = (
+    ("assessment", "Risk assessments"),
+    ("evidence", "Evidence"),
+    ("release", "Release reviews"),
+    ("periodic", "Periodic reviews"),
+)
+
+
+def queue_counts(items) -> dict:
+    """The figures at the top of the board's queue: waiting per kind, overdue, and yours to decide."""
+    return {
+        "total": len(items),
+        "overdue": sum(1 for item in items if item.overdue),
+        "decidable": sum(1 for item in items if item.can_decide),
+        "by_kind": [(kind, label, sum(1 for item in items if item.kind == kind)) for kind, label in QUEUE_KINDS],
+    }
+
+
+def landing_for_admin(user) -> str | None:
+    """registry.hooks.landing_pages: platform administrators land on the operations overview."""
+    return reverse("governance:overview") if is_platform_admin(user) else None
+
+
+def landing_for_board(user) -> str | None:
+    """registry.hooks.landing_pages: board members land on the review queue."""
+    return reverse("governance:queue") if is_board(user) else None
+
+
+@login_required
+def governance_index(request):
+    """/governance/ answers with the reader's governance work: the overview, the queue, or what they owe."""
+    return redirect(landing_for_admin(request.user) or landing_for_board(request.user) or reverse("governance:owe"))
+
+
+@login_required
+def operations_overview(request):
+    """Administrators' overview: telemetry sources and when they last reported, the latest run of every
+    check (failures first), and webhook deliveries that gave up."""
+    user = request.user
+    if not is_platform_admin(user):
+        raise PermissionDenied("The operations overview is for platform administrators.")
+    sources = (
+        TelemetrySource.objects.for_user(user, "view")
+        .annotate(last_used_at=Max("tokens__last_used_at"), token_count=Count("tokens"))
+        .select_related("owner")
+        .order_by("-active", "name")
+    )
+    runs = sorted(
+        CheckRun.objects.for_user(user).latest_per_kind(), key=lambda run: (run.status != "failed", run.check_kind)
+    )
+    failed = (
+        WebhookDelivery.objects.for_user(user)
+        .filter(status=DeliveryStatus.FAILED)
+        .select_related("endpoint", "finding")
+        .order_by("-created_at")
+    )
+    return render(
+        request,
+        "governance/overview.html",
+        {
+            "nav": "overview",
+            "sources": sources,
+            "runs": runs,
+            "failed_runs": sum(1 for run in runs if run.status == "failed"),
+            "failed_deliveries": failed[:20],
+            "failed_delivery_count": failed.count(),
         },
     )
 

@@ -40,3 +40,9 @@ class PortfolioConfig(AppConfig):
                 if perm not in ROLE_PERMISSIONS[role]:
                     ROLE_PERMISSIONS[role].append(perm)
         checks.register_maturity_trap_check()
+
+        from portfolio import views
+        from registry import hooks
+
+        if (30, views.landing_for_leadership) not in hooks.landing_pages:
+            hooks.landing_pages.append((30, views.landing_for_leadership))

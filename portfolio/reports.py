@@ -45,8 +45,10 @@ from django.urls import reverse
 from portfolio import aggregates, sources
 from portfolio.choices import DIMENSIONS
 from portfolio.models import MaturityAssessment, PatternMinimum
+from registry import filtersets as registry_filtersets
 from registry.choices import RISK_TIER_ORDER, Lifecycle, Pattern, RiskTier
 from registry.models import Agent, BusinessUnit
+from registry.querysets import ORPHANED
 
 NOT_ASSESSED = ""
 TIERS_WITH_UNASSESSED = (*RiskTier.values, NOT_ASSESSED)
@@ -172,12 +174,22 @@ def catalog_url(flt: PortfolioFilter, **overrides) -> str:
     return _catalog_url(reverse("registry:catalog"), flt.catalog_params(), overrides)
 
 
-def _catalog_url(base: str, params: dict, overrides: dict) -> str:
+def _catalog_url(base: str, params: dict, overrides: dict) -> str | None:
+    """The list behind a figure: the dashboard's filter narrowed by the figure's own terms.
+
+    None when the two cannot meet (a pattern row outside a pattern filter: the
+    figure is 0 and there is no list to open), so a link never opens a wider
+    list than the figure counts.
+    """
     for key, value in overrides.items():
         if key == "risk_tier" and value == NOT_ASSESSED:
-            # The catalog cannot filter on "not assessed"; show the wider set rather than a wrong one.
-            params.pop("risk_tier", None)
-            continue
+            value = registry_filtersets.NOT_ASSESSED
+        current = params.get(key)
+        if key in ("pattern", "risk_tier") and current:
+            wanted = [value] if isinstance(value, str) else list(value)
+            value = [v for v in wanted if v in current]
+            if not value:
+                return None
         params[key] = value
     return _url(base, params)
 
@@ -189,10 +201,14 @@ def agents_url(flt: PortfolioFilter, **overrides) -> str:
     return _url(reverse("portfolio:agents"), params)
 
 
-def findings_url(flt: PortfolioFilter, **params) -> str | None:
-    base = {}
-    if flt.business_unit is not None:
-        base["business_unit"] = flt.business_unit.slug
+def findings_url(flt: PortfolioFilter, *, mine: bool = False, **params) -> str | None:
+    """The findings list behind a findings figure: open findings about the filtered agents (the figure never
+    counts findings about unregistered identities; those have their own figure), the reader's own with ``mine``."""
+    base = {"subject": "agent", **flt.catalog_params()}
+    if "risk_tier" in base:
+        base["risk_tier"] = [registry_filtersets.NOT_ASSESSED if t == NOT_ASSESSED else t for t in base["risk_tier"]]
+    if mine:
+        base["mine"] = "true"
     base.update(params)
     return sources.findings_url(**base)
 
@@ -297,7 +313,15 @@ class _Reads:
 
     @cached_property
     def _catalog_params(self) -> dict:
-        return self.flt.catalog_params()
+        params = self.flt.catalog_params()
+        if not self.scope.full:
+            # The figures count the reader's own agents: so do the lists they open.
+            params["mine"] = "true"
+        return params
+
+    def findings_url(self, **params) -> str | None:
+        """:func:`findings_url` of this filter and this reader's scope."""
+        return findings_url(self.flt, mine=not self.scope.full, **params)
 
     def catalog_url(self, **overrides) -> str:
         """:func:`catalog_url` of this filter, with the catalog's address reversed once."""
@@ -352,7 +376,6 @@ def headline(scope: Scope, flt: PortfolioFilter) -> Headline:
 
 
 def _headline(reads: _Reads) -> Headline:
-    flt = reads.flt
     counts = reads.overall
     by_lifecycle = [
         Figure(
@@ -380,7 +403,7 @@ def _headline(reads: _Reads) -> Headline:
                 key=f"findings.{sev}",
                 label=f"{sev.title()} findings",
                 value=findings["by_severity"].get(sev, 0),
-                url=findings_url(flt, severity=sev, state="open"),
+                url=reads.findings_url(severity=sev, state="open"),
             )
             for sev in sources.SEVERITIES
         ]
@@ -404,7 +427,7 @@ def _headline(reads: _Reads) -> Headline:
             "open_findings",
             "Open findings",
             findings["total"] if findings is not None else None,
-            findings_url(flt, state="open"),
+            reads.findings_url(state="open"),
             "" if findings is not None else "findings are not tracked yet",
         ),
         open_shadow_agents=Figure(
@@ -418,7 +441,7 @@ def _headline(reads: _Reads) -> Headline:
             "reviews_overdue",
             "Reviews overdue",
             findings["overdue_agents"] if findings is not None else None,
-            findings_url(flt, kind="review_overdue", state="open"),
+            reads.findings_url(kind="review_overdue", state="open"),
             "" if findings is not None else "reviews are not tracked yet",
         ),
         orphaned_agents=Figure(
@@ -1021,7 +1044,7 @@ def snapshot_lines(now: datetime) -> list[dict]:
         .annotate(
             agents=Count("pk"),
             production=Count("pk", filter=Q(lifecycle=Lifecycle.PRODUCTION)),
-            orphaned=Count("pk", filter=Q(owner__is_active=False)),
+            orphaned=Count("pk", filter=ORPHANED),
         )
         .order_by()
     }

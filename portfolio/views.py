@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -27,6 +28,7 @@ from portfolio.forms import MaturityAssessmentForm, checked_filter, filter_from
 from portfolio.models import MaturityAssessment, PatternMinimum
 from registry.forms import add_service_errors
 from registry.models import BusinessUnit
+from registry.roles import is_leadership
 
 AGENTS_PAGE_SIZE = 25
 
@@ -42,6 +44,11 @@ def _require_full(user) -> reports.Scope:
     if not scope.full:
         raise PermissionDenied("Exports and the board pack are for the board, leadership and administrators.")
     return scope
+
+
+def landing_for_leadership(user) -> str | None:
+    """registry.hooks.landing_pages: leadership lands on the portfolio."""
+    return reverse("portfolio:dashboard") if is_leadership(user) else None
 
 
 @login_required

@@ -3,12 +3,14 @@
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django_filters.fields import IsoDateTimeField
 
 from registry.choices import Environment, HandoverStatus, Lifecycle, McpApproval, McpScanStatus, Pattern, RiskTier
 from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, McpServer, Tool
+from registry.querysets import ORPHANED
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -35,11 +37,33 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+# Multi-choice filters show every option as a checkbox (a multi-select box clips them).
+CHECKBOXES = forms.CheckboxSelectMultiple
+
+
+# "Not assessed yet" is a value of its own, so a figure of unassessed agents opens exactly those.
+NOT_ASSESSED = "unassessed"
+RISK_TIER_FILTER_CHOICES = [*RiskTier.choices, (NOT_ASSESSED, "Not assessed yet")]
+
+
+def risk_tier_q(values, field: str = "risk_tier") -> Q:
+    """Agents in any of the tiers named, ``unassessed`` standing for an empty tier."""
+    tiers = ["" if value == NOT_ASSESSED else value for value in values]
+    return Q(**{f"{field}__in": tiers})
+
+
+def mine_q(user, prefix: str = "") -> Q:
+    """Agents the user owns or helps maintain as a delegate."""
+    return Q(**{f"{prefix}owner": user}) | Q(**{f"{prefix}delegations__user": user})
+
+
 class AgentFilterSet(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", label="Search")
-    pattern = django_filters.MultipleChoiceFilter(choices=Pattern.choices)
-    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
-    lifecycle = django_filters.MultipleChoiceFilter(choices=Lifecycle.choices)
+    pattern = django_filters.MultipleChoiceFilter(widget=CHECKBOXES, choices=Pattern.choices)
+    risk_tier = django_filters.MultipleChoiceFilter(
+        widget=CHECKBOXES, choices=RISK_TIER_FILTER_CHOICES, method="filter_risk_tier", label="Risk tier"
+    )
+    lifecycle = django_filters.MultipleChoiceFilter(widget=CHECKBOXES, choices=Lifecycle.choices)
     business_unit = django_filters.ModelChoiceFilter(
         queryset=BusinessUnit.objects.all(),
         to_field_name="slug",
@@ -47,9 +71,14 @@ class AgentFilterSet(django_filters.FilterSet):
         label="Business unit (with its sub-units)",
     )
     owner = django_filters.CharFilter(field_name="owner__username", label="Owner (username)")
-    environment = django_filters.ChoiceFilter(choices=Environment.choices, method="filter_environment")
+    environment = django_filters.ChoiceFilter(
+        choices=Environment.choices, method="filter_environment", label="Runs in environment"
+    )
     external_facing = django_filters.BooleanFilter(label="External-facing")
-    orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive)")
+    orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive, not retired)")
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="Only agents I own or help maintain", widget=forms.CheckboxInput
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("name", "name"),
@@ -87,10 +116,19 @@ class AgentFilterSet(django_filters.FilterSet):
             return queryset
         return queryset.filter(**{f"runs_in_{value}": True})
 
+    def filter_risk_tier(self, queryset, name, value):
+        return queryset.filter(risk_tier_q(value)) if value else queryset
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.filter(pk__in=Agent.objects.filter(mine_q(user)).values("pk"))
+
     def filter_orphaned(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.filter(owner__is_active=not value)
+        return queryset.filter(ORPHANED) if value else queryset.exclude(ORPHANED)
 
 
 class AgentVersionFilterSet(django_filters.FilterSet):
@@ -103,8 +141,8 @@ class AgentVersionFilterSet(django_filters.FilterSet):
 
 
 class BusinessUnitFilterSet(django_filters.FilterSet):
-    parent = django_filters.CharFilter(field_name="parent__slug")
-    search = django_filters.CharFilter(method="filter_search")
+    parent = django_filters.CharFilter(field_name="parent__slug", label="Parent unit (slug)")
+    search = django_filters.CharFilter(method="filter_search", label="Search")
 
     class Meta:
         model = BusinessUnit
@@ -115,7 +153,7 @@ class BusinessUnitFilterSet(django_filters.FilterSet):
 
 
 class ToolFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search")
+    search = django_filters.CharFilter(method="filter_search", label="Search")
 
     class Meta:
         model = Tool

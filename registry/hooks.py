@@ -47,3 +47,18 @@ agent_retired_listeners: list[Callable] = []
 # an MCP server that found a difference in its tools, or the board's approval of it (governance raises
 # or resolves mcp_tool_changed).
 mcp_server_listeners: list[Callable] = []
+# "app_label.model" -> (user) -> QuerySet | None. An audit entry describes one object (its
+# target_type and target_id); it is shown only to whoever may see that object. Layers whose
+# objects are narrower than "whoever sees the agent" (evidence) register a callable that returns
+# the objects of that kind the user may view, or None when the user sees all of them that belong to
+# agents they see. ``AuditEventQuerySet.for_user`` applies every entry, so the agent page's
+# history, its API and every other read of the trail answer alike.
+audit_target_scopes: dict[str, Callable] = {}
+
+# (order, (user) -> url | None). Where a person lands after signing in: the first page an upper
+# layer claims for their role, lowest order first (administrators' overview, the board's queue,
+# leadership's portfolio); nobody claimed means the owner's desk, "My agents".
+landing_pages: list[tuple[int, Callable]] = []
+
+# event type -> label, for audit event types of upper layers (the history page's kind filter).
+audit_event_labels: dict[str, str] = {}

@@ -11,7 +11,7 @@ import sys
 import uuid
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 
@@ -50,6 +50,36 @@ class RequestIdMiddleware:
             audit.correlation_id_var.reset(token)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
+
+
+NUL = "\x00"
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+class RefuseNullCharactersMiddleware:
+    """A NUL character in the path is a 404, in a query parameter a 400 naming the parameter.
+
+    PostgreSQL cannot store or compare text holding NUL, so a lookup by such a
+    value (an agent key in the path, a unit slug in a filter) would otherwise
+    fail in the driver with a server error. Refused here once, for every view;
+    NUL in a request body is refused by the API's lookup fields
+    (``registry.api.fields.LookupField``) and by the form fields, with the
+    field named.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if NUL in request.path:
+            return page_not_found(request, Http404("No such page."))
+        bad = sorted({key for key, values in request.GET.lists() if NUL in key or any(NUL in v for v in values)})
+        if bad:
+            logger.info("refused a query string holding NUL: %s %s", request.method, request.path)
+            if wants_json(request):
+                return JsonResponse({key.replace(NUL, "\\0"): [NUL_MESSAGE] for key in bad}, status=400)
+            return render_without_database("400.html", request, 400)
+        return self.get_response(request)
 
 
 class RefusedAuditMiddleware:

@@ -7,11 +7,21 @@ by permission.
 
 from django.db import connection, models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from guardian.shortcuts import get_objects_for_user
+
+from registry.choices import Lifecycle
 
 
 def _can_act(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+# The one definition of an orphaned agent: its owner's account is inactive and the agent is not
+# retired (a retired agent needs no owner). The catalog's filter, the dashboard figure, the
+# snapshots and the orphaned_owner check all read it; portfolio.aggregates.counts_sql writes the
+# same condition in SQL, and tests/portfolio/test_figures_match_lists.py holds them together.
+ORPHANED = Q(owner__is_active=False) & ~Q(lifecycle=Lifecycle.RETIRED)
 
 
 class RestrictedQuerySet(models.QuerySet):
@@ -121,7 +131,8 @@ class AgentQuerySet(RestrictedQuerySet):
         return self.filter(lifecycle__in=["pilot", "production"])
 
     def orphaned(self):
-        return self.filter(owner__is_active=False)
+        """Agents whose owner's account is inactive, retired ones left out (see ``ORPHANED``)."""
+        return self.filter(ORPHANED)
 
     def search(self, text: str):
         """Full-text search over name, key and description.
@@ -185,11 +196,33 @@ class AuditEventQuerySet(RestrictedQuerySet):
     def _restrict(self, user, action: str):
         if action != "view":
             return self.none()
-        if user.has_perm("registry.view_auditevent"):
-            return self
         from registry.models import Agent
 
-        return self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
+        events = self
+        if not user.has_perm("registry.view_auditevent"):
+            events = self.filter(agent__in=Agent.objects.for_user(user, "view").values("pk"))
+        return events.narrowed_to_visible_targets(user)
+
+    def narrowed_to_visible_targets(self, user):
+        """Entries about an object the user may not see leave the trail they read.
+
+        An entry copies its object's fields (an evidence link, its file name and hash), so it is
+        shown under the same rule as the object: the layers owning narrower objects register their
+        rule in ``registry.hooks.audit_target_scopes``. Applied to global readers of the trail too
+        (an auditor without evidence rights reads the trail without the evidence).
+        """
+        from registry import hooks
+
+        events = self
+        for target_type, scope in hooks.audit_target_scopes.items():
+            visible = scope(user)
+            if visible is None:
+                continue
+            visible_ids = visible.annotate(_audit_target_id=Cast("pk", output_field=models.CharField())).values(
+                "_audit_target_id"
+            )
+            events = events.exclude(Q(target_type=target_type) & ~Q(target_id__in=visible_ids))
+        return events
 
 
 class HandoverQuerySet(RestrictedQuerySet):

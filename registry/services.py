@@ -264,6 +264,49 @@ def update_agent(agent: Agent, *, actor: User | None, expected_row_version: int 
     return current
 
 
+def lifecycle_path(from_state: str, to_state: str) -> list[str]:
+    """The shortest chain of allowed moves from one state to another (both included), [] if there is none."""
+    paths = {from_state: [from_state]}
+    frontier = [from_state]
+    while frontier:
+        step = []
+        for state in frontier:
+            for nxt in allowed_transitions(state):
+                if nxt not in paths:
+                    paths[nxt] = [*paths[state], nxt]
+                    step.append(nxt)
+        if to_state in paths:
+            return paths[to_state]
+        frontier = step
+    return []
+
+
+def _refused_move(agent: Agent, from_state: str, to_state: str, actor) -> list[str]:
+    """Why a move that skips steps is refused, and the way there in one answer: the allowed next
+    states, the path through the lifecycle, and what the target state's gate will ask for."""
+    label = Lifecycle(to_state).label
+    allowed = _and_list([Lifecycle(s).label for s in allowed_transitions(from_state)]) or "nowhere"
+    messages = [
+        f"An agent cannot move from {Lifecycle(from_state).label} straight to {label}; "
+        f"from {Lifecycle(from_state).label} it can move to {allowed}."
+    ]
+    path = lifecycle_path(from_state, to_state)
+    if len(path) > 2:
+        messages.append(f"The way to {label}: {' → '.join(Lifecycle(s).label for s in path)}.")
+    needed = [problem for guard in hooks.transition_guards for problem in guard(agent, to_state, actor)]
+    if needed:
+        messages.append(f"{label} will also need:")
+        messages.extend(needed)
+    return messages
+
+
+def _and_list(items: list[str]) -> str:
+    """ "a", "a or b", "a, b or c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
+
+
 def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason: str) -> Agent:
     """Move an agent along its lifecycle, checked against the allowed moves and the registered guards.
 
@@ -279,13 +322,7 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
         from_state = current.lifecycle
         rule = TRANSITIONS.get((from_state, to_state))
         if rule is None:
-            allowed = ", ".join(Lifecycle(s).label for s in allowed_transitions(from_state)) or "none"
-            raise ValidationError(
-                {
-                    "to_state": f"An agent cannot move from {Lifecycle(from_state).label} to "
-                    f"{Lifecycle(to_state).label}. Allowed from here: {allowed}."
-                }
-            )
+            raise ValidationError({"to_state": _refused_move(current, from_state, to_state, actor)})
         if actor is not None:
             may_change = can_change_agent(actor, current)
             may_board = is_board(actor)
@@ -295,8 +332,8 @@ def transition_agent(agent: Agent, to_state: str, *, actor: User | None, reason:
                 "change_or_board": may_change or may_board,
             }[rule]
             if not allowed_by_role:
-                who = {"change": "the owner, a delegate", "board": "the governance board"}.get(
-                    rule, "the owner, a delegate or the governance board"
+                who = {"change": "the agent's owner or a delegate", "board": "the governance board"}.get(
+                    rule, "the agent's owner, a delegate or the governance board"
                 )
                 raise PermissionDenied(f"Only {who} may move this agent to {Lifecycle(to_state).label}.")
         problems = []

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from registry import cards, hooks, services
+from registry.choices import AuditEventType
 from registry.exceptions import Conflict
 from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import (
@@ -33,6 +34,9 @@ from registry.models import Agent, AgentCard, AgentDelegate, ApiToken, AuditEven
 from registry.roles import is_board, is_platform_admin
 
 CATALOG_PAGE_SIZE = 25
+# The agent page shows the latest entries of its history; the history page holds the rest.
+HISTORY_ON_AGENT_PAGE = 20
+HISTORY_PAGE_SIZE = 50
 
 
 def get_agent_for_user(user, key: str, action: str = "view") -> Agent:
@@ -68,6 +72,16 @@ def home(request):
 
 
 @login_required
+def landing(request):
+    """Where each person lands after signing in: their role's work (see ``hooks.landing_pages``), else My agents."""
+    for _, page in sorted(hooks.landing_pages, key=lambda entry: entry[0]):
+        url = page(request.user)
+        if url:
+            return redirect(url)
+    return redirect("registry:home")
+
+
+@login_required
 def catalog(request):
     """Every agent the user may see, with search, filters, sorting and pagination."""
     base = Agent.objects.for_user(request.user).with_list_related()
@@ -92,7 +106,7 @@ def agent_detail(request, key):
     can_manage = services.can_manage_agent(user, agent)
     versions = agent.versions.prefetch_related("tool_grants__tool")[:10]
     delegates = AgentDelegate.objects.filter(agent=agent).select_related("user")
-    timeline = AuditEvent.objects.for_user(user).filter(agent=agent).order_by("-seq")[:100]
+    timeline = AuditEvent.objects.for_user(user).filter(agent=agent).order_by("-seq")[:HISTORY_ON_AGENT_PAGE]
     transitions = services.allowed_transitions(agent.lifecycle)
     panels = sorted(
         (panel for hook in hooks.agent_detail_panels if (panel := hook(request, agent))),
@@ -118,6 +132,41 @@ def agent_detail(request, key):
             "checklist": checklist if still_missing else None,
             "agent_card": AgentCard.objects.filter(agent=agent).first(),
             "checklist_missing": len(still_missing),
+        },
+    )
+
+
+def event_label(event_type: str) -> str:
+    """A readable name for an audit event type: the registry's and upper layers' labels, else the code in words."""
+    labels = {**dict(AuditEventType.choices), **hooks.audit_event_labels}
+    return labels.get(event_type) or event_type.replace(".", " ").replace("_", " ").capitalize()
+
+
+@login_required
+def agent_history(request, key):
+    """An agent's whole history, newest first, paginated and filterable by kind of event."""
+    agent = get_agent_for_user(request.user, key)
+    events = AuditEvent.objects.for_user(request.user).filter(agent=agent)
+    kinds = sorted(
+        ((t, event_label(t)) for t in events.order_by().values_list("event_type", flat=True).distinct()),
+        key=lambda pair: pair[1],
+    )
+    chosen = [k for k in request.GET.getlist("kind") if k in dict(kinds)]
+    if chosen:
+        events = events.filter(event_type__in=chosen)
+    page = Paginator(events.order_by("-seq"), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "registry/agent_history.html",
+        {
+            "nav": "catalog",
+            "agent": agent,
+            "page": page,
+            "kinds": kinds,
+            "chosen": chosen,
+            "query": query.urlencode(),
         },
     )
 

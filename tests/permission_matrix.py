@@ -23,7 +23,8 @@ module, so an app adds its pages and API endpoints without touching the test::
     COMMANDS = ["recompute_tiers"]   # management commands this app's tests call
 
 A :class:`Route` names a URL (``namespace:name`` as ``reverse`` takes it) and
-one HTTP method, with the status each persona must get. ``statuses(default,
+one HTTP method, with the status each persona must get (and, with ``withheld``,
+what some of them must not read in an answer they do get). ``statuses(default,
 **overrides)`` fills the nine personas (owner, delegate, employee, outsider,
 board, leadership, admin, service_account, anonymous). When a route is a write
 (``audit`` set), every persona that succeeds (status below 400, not anonymous)
@@ -85,6 +86,11 @@ class Route:
     label: str = ""
     # Extra query string for GETs (e.g. a search).
     query: dict = field(default_factory=dict)
+    # A read that shows restricted material: ``withheld(c)`` is a text (a secret link, a file name)
+    # that must appear in the answer of every persona who succeeds, except those in ``withheld_from``,
+    # whose answer must not contain it anywhere.
+    withheld: Callable | None = None
+    withheld_from: tuple[str, ...] = ()
 
     @property
     def is_api(self) -> bool:

@@ -26,6 +26,7 @@ from governance.models import (
     RiskPolicy,
     Waiver,
 )
+from registry.api.fields import LookupField
 from registry.api.serializers import DisplayMixin
 from registry.choices import Environment, Lifecycle, Pattern, RiskTier
 from registry.models import Agent, AgentVersion, BusinessUnit
@@ -35,7 +36,7 @@ def username(user) -> str | None:
     return user.username if user is not None else None
 
 
-class AgentKeyField(serializers.SlugRelatedField):
+class AgentKeyField(LookupField):
     """An agent by key, among the agents the requesting user may see."""
 
     def __init__(self, **kwargs):

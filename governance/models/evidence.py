@@ -15,6 +15,20 @@ def evidence_upload_to(instance, filename: str) -> str:
     return f"evidence/{instance.agent_id}/{instance.file_sha256}"
 
 
+# What a person reads when a second piece would wait for review (or stand accepted) beside the first.
+ONE_PER_CONTROL_MESSAGES = {
+    "submitted": "Evidence for this control is already waiting for the board's review; "
+    "wait for its decision or submit again to replace it.",
+    "accepted": "This control already has accepted evidence; the board accepts one piece per control at a time.",
+}
+ONE_PER_VERSION_MESSAGES = {
+    "submitted": "Evidence for this control and version is already waiting for the board's review; "
+    "wait for its decision or submit again to replace it.",
+    "accepted": "This control already has accepted evidence for this version; "
+    "the board accepts one piece per control and version at a time.",
+}
+
+
 class Evidence(models.Model):
     """One piece of evidence for one control of one agent: a link, an uploaded file or a written statement.
 
@@ -96,6 +110,7 @@ class Evidence(models.Model):
                     fields=["agent", "control_code"],
                     condition=Q(status=status, version__isnull=True),
                     name=f"evidence_one_{status}_per_control",
+                    violation_error_message=ONE_PER_CONTROL_MESSAGES[status],
                 )
                 for status in ("submitted", "accepted")
             ],
@@ -104,6 +119,7 @@ class Evidence(models.Model):
                     fields=["agent", "control_code", "version"],
                     condition=Q(status=status, version__isnull=False),
                     name=f"evidence_one_{status}_per_version",
+                    violation_error_message=ONE_PER_VERSION_MESSAGES[status],
                 )
                 for status in ("submitted", "accepted")
             ],

@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from governance.choices import NistFunction, Validity
 from governance.querysets import ControlQuerySet, RiskPolicyQuerySet
+from registry.choices import RISK_TIER_ORDER, RiskTier
 
 
 class RiskPolicy(models.Model):
@@ -46,6 +47,11 @@ class RiskPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Risk policy v{self.version}"
+
+    def cadence_rows(self) -> list[dict]:
+        """The cadences per tier in tier order (low to critical), each with the tier's label."""
+        rows = [{"tier": tier, "label": RiskTier(tier).label, **values} for tier, values in self.cadences.items()]
+        return sorted(rows, key=lambda row: RISK_TIER_ORDER.get(row["tier"], len(RISK_TIER_ORDER)))
 
 
 class Control(models.Model):

@@ -130,10 +130,13 @@ def submit_evidence(
         evidence.file_size = len(data)
         evidence.file_sha256 = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
-        evidence.full_clean(exclude=["file"])
+        evidence.full_clean(exclude=["file"], validate_constraints=False)
+        # A new submission replaces the one still waiting for review; the constraints are checked
+        # once it is out of the way (otherwise resubmitting would always be refused).
         Evidence.objects.select_for_update().filter(
             agent=agent, control_code=control.code, version=version, status=EvidenceStatus.SUBMITTED
         ).update(status=EvidenceStatus.SUPERSEDED)
+        evidence.validate_constraints(exclude={"file"})
         if data is not None:
             # Stored under its hash; the file is written only when the row is valid.
             evidence.file.save(evidence.file_sha256, ContentFile(data), save=False)

@@ -10,13 +10,14 @@ from rest_framework import serializers
 from portfolio import reports
 from portfolio.choices import DIMENSIONS
 from portfolio.models import MaturityAssessment, PatternMinimum
+from registry.api.fields import LookupField
 from registry.models import BusinessUnit
 
 
 class MaturityAssessmentSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:maturityassessment-detail")
     display = serializers.CharField(source="__str__", read_only=True)
-    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    business_unit = LookupField(slug_field="slug", queryset=BusinessUnit.objects.all())
     overall = serializers.IntegerField(read_only=True)
     ceiling = serializers.ListField(source="ceiling_dimensions", child=serializers.CharField(), read_only=True)
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from registry.api.fields import LookupField
 from registry.choices import Lifecycle, McpApproval, RiskTier, ToolAccess
 from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, HandoverProposal, McpServer, Tool, User
 from registry.services import EDITABLE_AGENT_FIELDS, EDITABLE_MCP_SERVER_FIELDS
@@ -26,9 +27,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 class BusinessUnitSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:businessunit-detail", lookup_field="slug")
-    parent = serializers.SlugRelatedField(
-        slug_field="slug", queryset=BusinessUnit.objects.all(), allow_null=True, required=False
-    )
+    parent = LookupField(slug_field="slug", queryset=BusinessUnit.objects.all(), allow_null=True, required=False)
 
     class Meta:
         model = BusinessUnit
@@ -179,8 +178,8 @@ class McpApproveSerializer(serializers.Serializer):
 class AgentSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:agent-detail", lookup_field="key")
     html_url = serializers.SerializerMethodField()
-    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
-    owner = serializers.SlugRelatedField(
+    business_unit = LookupField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    owner = LookupField(
         slug_field="username",
         queryset=User.objects.all(),
         required=False,
@@ -259,16 +258,16 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.Serializer):
-    new_owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
+    new_owner = LookupField(slug_field="username", queryset=User.objects.all())
     reason = serializers.CharField(max_length=2000)
 
 
 class DelegateSerializer(serializers.Serializer):
-    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
+    user = LookupField(slug_field="username", queryset=User.objects.all())
 
 
 class ToolGrantSerializer(serializers.ModelSerializer):
-    tool = serializers.SlugRelatedField(slug_field="key", queryset=Tool.objects.all())
+    tool = LookupField(slug_field="key", queryset=Tool.objects.all())
     access = serializers.ChoiceField(choices=ToolAccess.choices, default=ToolAccess.READ)
 
     class Meta:
@@ -278,7 +277,7 @@ class ToolGrantSerializer(serializers.ModelSerializer):
 
 class AgentVersionSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:agentversion-detail")
-    agent = serializers.SlugRelatedField(slug_field="key", queryset=Agent.objects.all())
+    agent = LookupField(slug_field="key", queryset=Agent.objects.all())
     tools = ToolGrantSerializer(source="tool_grants", many=True, required=False)
 
     class Meta:

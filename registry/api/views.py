@@ -383,12 +383,20 @@ class AgentViewSet(AuditEventSerializerMixin, viewsets.ModelViewSet):
         agent = services.confirm_card(self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=agent.pk)).data)
 
-    @extend_schema(responses={200: dict})
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        responses={200: dict},
+        parameters=[
+            OpenApiParameter("kind", str, many=True, description="Only entries of these event types (agent.changed…)")
+        ],
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request, key=None):
-        """The agent's audit trail, newest first."""
+        """The agent's audit trail, newest first; ``kind`` (repeatable) keeps only those event types."""
         agent = self.get_object()
         events = AuditEvent.objects.for_user(request.user).filter(agent=agent).order_by("-seq")
+        kinds = [kind for kind in request.query_params.getlist("kind") if kind]
+        if kinds:
+            events = events.filter(event_type__in=kinds)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(self.audit_rows(page))
 

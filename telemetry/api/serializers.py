@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from registry.api.fields import LookupField
 from registry.models import Agent, User
 from telemetry.models import DailyUsage, IdentityAlias, IngestToken, Sighting, TelemetrySource
 
@@ -18,9 +19,7 @@ class IngestTokenSerializer(serializers.ModelSerializer):
 class TelemetrySourceSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:telemetrysource-detail")
     display = serializers.CharField(source="__str__", read_only=True)
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
-    )
+    owner = LookupField(slug_field="username", queryset=User.objects.all(), required=False, allow_null=True)
     tokens = IngestTokenSerializer(many=True, read_only=True)
 
     class Meta:
@@ -101,7 +100,7 @@ class DailyUsageSerializer(serializers.ModelSerializer):
 class IdentityAliasSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:identityalias-detail")
     display = serializers.CharField(source="__str__", read_only=True)
-    agent = serializers.SlugRelatedField(slug_field="key", queryset=Agent.objects.all())
+    agent = LookupField(slug_field="key", queryset=Agent.objects.all())
 
     class Meta:
         model = IdentityAlias

@@ -97,3 +97,67 @@ def test_a_telemetry_source_created_without_a_kind_gets_the_default_kind(api_for
     response = api_for(admin).post("/api/v1/telemetry/sources/", {"name": "edge collector"}, format="json")
     assert response.status_code == 201, response.content[:200]
     assert response.json()["kind"] == "collector"
+
+
+# --- Lookup fields: a NUL character anywhere a row is named -----------------------------------
+
+
+def lookup_field_names() -> set[str]:
+    """The body fields that name another row (every LookupField of the API's serializers)."""
+    from rest_framework import serializers
+
+    from registry.api.fields import LookupField
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    names = set()
+    for cls in subclasses(serializers.Serializer):
+        if cls.__module__.split(".")[0] in ("registry", "telemetry", "governance", "portfolio"):
+            names |= {name for name, field in cls().fields.items() if isinstance(field, LookupField)}
+    return names
+
+
+LOOKUP_FIELDS = lookup_field_names()
+
+
+def with_nul(value):
+    return f"{value}\x00x" if isinstance(value, str) else "a\x00b"
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=2,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_refuses_nul_characters_in_every_lookup(case, caller):
+    """Generated requests with a NUL character put into every path parameter, query parameter and
+    body field that names a row: never a server error; a 404 for a path, a 400 naming the field else."""
+    headers, _ = caller
+    injected = None
+    if case.path_parameters:
+        case.path_parameters = {name: with_nul(value) for name, value in case.path_parameters.items()}
+        injected = "path"
+    elif isinstance(case.body, dict) and LOOKUP_FIELDS & set(case.body):
+        field = sorted(LOOKUP_FIELDS & set(case.body))[0]
+        case.body = {**case.body, field: with_nul(case.body[field])}
+        injected = field
+    elif case.query:
+        field = sorted(case.query)[0]
+        case.query = {**case.query, field: with_nul(case.query[field])}
+        injected = field
+    if injected is None:
+        return
+    response = case.call(headers=headers)
+    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code}"
+    if injected == "path":
+        assert response.status_code == 404, f"{case.method} {case.formatted_path}: {response.status_code}"
+    else:
+        assert response.status_code == 400, f"{case.method} {case.formatted_path}: {response.status_code}"
+        assert injected in response.json(), f"{case.method} {case.formatted_path}: {response.text[:200]}"

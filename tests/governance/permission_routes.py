@@ -72,6 +72,20 @@ def evidence_file(c) -> None:
     c.extra["evidence"] = services.submit_evidence(c.agent, "scope", actor=c.owner, kind="file", file=upload)
 
 
+SECRET_EVIDENCE_LINK = "https://vault.example.com/security-review?token=s3cr3t-evidence-token"
+# Evidence is hidden from people who neither maintain the agent nor hold a governance view role,
+# and so are its audit entries (the link, file name, hash and summary they copy).
+EVIDENCE_WITHHELD_FROM = ("employee", "outsider")
+
+
+def linked_evidence_accepted(c) -> None:
+    """Evidence with a token in its link, submitted and accepted: two audit entries about it."""
+    evidence = services.submit_evidence(
+        c.agent, "scope", actor=c.owner, kind="link", url=SECRET_EVIDENCE_LINK, summary="Pen-test report"
+    )
+    services.accept_evidence(evidence, actor=c.board, reason="Read it: s3cr3t-review-note")
+
+
 def open_review(c) -> None:
     c.extra["review"] = services.request_release_review(c.agent, c.version, "staging", actor=c.owner)
 
@@ -205,9 +219,62 @@ ROUTES = [
         data=lambda c, user: {"action": "keep", "reason": "Used at year end only"},
         audit="dormant.kept",
     ),
+    # The agent's history shows the audit entries about its evidence only to those who see the evidence.
+    Route(
+        "registry:agent-detail",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence history",
+        withheld=lambda c: "s3cr3t-evidence-token",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
+    Route(
+        "registry:agent-detail",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence review note",
+        withheld=lambda c: "s3cr3t-review-note",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
+    Route(
+        "registry:agent-history",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence history",
+        withheld=lambda c: "s3cr3t-evidence-token",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
+    Route(
+        "api:agent-history",
+        "GET",
+        API_AGENT_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence history",
+        withheld=lambda c: "s3cr3t-evidence-token",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
+    Route(
+        "api:agent-history",
+        "GET",
+        API_AGENT_READ,
+        kwargs=key,
+        setup=linked_evidence_accepted,
+        label="evidence review note",
+        withheld=lambda c: "s3cr3t-review-note",
+        withheld_from=EVIDENCE_WITHHELD_FROM,
+    ),
     # --- Pages -------------------------------------------------------------------------
     Route("governance:owe", "GET", PAGE_READ),
     Route("governance:queue", "GET", statuses(403, board=200, anonymous=302)),
+    Route("governance:index", "GET", statuses(302)),
+    Route("governance:overview", "GET", statuses(403, admin=200, anonymous=302)),
     Route("governance:controls", "GET", PAGE_READ),
     Route("governance:agent", "GET", AGENT_PAGE_READ, kwargs=key),
     Route("governance:assessment-submit", "GET", OWNER_SIDE_PAGE, kwargs=key),

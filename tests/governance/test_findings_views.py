@@ -105,3 +105,41 @@ def test_the_agent_page_lists_its_open_findings(client_for, owner, finding):
     response = client_for(owner).get(f"/agents/{finding.agent.key}/")
     assert b"Open findings" in response.content
     assert finding.summary.encode() in response.content
+
+
+def test_the_list_puts_the_most_serious_first_then_the_oldest(client_for, board, make_agent):
+    # given
+    now = timezone.now()
+    agents = [make_agent(key=f"hr.sorted-{i}") for i in range(4)]
+    rows = [
+        ("low", 30, agents[0]),
+        ("critical", 1, agents[1]),
+        ("high", 2, agents[2]),
+        ("critical", 5, agents[3]),
+    ]
+    for severity, days, agent in rows:
+        Finding.objects.create(
+            kind="control_gap",
+            severity=severity,
+            agent=agent,
+            summary=f"{severity} {days}d",
+            opened_at=now - timedelta(days=days),
+        )
+    # when
+    page = client_for(board).get("/governance/findings/")
+    # then
+    assert [f.summary for f in page.context["page"]] == ["critical 5d", "critical 1d", "high 2d", "low 30d"]
+    newest = client_for(board).get("/governance/findings/", {"sort": "newest"})
+    assert [f.summary for f in newest.context["page"]][0] == "critical 1d"
+
+
+def test_the_filters_show_every_option_as_a_checkbox(client_for, board):
+    html = client_for(board).get("/governance/findings/").content.decode()
+    for kind in ("shadow_agent", "orphaned_owner", "incident_report_due"):
+        assert f'type="checkbox" name="kind" value="{kind}"' in html
+    assert '<select name="kind"' not in html
+    assert "<legend>Severity</legend>" in html
+    catalog = client_for(board).get("/agents/").content.decode()
+    for name, value in (("pattern", "ai_first"), ("risk_tier", "unassessed"), ("lifecycle", "retired")):
+        assert f'type="checkbox" name="{name}" value="{value}"' in catalog
+    assert "multiple" not in catalog

@@ -7,6 +7,7 @@ from django.urls import reverse
 from governance import gate, services
 from governance.models import Release
 from registry import services as registry_services
+from registry.choices import Lifecycle
 from registry.models import AuditEvent
 from telemetry import hooks as telemetry_hooks
 from telemetry.models import MonitoringState
@@ -236,3 +237,23 @@ def test_releasing_a_new_version_to_production_passes_the_same_gate(
     services.deploy_release(release, actor=owner)
     release.refresh_from_db()
     assert release.deployed_at is not None
+
+
+def test_a_proposed_agent_asked_straight_to_production_learns_the_way_and_the_gate_in_one_answer(
+    agent, owner, client_for
+):
+    # when
+    with pytest.raises(ValidationError) as exc:
+        registry_services.transition_agent(agent, Lifecycle.PRODUCTION, actor=owner, reason="Launch")
+    # then: the allowed next states, the path, and what production will need
+    messages = exc.value.message_dict["to_state"]
+    assert "from Proposed it can move to In review or Retired" in messages[0]
+    assert "The way to Production: Proposed → In review → Approved → Production." in messages
+    assert "Production will also need:" in messages
+    assert "A risk assessment confirmed by the governance board." in messages
+    assert any(m.startswith("Control ") for m in messages)
+    # and the page says the same beside the form
+    page = client_for(owner).post(
+        f"/agents/{agent.key}/transition/", {"to_state": "production", "reason": "Launch"}, follow=True
+    )
+    assert "A risk assessment confirmed by the governance board." in page.content.decode()

@@ -459,3 +459,28 @@ def test_a_policy_that_cannot_score_is_refused(admin):
             RiskPolicy.objects.current(), actor=admin, notes="n", changes={"thresholds": {"medium": 9, "high": 8}}
         )
     assert RiskPolicy.objects.count() == 1
+
+
+def test_submitting_again_replaces_the_evidence_still_waiting_for_review(agent, owner):
+    # given
+    first = services.submit_evidence(agent, "scope", actor=owner, kind="statement", statement="Draft scope.")
+    # when
+    second = services.submit_evidence(agent, "scope", actor=owner, kind="statement", statement="Final scope.")
+    # then
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("superseded", "submitted")
+
+
+def test_a_second_waiting_piece_is_refused_in_a_sentence(agent, owner):
+    # given: a piece waiting for review
+    services.submit_evidence(agent, "scope", actor=owner, kind="statement", statement="Scope.")
+    twin = Evidence(
+        agent=agent, control_code="scope", kind="statement", statement="Again.", status="submitted", submitted_by=owner
+    )
+    # when
+    with pytest.raises(ValidationError) as exc:
+        twin.validate_constraints()
+    # then
+    message = " ".join(exc.value.messages)
+    assert "Constraint" not in message
+    assert "Evidence for this control is already waiting for the board's review" in message

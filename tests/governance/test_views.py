@@ -1,5 +1,6 @@
 """Governance pages: the owner's workspace, the board's queue, the compliance panel and file serving."""
 
+import re
 from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -108,3 +109,14 @@ def test_an_oversized_upload_on_the_page_shows_the_limit_next_to_the_field(
     )
     assert response.status_code == 200
     assert "the limit is 10 bytes" in response.content.decode()
+
+
+def test_the_controls_page_lists_tiers_in_order_with_singular_units(client_for, employee):
+    # when
+    html = client_for(employee).get(reverse("governance:controls")).content.decode()
+    # then: low, medium, high, critical, and the critical tier's one hour said as such
+    assert re.findall(r'data-tier="(\w+)"', html) == ["low", "medium", "high", "critical"]
+    critical = html.split('data-tier="critical"')[1].split("</tr>")[0]
+    assert "1 hour<" in critical
+    assert "1 hours" not in html
+    assert "2 hours" in critical

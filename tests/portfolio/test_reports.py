@@ -52,8 +52,8 @@ def test_headline_counts_open_findings_shadow_agents_overdue_reviews_and_complia
     assert head.reviews_overdue.value == 1
     assert head.compliant_production_agents == 1
     assert head.compliant_percent.value == 33.3
-    assert head.open_findings.url == "/governance/findings/?state=open"
-    assert head.reviews_overdue.url == "/governance/findings/?kind=review_overdue&state=open"
+    assert head.open_findings.url == "/governance/findings/?subject=agent&state=open"
+    assert head.reviews_overdue.url == "/governance/findings/?subject=agent&kind=review_overdue&state=open"
 
 
 def test_compliance_is_unknown_until_the_control_gap_check_has_run(full):
@@ -69,7 +69,7 @@ def test_findings_figures_follow_the_unit_filter(full, world):
     head = reports.headline(full, PortfolioFilter(business_unit=world.hr))
     assert head.open_findings.value == 2
     assert head.reviews_overdue.value == 1
-    assert head.open_findings.url == "/governance/findings/?business_unit=hr&state=open"
+    assert head.open_findings.url == "/governance/findings/?subject=agent&business_unit=hr&state=open"
 
 
 def test_a_unit_filter_includes_its_sub_units(full, world):

@@ -159,6 +159,8 @@ ROUTES = [
     Route("admin:index", "GET", statuses(302, admin=200)),
     # --- Pages -------------------------------------------------------------------------
     Route("registry:home", "GET", PAGE_READ),
+    # Everyone signed in is sent on to their role's page (tests/governance/test_landing.py says where).
+    Route("registry:landing", "GET", statuses(302)),
     Route("registry:catalog", "GET", PAGE_READ),
     Route("registry:catalog", "GET", PAGE_READ, label="search", query={"search": "leave", "lifecycle": "proposed"}),
     Route("registry:people-search", "GET", PAGE_READ, query={"q": "er"}),
@@ -290,6 +292,7 @@ ROUTES = [
         audit="agent.created",
     ),
     Route("registry:agent-detail", "GET", AGENT_PAGE_READ, kwargs=agent_key),
+    Route("registry:agent-history", "GET", AGENT_PAGE_READ, kwargs=agent_key),
     Route("registry:agent-edit", "GET", AGENT_PAGE_CHANGE, kwargs=agent_key),
     Route(
         "registry:agent-edit",

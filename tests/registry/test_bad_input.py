@@ -123,7 +123,11 @@ def test_api_unknown_agent_key_on_an_action_is_404(api_for, owner, unchanged):
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({"to_state": "production", "reason": "Launch"}, "to_state", "cannot move from Proposed to Production"),
+        (
+            {"to_state": "production", "reason": "Launch"},
+            "to_state",
+            "cannot move from Proposed straight to Production",
+        ),
         ({"to_state": "launched", "reason": "Launch"}, "to_state", '"launched" is not a valid choice.'),
         ({"to_state": "in_review"}, "reason", "This field is required."),
         ({"to_state": "in_review", "reason": "  "}, "reason", "This field may not be blank."),
@@ -321,7 +325,7 @@ def test_html_illegal_transition_is_shown_as_an_error(client_for, owner, agent, 
         f"/agents/{agent.key}/transition/", {"to_state": "production", "reason": "Launch"}, follow=True
     )
     assert response.status_code == 200
-    assert "cannot move from Proposed to Production" in response.content.decode()
+    assert "cannot move from Proposed straight to Production" in response.content.decode()
 
 
 def test_html_transition_without_a_reason_is_shown_as_an_error(client_for, owner, agent, unchanged):
@@ -390,3 +394,84 @@ def test_html_version_with_a_duplicate_label_is_a_form_error(client_for, owner, 
     )
     assert response.status_code == 200
     assert "already has a version with this label" in " ".join(response.context["form"].errors["label"])
+
+
+# --- NUL characters in lookups: refused once, for every lookup field ------------------------------
+
+NUL_REFERENCES = [
+    ("/api/v1/agent-versions/", "agent"),
+    ("/api/v1/agents/", "business_unit"),
+    ("/api/v1/evidence/", "agent"),
+    ("/api/v1/maturity-assessments/", "business_unit"),
+    ("/api/v1/reviews/", "agent"),
+    ("/api/v1/risk-assessments/", "agent"),
+    ("/api/v1/waivers/", "agent"),
+    ("/api/v1/incidents/", "agent"),
+]
+
+
+@pytest.mark.parametrize(("path", "field"), NUL_REFERENCES)
+def test_a_nul_character_in_a_reference_is_a_400_naming_the_field(api_for, admin, agent, path, field):
+    # when
+    response = api_for(admin).post(path, {field: "a\x00b"}, format="json")
+    # then
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()[field] == ["Null characters are not allowed."]
+
+
+def test_a_nul_character_in_a_nested_reference_is_a_400(api_for, owner, agent):
+    body = {"agent": agent.key, "label": "2.0.0", "tools": [{"tool": "crm\x00", "access": "read"}]}
+    response = api_for(owner).post("/api/v1/agent-versions/", body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert "Null characters are not allowed." in json.dumps(response.json()["tools"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/agents/a%00b/", "/api/v1/business-units/a%00b/", "/agents/a%00b/"])
+def test_a_nul_character_in_the_path_is_a_404(api_for, client_for, owner, agent, path):
+    client = api_for(owner) if path.startswith("/api/") else client_for(owner)
+    assert client.get(path).status_code == 404
+
+
+def test_a_nul_character_in_a_query_parameter_is_a_400_naming_it(api_for, client_for, owner, agent):
+    # API: JSON naming the parameter
+    response = api_for(owner).get("/api/v1/agents/?business_unit=a%00b&search=ok")
+    assert response.status_code == 400
+    assert response.json() == {"business_unit": ["Null characters are not allowed."]}
+    # pages: the bad-request page, not a server error
+    page = client_for(owner).get("/agents/?owner=x%00")
+    assert page.status_code == 400
+    assert b"Bad request" in page.content
+
+
+def test_every_writable_reference_of_the_api_is_a_lookup_field():
+    """Guard: a serializer that names another row by slug or key must use the shared LookupField,
+    which refuses NUL characters and non-text values as a 400 on the field (primary keys are fine)."""
+    import importlib
+    import pkgutil
+
+    from rest_framework import relations, serializers
+
+    from registry.api.fields import LookupField
+
+    for app in ("registry", "telemetry", "governance", "portfolio"):
+        package = importlib.import_module(f"{app}.api")
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{app}.api.{module.name}")
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    checked = 0
+    for cls in set(subclasses(serializers.Serializer)):
+        if cls.__module__.split(".")[0] not in ("registry", "telemetry", "governance", "portfolio"):
+            continue
+        for name, field in cls().fields.items():
+            relation = field.child_relation if isinstance(field, relations.ManyRelatedField) else field
+            if isinstance(relation, relations.RelatedField) and not field.read_only:
+                checked += 1
+                # Primary keys are integers: converted before any query, a NUL is already a 400 there.
+                safe = (LookupField, relations.PrimaryKeyRelatedField)
+                assert isinstance(relation, safe), f"{cls.__module__}.{cls.__name__}.{name}"
+    assert checked >= 10

@@ -168,6 +168,13 @@ def test_permission_matrix(route, persona, matrix):
     if persona == "anonymous" and expected == 302 and not route.name.startswith(("login", "logout")):
         login_url = "/admin/login/" if route.name.startswith("admin:") else reverse(settings.LOGIN_URL)
         assert response["Location"].startswith(login_url)
+    if route.withheld is not None and expected < 400 and persona != "anonymous":
+        secret = route.withheld(matrix)
+        shown = secret in response.content.decode()
+        if persona in route.withheld_from:
+            assert not shown, f"{route.id} as {persona} showed {secret!r}"
+        else:
+            assert shown, f"{route.id} as {persona} should show {secret!r}"
     written = list(AuditEvent.objects.filter(seq__gt=seq_before).values_list("event_type", flat=True))
     # Sign-in, sign-out and refusals are security records of the request itself
     # (registry/auth_audit.py), not writes of the route: checked apart.

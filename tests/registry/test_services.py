@@ -305,8 +305,9 @@ def test_every_other_move_is_refused_with_the_allowed_ones(agent, admin, from_st
     with pytest.raises(ValidationError) as exc:
         services.transition_agent(agent, to_state, actor=admin, reason="Because")
     message = exc.value.message_dict["to_state"][0]
-    assert f"cannot move from {Lifecycle(from_state).label} to {Lifecycle(to_state).label}" in message
-    assert "Allowed from here:" in message
+    assert f"cannot move from {Lifecycle(from_state).label} straight to {Lifecycle(to_state).label}" in message
+    allowed = [Lifecycle(s).label for s in services.allowed_transitions(from_state)]
+    assert all(label in message for label in allowed)
     agent.refresh_from_db()
     assert agent.lifecycle == from_state
     assert events_since(seq) == []
@@ -328,7 +329,9 @@ def test_only_the_board_approves(agent, owner, admin, board):
 def test_the_board_may_suspend_but_not_release(agent, board, registry_rules_only):
     put_in_state(agent, Lifecycle.PRODUCTION)
     services.transition_agent(agent, Lifecycle.SUSPENDED, actor=board, reason="Incident")
-    with pytest.raises(PermissionDenied, match="Only the owner, a delegate may move this agent to Production"):
+    with pytest.raises(
+        PermissionDenied, match="Only the agent's owner or a delegate may move this agent to Production"
+    ):
         services.transition_agent(agent, Lifecycle.PRODUCTION, actor=board, reason="Fixed")
 
 
@@ -816,3 +819,15 @@ def test_an_owner_cannot_be_turned_into_a_service_account(agent, owner, admin):
         services.update_user(owner, actor=admin, kind=UserKind.SERVICE)
     owner.refresh_from_db()
     assert owner.kind == UserKind.PERSON
+
+
+def test_a_move_that_skips_steps_names_the_way_there(agent, owner):
+    # when
+    with pytest.raises(ValidationError) as exc:
+        services.transition_agent(agent, Lifecycle.PRODUCTION, actor=owner, reason="Launch")
+    # then
+    messages = exc.value.message_dict["to_state"]
+    assert messages[0] == (
+        "An agent cannot move from Proposed straight to Production; from Proposed it can move to In review or Retired."
+    )
+    assert messages[1] == "The way to Production: Proposed → In review → Approved → Production."

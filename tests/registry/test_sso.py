@@ -113,7 +113,8 @@ def test_it_creates_signs_in_and_maps_roles_for_a_new_person(client, sso_on, uni
 
     # then she has an account with her provider profile and the mapped roles, and is signed in
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    # (and lands on her roles' work: board and administrator, so the operations overview)
+    assert response["Location"] == "/start/"
     alice = User.objects.get(username="alice")
     assert (alice.email, alice.first_name, alice.last_name) == ("alice@example.org", "Alice", "Adams")
     assert sorted(alice.groups.values_list("name", flat=True)) == sorted([Role.BOARD, Role.PLATFORM_ADMIN])

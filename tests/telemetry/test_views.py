@@ -1,5 +1,6 @@
 """Telemetry pages: sources for administrators, and the triage of unknown agents."""
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -87,3 +88,16 @@ def test_the_agent_page_shows_its_telemetry(client_for, owner, agent, source):
     response = client_for(owner).get(f"/agents/{agent.key}/")
     assert b"Runtime telemetry" in response.content
     assert b"1 invocations" in response.content
+
+
+def test_the_nav_item_is_named_for_the_page_it_opens(client_for, board):
+    # given
+    html = client_for(board).get("/").content.decode()
+    nav = html.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    # when: the entry pointing at the unknown agents list
+    entry = re.search(r'<a href="/telemetry/unknown-agents/"[^>]*>([^<]+)</a>', nav)
+    # then
+    assert entry is not None
+    assert entry.group(1) == "Unknown agents"
+    page = client_for(board).get("/telemetry/unknown-agents/").content.decode()
+    assert "<h1>Unknown agents</h1>" in page

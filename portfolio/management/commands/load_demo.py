@@ -51,6 +51,9 @@ class Command(BaseCommand):
             self._step("owner continuity", governance_demo.continuity)
         for label in TOP_LAYERS:
             self._layer(label)
+        if governance_demo is not None:
+            # After the checks ran once: a delivery that gave up, for the administrators' overview.
+            self._step("governance operations", governance_demo.operations_examples)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
 
     def _layer(self, label: str) -> None:
