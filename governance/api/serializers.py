@@ -496,7 +496,7 @@ class AttestationCampaignSerializer(DisplayMixin, serializers.ModelSerializer):
     """An attestation campaign. POST opens one (board): its scope is fixed then, one row per agent."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:attestationcampaign-detail")
-    units = serializers.SlugRelatedField(
+    units = LookupField(
         source="scope_units", slug_field="slug", many=True, required=False, queryset=BusinessUnit.objects.all()
     )
     tiers = serializers.ListField(

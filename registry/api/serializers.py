@@ -99,8 +99,8 @@ class McpServerSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:mcpserver-detail", lookup_field="key")
     html_url = serializers.SerializerMethodField()
     endpoint = serializers.URLField(source="url", max_length=500, help_text="The server's MCP endpoint.")
-    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
-    owner = serializers.SlugRelatedField(
+    business_unit = LookupField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    owner = LookupField(
         slug_field="username",
         queryset=User.objects.all(),
         required=False,
@@ -340,5 +340,5 @@ class HandoverNoteSerializer(serializers.Serializer):
 
 
 class HandoverReassignSerializer(serializers.Serializer):
-    proposed_to = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.eligible_owners())
+    proposed_to = LookupField(slug_field="username", queryset=User.objects.eligible_owners())
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry import manifests, services
+from registry.api.fields import LookupField
 from registry.api.permissions import GlobalModelWritePermission
 from registry.api.serializers import (
     AgentSerializer,
@@ -150,8 +151,8 @@ class CardSourceSerializer(serializers.Serializer):
 
 class CardRegisterSerializer(CardSourceSerializer):
     key = serializers.CharField(max_length=100)
-    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False)
-    business_unit = serializers.SlugRelatedField(slug_field="slug", queryset=BusinessUnit.objects.all())
+    owner = LookupField(slug_field="username", queryset=User.objects.all(), required=False)
+    business_unit = LookupField(slug_field="slug", queryset=BusinessUnit.objects.all())
     pattern = serializers.ChoiceField(choices=Pattern.choices)
     autonomy_level = serializers.ChoiceField(choices=AutonomyLevel.choices)
     data_classification = serializers.ChoiceField(choices=DataClassification.choices)
