@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "registry",
     "telemetry",
     "governance",
+    "runtime",
     "portfolio",
 ]
 
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Refuses telemetry ingest tokens anywhere but the ingest endpoints (403), before sessions load.
     "telemetry.middleware.IngestTokenScopeMiddleware",
+    # Refuses gateway decision credentials anywhere but the AuthZEN decision endpoints (403).
+    "runtime.middleware.GatewayCredentialScopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -382,6 +385,15 @@ PORTFOLIO_EXPORT_CHUNK_SIZE = envint("PORTFOLIO_EXPORT_CHUNK_SIZE", 2000)
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
+
+# --- Runtime decisions (AuthZEN) -------------------------------------------------
+# How often (ms) a worker compares its decision snapshot's version with the database's: a stop is
+# in force everywhere within this interval plus one rebuild.
+RUNTIME_VERSION_CHECK_SECONDS = envint("RUNTIME_VERSION_CHECK_MS", 500) / 1000
+# Rebuild a snapshot at least this often whatever the version says (findings, monitoring deadlines).
+RUNTIME_SNAPSHOT_MAX_AGE_SECONDS = envint("RUNTIME_SNAPSHOT_MAX_AGE_SECONDS", 60)
+# How often (ms) a worker writes its buffered decision log (denials, allows, sightings) in bulk.
+RUNTIME_LOG_FLUSH_SECONDS = envint("RUNTIME_LOG_FLUSH_MS", 1000) / 1000
 
 # --- Findings and notifications ---------------------------------------------------
 # Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).

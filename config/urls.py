@@ -24,6 +24,8 @@ urlpatterns = [
     path("telemetry/", include("telemetry.urls")),
     path("governance/", include("governance.urls")),
     path("portfolio/", include("portfolio.urls")),
+    # AuthZEN decision API and its metadata, at the root where enforcement points look.
+    path("", include("runtime.urls")),
     path("", include("registry.urls")),
 ]
 

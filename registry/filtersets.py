@@ -50,6 +50,7 @@ class AgentFilterSet(django_filters.FilterSet):
     environment = django_filters.ChoiceFilter(choices=Environment.choices, method="filter_environment")
     external_facing = django_filters.BooleanFilter(label="External-facing")
     orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive)")
+    stopped = django_filters.BooleanFilter(method="filter_stopped", label="Stopped (a stop in force)")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("name", "name"),
@@ -75,6 +76,11 @@ class AgentFilterSet(django_filters.FilterSet):
             "environment",
             "external_facing",
         ]
+
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)
@@ -110,6 +116,11 @@ class BusinessUnitFilterSet(django_filters.FilterSet):
         model = BusinessUnit
         fields = ["parent", "search"]
 
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
+
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
 
@@ -120,6 +131,11 @@ class ToolFilterSet(django_filters.FilterSet):
     class Meta:
         model = Tool
         fields = ["supports_write", "system", "search"]
+
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value))

@@ -33,3 +33,7 @@ agent_detail_panels: list[Callable] = []
 
 # (request, agent) -> list of {"label": str, "url": str}. Extra action links on the agent page.
 agent_detail_actions: list[Callable] = []
+
+# (stop, event: "started" | "lifted", actor) -> None. Called inside the stop's transaction, after
+# it is saved and audited (the runtime snapshot's version, the agent.stopped webhook).
+stop_listeners: list[Callable] = []

@@ -13,6 +13,9 @@ urlpatterns = [
     path("agents/<str:key>/transfer/", views.agent_transfer, name="agent-transfer"),
     path("agents/<str:key>/delegates/", views.agent_delegates, name="agent-delegates"),
     path("agents/<str:key>/versions/new/", views.version_create, name="version-create"),
+    path("agents/<str:key>/stop/", views.agent_stop, name="agent-stop"),
+    path("stops/", views.stop_list, name="stop-list"),
+    path("stops/<int:pk>/lift/", views.stop_lift, name="stop-lift"),
     path("people/", views.people_search, name="people-search"),
     path("profile/", views.profile, name="profile"),
 ]

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.transactional",
     "tests.telemetry.fixtures",
     "tests.governance.fixtures",
+    "tests.runtime.fixtures",
     "tests.portfolio.fixtures",
 ]
 

@@ -12,6 +12,7 @@ _BADGES = {
     "risk_tier": (choices.RiskTier, choices.RISK_TIER_COLORS),
     "pattern": (choices.Pattern, choices.PATTERN_COLORS),
     "data_classification": (choices.DataClassification, choices.DATA_CLASSIFICATION_COLORS),
+    "stop_scope": (choices.StopScope, choices.STOP_SCOPE_COLORS),
 }
 
 # Extra vocabularies registered by upper layers: name -> (enum class, colour map).

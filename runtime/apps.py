@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+
+
+class RuntimeConfig(AppConfig):
+    name = "runtime"
+    verbose_name = "Runtime control plane"
+
+    def ready(self):
+        from registry import hooks as registry_hooks
+        from registry.roles import ROLE_PERMISSIONS, Role
+        from registry.templatetags.registry_tags import EXTRA_BADGES
+        from runtime import choices, panels, versioning
+
+        versioning.connect_signals()
+        if versioning.on_stop not in registry_hooks.stop_listeners:
+            registry_hooks.stop_listeners.append(versioning.on_stop)
+            registry_hooks.agent_detail_panels.append(panels.decisions_panel)
+        ROLE_PERMISSIONS[Role.BOARD].extend(["runtime.view_gatewaycredential", "runtime.view_denialrecord"])
+        ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
+            [
+                "runtime.view_gatewaycredential",
+                "runtime.add_gatewaycredential",
+                "runtime.change_gatewaycredential",
+                "runtime.view_denialrecord",
+                "runtime.view_runtimepolicy",
+                "runtime.change_runtimepolicy",
+            ]
+        )
+        EXTRA_BADGES.update({"reason_code": (choices.ReasonCode, choices.REASON_CODE_COLORS)})
