@@ -119,7 +119,11 @@ class AgentQuerySet(RestrictedQuerySet):
             | models.Exists(in_force.filter(scope="pattern", pattern=models.OuterRef("pattern")))
             | models.Exists(
                 in_force.filter(scope="business_unit")
-                .annotate(agent_path=models.OuterRef("business_unit__path"))
+                .annotate(
+                    agent_path=models.ExpressionWrapper(
+                        models.OuterRef("business_unit__path"), output_field=models.CharField()
+                    )
+                )
                 .filter(agent_path__startswith=models.F("business_unit__path"))
             )
         )

@@ -12,11 +12,13 @@ from registry import services as registry_services
 
 
 @pytest.fixture(autouse=True)
-def _fresh_decision_snapshot():
+def _fresh_decision_snapshot(settings):
     """Every test starts with no snapshot and an empty decision log buffer: the version number of a
-    rolled-back test can repeat in the next one, which must not find the old snapshot."""
+    rolled-back test can repeat in the next one, which must not find the old snapshot. Tests check
+    the version on every decision (production: every 0.5 s); the query-count test sets it back."""
     from runtime import log, snapshot
 
+    settings.RUNTIME_VERSION_CHECK_SECONDS = 0
     snapshot.reset()
     log._take()
     yield
@@ -77,13 +79,27 @@ def put_in(board):
         agent.save()  # through the model, so the decision version moves as a service's save would
         if version is not None:
             review = Review.objects.create(
-                agent=agent, kind="release", version=version, environment=environment, status="decided",
-                decision="approve", decision_reason="Checked.", decided_by=board, decided_at=now,
-                requested_by=agent.owner, requested_at=now, policy_id=_policy_id(),
+                agent=agent,
+                kind="release",
+                version=version,
+                environment=environment,
+                status="decided",
+                decision="approve",
+                decision_reason="Checked.",
+                decided_by=board,
+                decided_at=now,
+                requested_by=agent.owner,
+                requested_at=now,
+                policy_id=_policy_id(),
             )
             Release.objects.create(
-                agent=agent, version=version, environment=environment, review=review, approved_by=board,
-                approved_at=now, deployed_at=now if deployed else None,
+                agent=agent,
+                version=version,
+                environment=environment,
+                review=review,
+                approved_by=board,
+                approved_at=now,
+                deployed_at=now if deployed else None,
             )
         return agent
 
@@ -100,8 +116,12 @@ def _policy_id():
 def released(agent, owner, tool, write_tool, put_in):
     """The agent in production with version 1.0.0 (tool: read, write_tool: write) released there."""
     version = registry_services.create_version(
-        agent, actor=owner, tools=[(tool, "read"), (write_tool, "write")], label="1.0.0",
-        model_provider="openai", model_name="gpt-5",
+        agent,
+        actor=owner,
+        tools=[(tool, "read"), (write_tool, "write")],
+        label="1.0.0",
+        model_provider="openai",
+        model_name="gpt-5",
     )
     put_in(agent, "production", version)
     return agent

@@ -98,7 +98,10 @@ def test_evaluations_without_items_answer_as_one_evaluation(decide, released):
     [
         ({"action": {"name": "run"}, "resource": {"type": "environment", "id": "production"}}, "subject"),
         ({"subject": {"type": "agent"}, "action": {"name": "run"}, "resource": {"type": "x", "id": "y"}}, "subject.id"),
-        ({"subject": {"type": "agent", "id": 5}, "action": {"name": "run"}, "resource": {"type": "x", "id": "y"}}, "subject.id"),
+        (
+            {"subject": {"type": "agent", "id": 5}, "action": {"name": "run"}, "resource": {"type": "x", "id": "y"}},
+            "subject.id",
+        ),
         ({"subject": {"type": "agent", "id": "a"}, "action": "run", "resource": {"type": "x", "id": "y"}}, "action"),
         (
             {**ask("a"), "context": {"environment": "moon"}},
