@@ -127,6 +127,7 @@ def test_bad_json_and_bad_batch_items_are_400s(decide, db):
     response = decide({"evaluations": [{"subject": {"type": "agent", "id": "a"}}, 3]}, path="/access/v1/evaluations")
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert "evaluations[0].action" in errors and "evaluations[1]" in errors
+    assert "evaluations[0].action" in errors
+    assert "evaluations[1]" in errors
     bad_option = decide({**ask("a"), "options": {"evaluations_semantic": "sometimes"}}, path="/access/v1/evaluations")
     assert "options.evaluations_semantic" in bad_option.json()["errors"]

@@ -222,8 +222,9 @@ def test_an_amount_over_the_agent_s_threshold_needs_a_human(decide, released, wr
 
 
 def test_open_critical_finding_denies_production_only_when_switched_on(decide, released, admin):
-    from governance.models import Finding
     from django.utils import timezone
+
+    from governance.models import Finding
 
     Finding.objects.create(kind="drift", agent=released, severity="critical", summary="x", opened_at=timezone.now())
     assert reason(decide(ask(released.key))) == (True, "allowed")  # off by default

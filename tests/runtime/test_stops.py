@@ -28,7 +28,8 @@ def test_the_owner_delegates_board_and_admins_may_stop_an_agent(request, decide,
     assert stop.in_force
     assert code(decide(ask(released.key))) == "stopped"
     event = AuditEvent.objects.get(event_type="stop.started")
-    assert event.agent_id == released.pk and event.after["reason"] == "Sending wrong answers"
+    assert event.agent_id == released.pk
+    assert event.after["reason"] == "Sending wrong answers"
 
 
 @pytest.mark.parametrize("who", ["employee", "outsider", "leadership", "service_account"])
@@ -64,7 +65,8 @@ def test_lifting_needs_board_or_admin_and_restores_the_exact_previous_state(deci
     assert Agent.objects.values().get(pk=released.pk) == before
     assert code(decide(ask(released.key))) == "allowed"
     stop.refresh_from_db()
-    assert stop.lifted_by == board and stop.lift_reason == "Root cause fixed"
+    assert stop.lifted_by == board
+    assert stop.lift_reason == "Root cause fixed"
     assert AuditEvent.objects.filter(event_type="stop.lifted", agent=released).exists()
 
 
@@ -97,7 +99,8 @@ def test_a_pattern_stop_covers_every_agent_of_the_pattern(decide, released, boar
     assert code(decide(ask(released.key))) == "allowed"
     registry_services.start_stop("pattern", released.pattern, actor=board, reason="Pattern under review")
     body = decide(ask(released.key)).json()
-    assert body["decision"] is False and "pattern employee_enablement" in body["context"]["reason_admin"]["en"]
+    assert body["decision"] is False
+    assert "pattern employee_enablement" in body["context"]["reason_admin"]["en"]
 
 
 def test_a_tool_stop_refuses_every_use_of_the_tool_but_not_the_agent_s_other_tools(
@@ -174,7 +177,8 @@ def test_stopping_queues_a_signed_agent_stopped_webhook_sent_after_commit(
         registry_services.stop_agent(released, actor=owner, reason="Leaking data")
 
     delivery = WebhookDelivery.objects.get()
-    assert delivery.event == "agent.stopped" and delivery.status == "delivered"
+    assert delivery.event == "agent.stopped"
+    assert delivery.status == "delivered"
     body = sent[0].data
     assert json.loads(body)["stop"]["agent"] == released.key
     assert sent[0].headers["X-signature-256"] == notifications.sign("s3cret", body)
@@ -191,7 +195,8 @@ def test_the_agent_page_stops_and_shows_the_stop(client_for, released, owner, bo
 
     assert response.status_code == 302
     page = client_for(owner).get(f"/agents/{released.key}/")
-    assert b"Wrong refunds" in page.content and b"Lift the stop" not in page.content
+    assert b"Wrong refunds" in page.content
+    assert b"Lift the stop" not in page.content
     assert b"Lift the stop" in client_for(board).get(f"/agents/{released.key}/").content
 
 
@@ -204,9 +209,11 @@ def test_the_catalog_badges_and_filters_stopped_agents(client_for, released, mak
     stopped = client_for(owner).get("/agents/", {"stopped": "true"})
     running = client_for(owner).get("/agents/", {"stopped": "false"})
 
-    assert released.name.encode() in stopped.content and other.name.encode() not in stopped.content
+    assert released.name.encode() in stopped.content
+    assert other.name.encode() not in stopped.content
     assert b"Stopped" in stopped.content
-    assert other.name.encode() in running.content and released.name.encode() not in running.content
+    assert other.name.encode() in running.content
+    assert released.name.encode() not in running.content
 
 
 def test_the_stops_page_starts_and_lifts_wider_stops_for_the_board_only(client_for, board, owner, unit, released):
@@ -214,13 +221,15 @@ def test_the_stops_page_starts_and_lifts_wider_stops_for_the_board_only(client_f
         client_for(owner).post("/stops/", {"scope": "business_unit", "target": "hr", "reason": "x"}).status_code == 403
     )
     bad = client_for(board).post("/stops/", {"scope": "tool", "target": "no.such-tool", "reason": "x"})
-    assert bad.status_code == 200 and b"No tool has the key" in bad.content
+    assert bad.status_code == 200
+    assert b"No tool has the key" in bad.content
 
     client_for(board).post("/stops/", {"scope": "business_unit", "target": "hr", "reason": "Audit"})
 
     stop = Stop.objects.get()
     page = client_for(owner).get("/stops/")
-    assert b"Human Resources" in page.content and b"Audit" in page.content
+    assert b"Human Resources" in page.content
+    assert b"Audit" in page.content
     assert b"is stopped" not in page.content
     assert b"Stopped" in client_for(owner).get(f"/agents/{released.key}/").content
     assert released.name.encode() in client_for(owner).get("/agents/", {"stopped": "true"}).content
