@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
-from registry.choices import Environment, Lifecycle, Pattern, RiskTier
-from registry.models import Agent, AgentVersion, BusinessUnit, Tool
+from registry.choices import Environment, Lifecycle, Pattern, RiskTier, StopScope
+from registry.models import Agent, AgentVersion, BusinessUnit, Stop, Tool
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -139,3 +139,13 @@ class ToolFilterSet(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value))
+
+
+class StopFilterSet(django_filters.FilterSet):
+    scope = django_filters.MultipleChoiceFilter(choices=StopScope.choices)
+    in_force = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull", label="In force")
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent (key)")
+
+    class Meta:
+        model = Stop
+        fields = ["scope", "in_force", "agent"]

@@ -62,6 +62,7 @@ class Snapshot:
     grants: dict = field(default_factory=dict)  # (agent id, environment) -> {tool id: access}
     versions: dict = field(default_factory=dict)  # (agent id, environment) -> version label
     units: dict = field(default_factory=dict)  # id -> slug
+    unit_parents: dict = field(default_factory=dict)  # id -> parent id or None
     stops: dict = field(default_factory=dict)  # (scope, target id or pattern) -> (stop id, reason)
     critical_findings: frozenset = frozenset()
     deny_open_critical_finding: bool = False
@@ -104,6 +105,7 @@ def build(version: int | None = None) -> Snapshot:
     paths = {uid: p for p, uid in unit_by_path.items()}
     for uid in unit_chain:
         unit_chain[uid] = _ancestors(paths[uid], unit_by_path)
+        snap.unit_parents[uid] = unit_chain[uid][-2] if len(unit_chain[uid]) > 1 else None
 
     agents = snap.agents
     rows = Agent.objects.order_by().values_list(

@@ -10,3 +10,4 @@ def register(router) -> None:
     router.register("business-units", views.BusinessUnitViewSet, basename="businessunit")
     router.register("tools", views.ToolViewSet, basename="tool")
     router.register("agent-versions", views.AgentVersionViewSet, basename="agentversion")
+    router.register("stops", views.StopViewSet, basename="stop")

@@ -14,12 +14,21 @@ from registry.api.serializers import (
     AgentVersionSerializer,
     BusinessUnitSerializer,
     DelegateSerializer,
+    LiftStopSerializer,
+    StartStopSerializer,
+    StopSerializer,
     ToolSerializer,
     TransferSerializer,
     TransitionSerializer,
 )
-from registry.filtersets import AgentFilterSet, AgentVersionFilterSet, BusinessUnitFilterSet, ToolFilterSet
-from registry.models import Agent, AgentDelegate, AgentVersion, AgentVersionTool, AuditEvent, BusinessUnit, Tool
+from registry.filtersets import (
+    AgentFilterSet,
+    AgentVersionFilterSet,
+    BusinessUnitFilterSet,
+    StopFilterSet,
+    ToolFilterSet,
+)
+from registry.models import Agent, AgentDelegate, AgentVersion, AgentVersionTool, AuditEvent, BusinessUnit, Stop, Tool
 
 # Keys contain dots, which the default lookup pattern would refuse.
 KEY_LOOKUP = r"[^/]+"
@@ -212,3 +221,33 @@ class AgentVersionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         grants = [(g["tool"], g["access"]) for g in data.pop("tool_grants", [])]
         agent = data.pop("agent")
         serializer.instance = services.create_version(agent, actor=self.request.user, tools=grants, **data)
+
+
+class StopViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Stops: list and read them; POST starts one (an agent: owner, delegates, board, administrators;
+    anything wider: board and administrators); ``lift`` ends one (board and administrators)."""
+
+    serializer_class = StopSerializer
+    filterset_class = StopFilterSet
+
+    def get_queryset(self):
+        return Stop.objects.for_user(self.request.user).select_related(
+            "agent", "business_unit", "tool", "mcp_server", "started_by", "lifted_by"
+        )
+
+    @extend_schema(request=StartStopSerializer, responses={201: StopSerializer})
+    def create(self, request, *args, **kwargs):
+        body = StartStopSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        stop = services.start_stop(data["scope"], data["target_object"], actor=request.user, reason=data["reason"])
+        return Response(StopSerializer(self.get_queryset().get(pk=stop.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LiftStopSerializer, responses=StopSerializer)
+    @action(detail=True, methods=["post"])
+    def lift(self, request, pk=None):
+        stop = self.get_object()
+        body = LiftStopSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stop = services.lift_stop(stop, actor=request.user, reason=body.validated_data["lift_reason"])
+        return Response(StopSerializer(self.get_queryset().get(pk=stop.pk)).data)
