@@ -1,0 +1,164 @@
+"""The gateway credential (decisions only, and only it reaches decisions), the decision log buffered and
+written in bulk, unknown subjects as sightings, and no database query per decision."""
+
+import pytest
+from django.test import Client
+
+from registry import services as registry_services
+from runtime import log, services, snapshot
+from runtime.models import AllowCount, DenialRecord, GatewayCredential
+from telemetry.models import Sighting
+from tests.runtime.fixtures import ask
+
+pytestmark = pytest.mark.django_db
+
+
+# --- The credential ---------------------------------------------------------------------------------
+
+
+def test_the_raw_credential_is_shown_once_and_only_its_digest_is_kept(gateway):
+    credential, raw = gateway
+    assert raw.startswith("azn_")
+    stored = GatewayCredential.objects.get()
+    assert raw not in (stored.digest, stored.prefix) and stored.digest == services.hash_credential(raw)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/agents/"), ("get", "/agents/"), ("post", "/api/v1/telemetry/events"), ("get", "/api/v1/stops/"),
+     ("get", "/api/v1/policy/cedar/"), ("get", "/admin/")],
+)
+def test_a_gateway_credential_is_refused_everywhere_else(gateway, method, path):
+    _, raw = gateway
+    response = getattr(Client(), method)(path, headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 403
+    assert "only ask for decisions" in response.json()["detail"]
+
+
+def test_no_other_credential_reaches_the_decision_endpoints(decide, owner, admin, released):
+    from telemetry import services as telemetry_services
+
+    _, personal = registry_services.create_api_token(admin, actor=admin, name="mine")
+    _, ingest = telemetry_services.create_source(actor=admin, name="Collector", kind="collector")
+    signed_in = Client()
+    signed_in.force_login(admin)
+
+    assert decide(ask(released.key), token=personal).status_code == 401
+    assert decide(ask(released.key), token=ingest).status_code == 403  # ingest tokens only ingest
+    assert decide(ask(released.key), token=None).status_code == 401
+    assert decide(ask(released.key), token="azn_forged").status_code == 401
+    assert signed_in.post("/access/v1/evaluation", ask(released.key), content_type="application/json").status_code == 401
+
+
+def test_a_revoked_credential_is_refused_from_the_next_version_check(decide, gateway, admin, released):
+    credential, _ = gateway
+    assert decide(ask(released.key)).status_code == 200
+
+    services.revoke_gateway_credential(credential, actor=admin)
+
+    assert decide(ask(released.key)).status_code == 401
+
+
+def test_only_administrators_mint_and_revoke_credentials(api_for, admin, board, owner, gateway):
+    credential, _ = gateway
+    source = credential.source
+    assert api_for(owner).post("/api/v1/gateway-credentials/", {"name": "x", "source": source.name}).status_code == 403
+    assert api_for(board).post(f"/api/v1/gateway-credentials/{credential.pk}/revoke/").status_code == 403
+    minted = api_for(admin).post("/api/v1/gateway-credentials/", {"name": "edge-2", "source": source.name})
+    assert minted.status_code == 201 and minted.json()["credential"].startswith("azn_")
+    assert "credential" not in api_for(admin).get(f"/api/v1/gateway-credentials/{minted.json()['id']}/").json()
+    bad = api_for(admin).post("/api/v1/gateway-credentials/", {"name": "", "source": "nope"})
+    assert bad.status_code == 400 and {"name", "source"} <= set(bad.json())
+
+
+# --- The log ------------------------------------------------------------------------------------------
+
+
+def test_denials_are_aggregated_per_minute_and_allows_counted_per_day(decide, gateway, released, time_machine):
+    credential, _ = gateway
+    time_machine.move_to("2026-12-07 10:00:05Z", tick=False)
+    for _ in range(50):
+        decide(ask(released.key, "write", {"type": "tool", "id": "workday.read-leave"}))
+    for _ in range(3):
+        decide(ask(released.key))
+    time_machine.move_to("2026-12-07 10:01:05Z", tick=False)
+    decide(ask(released.key, "write", {"type": "tool", "id": "workday.read-leave"}))
+
+    assert not DenialRecord.objects.exists()  # nothing written while deciding
+    log.flush()
+
+    rows = list(DenialRecord.objects.order_by("minute").values_list("reason", "count", "agent", "credential"))
+    assert rows == [
+        ("access_exceeded", 50, released.pk, credential.pk),
+        ("access_exceeded", 1, released.pk, credential.pk),
+    ]
+    assert AllowCount.objects.get().count == 3
+    credential.refresh_from_db()
+    assert credential.last_used_at is not None
+
+
+def test_a_second_flush_adds_to_the_same_rows(decide, released):
+    decide(ask("ghost.agent"))
+    log.flush()
+    decide(ask("ghost.agent"))
+    decide(ask(released.key))
+    log.flush()
+    decide(ask(released.key))
+    log.flush()
+
+    assert DenialRecord.objects.get().count == 2
+    assert AllowCount.objects.get().count == 2
+
+
+def test_an_unknown_subject_counts_as_a_sighting_from_that_gateway(decide, gateway, released):
+    credential, _ = gateway
+    decide(ask("urn:acme:agent:shadow.bot", environment="staging"))
+    decide(ask("urn:acme:agent:shadow.bot", environment="staging"))
+    log.flush()
+
+    sighting = Sighting.objects.get()
+    assert (sighting.identity, sighting.environment, sighting.source_id, sighting.agent_id) == (
+        "urn:acme:agent:shadow.bot", "staging", credential.source_id, None,
+    )
+    assert sighting.event_count == 2
+
+
+def test_the_agent_page_shows_denials_and_reasons(client_for, decide, owner, released):
+    decide(ask(released.key, "write", {"type": "tool", "id": "workday.read-leave"}))
+    decide(ask(released.key))
+    log.flush()
+
+    page = client_for(owner).get(f"/agents/{released.key}/").content.decode()
+
+    assert "Runtime decisions" in page
+    assert "1 allowed" in page and "Access exceeded" in page
+
+
+# --- Steady state -------------------------------------------------------------------------------------
+
+
+def test_no_database_query_per_decision_in_the_steady_state(
+    settings, decide, released, django_assert_num_queries
+):
+    from django.db import connection
+
+    settings.RUNTIME_VERSION_CHECK_SECONDS = 60
+    settings.RUNTIME_LOG_FLUSH_SECONDS = 60
+    decide(ask(released.key))  # builds the snapshot
+
+    with django_assert_num_queries(0, connection=connection):
+        for _ in range(100):
+            assert decide(ask(released.key)).json()["decision"] is True
+
+
+def test_a_version_check_is_one_small_query_and_a_change_rebuilds(settings, decide, released, owner,
+                                                                   django_assert_num_queries):
+    settings.RUNTIME_LOG_FLUSH_SECONDS = 60
+    decide(ask(released.key))
+    with django_assert_num_queries(1):
+        decide(ask(released.key))  # version unchanged: one SELECT of the version
+
+    registry_services.stop_agent(released, actor=owner, reason="now")
+
+    assert decide(ask(released.key)).json()["context"]["reason_code"] == "stopped"
+    assert snapshot.current().version == snapshot._state["snapshot"].version
