@@ -29,9 +29,17 @@ def denial(c):
 
         now = timezone.now()
         c.extra["denial"] = DenialRecord.objects.create(
-            minute=now.replace(second=0, microsecond=0), credential=credential(c), agent=c.agent,
-            subject=c.agent.key, action="run", resource="production", environment="production",
-            reason="stopped", count=3, first_at=now, last_at=now,
+            minute=now.replace(second=0, microsecond=0),
+            credential=credential(c),
+            agent=c.agent,
+            subject=c.agent.key,
+            action="run",
+            resource="production",
+            environment="production",
+            reason="stopped",
+            count=3,
+            first_at=now,
+            last_at=now,
         )
     return c.extra["denial"]
 

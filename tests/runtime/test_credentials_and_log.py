@@ -25,8 +25,14 @@ def test_the_raw_credential_is_shown_once_and_only_its_digest_is_kept(gateway):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/api/v1/agents/"), ("get", "/agents/"), ("post", "/api/v1/telemetry/events"), ("get", "/api/v1/stops/"),
-     ("get", "/api/v1/policy/cedar/"), ("get", "/admin/")],
+    [
+        ("get", "/api/v1/agents/"),
+        ("get", "/agents/"),
+        ("post", "/api/v1/telemetry/events"),
+        ("get", "/api/v1/stops/"),
+        ("get", "/api/v1/policy/cedar/"),
+        ("get", "/admin/"),
+    ],
 )
 def test_a_gateway_credential_is_refused_everywhere_else(gateway, method, path):
     _, raw = gateway
@@ -47,7 +53,9 @@ def test_no_other_credential_reaches_the_decision_endpoints(decide, owner, admin
     assert decide(ask(released.key), token=ingest).status_code == 403  # ingest tokens only ingest
     assert decide(ask(released.key), token=None).status_code == 401
     assert decide(ask(released.key), token="azn_forged").status_code == 401
-    assert signed_in.post("/access/v1/evaluation", ask(released.key), content_type="application/json").status_code == 401
+    assert (
+        signed_in.post("/access/v1/evaluation", ask(released.key), content_type="application/json").status_code == 401
+    )
 
 
 def test_a_revoked_credential_is_refused_from_the_next_version_check(decide, gateway, admin, released):
@@ -118,7 +126,10 @@ def test_an_unknown_subject_counts_as_a_sighting_from_that_gateway(decide, gatew
 
     sighting = Sighting.objects.get()
     assert (sighting.identity, sighting.environment, sighting.source_id, sighting.agent_id) == (
-        "urn:acme:agent:shadow.bot", "staging", credential.source_id, None,
+        "urn:acme:agent:shadow.bot",
+        "staging",
+        credential.source_id,
+        None,
     )
     assert sighting.event_count == 2
 
@@ -137,9 +148,7 @@ def test_the_agent_page_shows_denials_and_reasons(client_for, decide, owner, rel
 # --- Steady state -------------------------------------------------------------------------------------
 
 
-def test_no_database_query_per_decision_in_the_steady_state(
-    settings, decide, released, django_assert_num_queries
-):
+def test_no_database_query_per_decision_in_the_steady_state(settings, decide, released, django_assert_num_queries):
     from django.db import connection
 
     settings.RUNTIME_VERSION_CHECK_SECONDS = 60
@@ -151,8 +160,9 @@ def test_no_database_query_per_decision_in_the_steady_state(
             assert decide(ask(released.key)).json()["decision"] is True
 
 
-def test_a_version_check_is_one_small_query_and_a_change_rebuilds(settings, decide, released, owner,
-                                                                   django_assert_num_queries):
+def test_a_version_check_is_one_small_query_and_a_change_rebuilds(
+    settings, decide, released, owner, django_assert_num_queries
+):
     settings.RUNTIME_LOG_FLUSH_SECONDS = 60
     decide(ask(released.key))
     with django_assert_num_queries(1):
