@@ -20,7 +20,8 @@ def test_the_raw_credential_is_shown_once_and_only_its_digest_is_kept(gateway):
     credential, raw = gateway
     assert raw.startswith("azn_")
     stored = GatewayCredential.objects.get()
-    assert raw not in (stored.digest, stored.prefix) and stored.digest == services.hash_credential(raw)
+    assert raw not in (stored.digest, stored.prefix)
+    assert stored.digest == services.hash_credential(raw)
 
 
 @pytest.mark.parametrize(
@@ -73,10 +74,12 @@ def test_only_administrators_mint_and_revoke_credentials(api_for, admin, board, 
     assert api_for(owner).post("/api/v1/gateway-credentials/", {"name": "x", "source": source.name}).status_code == 403
     assert api_for(board).post(f"/api/v1/gateway-credentials/{credential.pk}/revoke/").status_code == 403
     minted = api_for(admin).post("/api/v1/gateway-credentials/", {"name": "edge-2", "source": source.name})
-    assert minted.status_code == 201 and minted.json()["credential"].startswith("azn_")
+    assert minted.status_code == 201
+    assert minted.json()["credential"].startswith("azn_")
     assert "credential" not in api_for(admin).get(f"/api/v1/gateway-credentials/{minted.json()['id']}/").json()
     bad = api_for(admin).post("/api/v1/gateway-credentials/", {"name": "", "source": "nope"})
-    assert bad.status_code == 400 and {"name", "source"} <= set(bad.json())
+    assert bad.status_code == 400
+    assert {"name", "source"} <= set(bad.json())
 
 
 # --- The log ------------------------------------------------------------------------------------------
@@ -142,7 +145,8 @@ def test_the_agent_page_shows_denials_and_reasons(client_for, decide, owner, rel
     page = client_for(owner).get(f"/agents/{released.key}/").content.decode()
 
     assert "Runtime decisions" in page
-    assert "1 allowed" in page and "Access exceeded" in page
+    assert "1 allowed" in page
+    assert "Access exceeded" in page
 
 
 # --- Steady state -------------------------------------------------------------------------------------

@@ -67,4 +67,5 @@ def test_a_stop_is_in_force_on_both_workers_within_one_second(server, make_agent
     assert set(answers) == {"stopped"}
     assert time.monotonic() - stopped_at < 5
     answered_by = {pid for pid, path, _ in server.log_lines()[before:] if path == "/access/v1/evaluation"}
-    assert len(answered_by) == 2 and answered_by == warmed & server.worker_pids()
+    assert len(answered_by) == 2
+    assert answered_by == warmed & server.worker_pids()
