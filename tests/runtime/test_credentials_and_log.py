@@ -176,3 +176,17 @@ def test_a_version_check_is_one_small_query_and_a_change_rebuilds(
 
     assert decide(ask(released.key)).json()["context"]["reason_code"] == "stopped"
     assert snapshot.current().version == snapshot._state["snapshot"].version
+
+
+def test_the_portfolio_shows_decisions_and_denials_per_unit(client_for, decide, board, released, make_agent):
+    decide(ask(released.key))
+    decide(ask(released.key))
+    decide(ask(released.key, environment="staging", irreversible=True))
+    log.flush()
+
+    page = client_for(board).get("/portfolio/").content.decode()
+
+    assert "Runtime decisions by unit" in page
+    row = page.split("Runtime decisions by unit")[1].split("</table>")[0]
+    assert "<td>Human Resources</td><td>2</td><td>1</td><td>33%</td>" in row
+    assert "Human approval required" in row
