@@ -6,15 +6,18 @@ class RuntimeConfig(AppConfig):
     verbose_name = "Runtime control plane"
 
     def ready(self):
+        from governance import hooks as governance_hooks
         from registry import hooks as registry_hooks
         from registry.roles import ROLE_PERMISSIONS, Role
         from registry.templatetags.registry_tags import EXTRA_BADGES
-        from runtime import choices, panels, versioning
+        from runtime import checks, choices, panels, versioning
 
         versioning.connect_signals()
         if versioning.on_stop not in registry_hooks.stop_listeners:
             registry_hooks.stop_listeners.append(versioning.on_stop)
             registry_hooks.agent_detail_panels.append(panels.decisions_panel)
+            # Agents the decision API keeps refusing for ungranted tools or approvals feed findings.
+            governance_hooks.check_providers.append((checks.KIND, checks.ungranted_tool_use))
         ROLE_PERMISSIONS[Role.BOARD].extend(["runtime.view_gatewaycredential", "runtime.view_denialrecord"])
         ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
             [

@@ -190,3 +190,24 @@ def test_the_portfolio_shows_decisions_and_denials_per_unit(client_for, decide, 
     row = page.split("Runtime decisions by unit")[1].split("</table>")[0]
     assert "<td>Human Resources</td><td>2</td><td>1</td><td>33%</td>" in row
     assert "Human approval required" in row
+
+
+def test_repeated_ungranted_or_approval_denials_raise_an_ungranted_tool_use_finding(decide, released, make_agent):
+    from django.utils import timezone
+
+    from governance import checks
+    from governance.models import Finding
+
+    for _ in range(3):
+        decide(ask(released.key, "write", {"type": "tool", "id": "workday.read-leave"}))  # access exceeded
+        decide(ask(released.key, "read", {"type": "tool", "id": "slack.post"}))  # not granted
+    decide(ask(released.key))  # allowed: not counted
+    log.flush()
+
+    checks.run_check("ungranted_tool_use", now=timezone.now())
+
+    finding = Finding.objects.get(kind="ungranted_tool_use")
+    assert finding.agent == released
+    assert finding.resolved_at is None
+    assert "6 times" in finding.summary
+    assert finding.details["source"] == "decision_api"
