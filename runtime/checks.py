@@ -48,7 +48,10 @@ def repeated_denials(now) -> dict:
         )
         wanted[("agent", agent_id)] = Wanted(
             severity="high",
-            summary=f"The decision API refused it {entry['total']} times in {settings.RUNTIME_FINDING_WINDOW_HOURS} h: {parts}.",
+            summary=(
+                f"The decision API refused it {entry['total']} times in "
+                f"{settings.RUNTIME_FINDING_WINDOW_HOURS} h: {parts}."
+            ),
             details={
                 "source": "decision_api",
                 "reasons": entry["reasons"],
