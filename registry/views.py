@@ -74,9 +74,31 @@ def catalog(request):
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"nav": "catalog", "filterset": filterset, "page": page, "query": query.urlencode()}
+    context = {
+        "nav": "catalog",
+        "filterset": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "scope_stops": _stops_for_filter(request.user, filterset),
+    }
     template = "registry/_catalog_results.html" if request.htmx else "registry/catalog.html"
     return render(request, template, context)
+
+
+def _stops_for_filter(user, filterset) -> list:
+    """Stops in force on the unit (or a unit above it) or the patterns the catalog is filtered to."""
+    if not filterset.is_bound or not filterset.is_valid():
+        return []
+    unit = filterset.form.cleaned_data.get("business_unit")
+    patterns = filterset.form.cleaned_data.get("pattern") or []
+    condition = Q(scope="pattern", pattern__in=patterns) if patterns else Q(pk__in=[])
+    if unit is not None:
+        from registry.querysets import _ancestor_paths
+
+        condition |= Q(scope="business_unit", business_unit__path__in=_ancestor_paths(unit.path))
+    if unit is None and not patterns:
+        return []
+    return list(Stop.objects.for_user(user).in_force().filter(condition).select_related("business_unit"))
 
 
 @login_required

@@ -216,7 +216,7 @@ def entities(snap: Snapshot, agent_ids=None) -> list[dict]:
         if agent.monitoring_deadline is not None:
             attrs["monitoring_deadline"] = int(agent.monitoring_deadline.timestamp())
         for env in ENVS:
-            grants = snap.grants.get((agent.id, env), {})
+            grants = snap.grants_for(agent.id, env)
             for access in ACCESS_SETS:
                 attrs[f"{access}_{env}"] = [
                     ref("Tool", snap.tools[tid].key)

@@ -74,7 +74,7 @@ def build(stdout) -> None:
         at = now - timedelta(minutes=rng.randint(0, 7 * 24 * 60))
         agent = rng.choice(candidates)
         env = "production" if agent.lifecycle == Lifecycle.PRODUCTION and rng.random() < 0.8 else "staging"
-        grants = snap.grants.get((agent.id, env)) or {}
+        grants = snap.grants_for(agent.id, env)
         roll = rng.random()
         if roll < 0.4 or not grants:
             ask = _ask(agent.key, "run", {"type": "environment", "id": env}, env)

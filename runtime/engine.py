@@ -316,9 +316,8 @@ def evaluate(snap: Snapshot, ask: Ask, now=None) -> Decision:
     if ask.is_tool_call:
         if tool is None:
             return deny(ReasonCode.TOOL_NOT_GRANTED, f"{ask.resource_label or ask.action!r} is not a catalog tool.")
-        grants = snap.grants.get((agent.id, env), {})
-        granted = grants.get(tool.id)
-        version = snap.versions.get((agent.id, env))
+        granted = snap.grants_for(agent.id, env).get(tool.id)
+        version = snap.version_label(agent.id, env)
         if granted is None:
             where = f"version {version} in force in {env}" if version else f"no version in force in {env}"
             return deny(ReasonCode.TOOL_NOT_GRANTED, f"{tool.key} is not granted ({where}).", tool=tool.key)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from registry.choices import Environment, Lifecycle, StopScope
@@ -59,8 +60,9 @@ class Snapshot:
     servers: dict = field(default_factory=dict)  # id -> key
     server_names: dict = field(default_factory=dict)  # key, host, name -> server id
     mcp_tools: dict = field(default_factory=dict)  # (server id, mcp name) -> tool id
-    grants: dict = field(default_factory=dict)  # (agent id, environment) -> {tool id: access}
-    versions: dict = field(default_factory=dict)  # (agent id, environment) -> version label
+    env_versions: dict = field(default_factory=dict)  # (agent id, environment) -> version id in force
+    version_labels: dict = field(default_factory=dict)  # version id -> label (versions in force only)
+    version_grants: dict = field(default_factory=dict)  # version id -> {tool id: access}
     units: dict = field(default_factory=dict)  # id -> slug
     unit_parents: dict = field(default_factory=dict)  # id -> parent id or None
     stops: dict = field(default_factory=dict)  # (scope, target id or pattern) -> (stop id, reason)
@@ -68,6 +70,15 @@ class Snapshot:
     deny_open_critical_finding: bool = False
     deny_monitoring_lapsed: bool = False
     credentials: dict = field(default_factory=dict)  # digest -> (id, source id, name)
+
+    def grants_for(self, agent_id: int, environment: str) -> dict:
+        """{tool id: access} of the version in force for the agent in the environment (empty: none)."""
+        vid = self.env_versions.get((agent_id, environment))
+        return self.version_grants.get(vid, {}) if vid is not None else {}
+
+    def version_label(self, agent_id: int, environment: str) -> str | None:
+        vid = self.env_versions.get((agent_id, environment))
+        return self.version_labels.get(vid) if vid is not None else None
 
 
 def _ancestors(path: str, unit_by_path: dict) -> tuple:
@@ -83,9 +94,9 @@ def _ancestors(path: str, unit_by_path: dict) -> tuple:
 def build(version: int | None = None) -> Snapshot:
     """Read every row decisions need. ``version`` is read first, so a change committed during the
     build leaves the snapshot marked older than it is, and the next check rebuilds it."""
-    from governance.models import Finding, Release
+    from governance.models import Finding
     from registry.choices import ToolAccess
-    from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, McpServer, Stop, Tool
+    from registry.models import BusinessUnit, McpServer, Stop, Tool
     from runtime.models import GatewayCredential, RuntimePolicy
     from runtime.versioning import current_version
     from telemetry.models import IdentityAlias, MonitoringState
@@ -108,34 +119,30 @@ def build(version: int | None = None) -> Snapshot:
         snap.unit_parents[uid] = unit_chain[uid][-2] if len(unit_chain[uid]) > 1 else None
 
     agents = snap.agents
-    rows = Agent.objects.order_by().values_list(
-        "id",
-        "key",
-        "name",
-        "lifecycle",
-        "pattern",
-        "business_unit_id",
-        "autonomy_level",
-        "approval_threshold",
-        "risk_tier",
-    )
-    for aid, key, name, lifecycle, pattern, unit_id, autonomy, threshold, tier in rows:
-        agents[aid] = AgentFacts(
-            aid,
-            key,
-            name,
-            lifecycle,
-            pattern,
-            unit_id,
-            autonomy,
-            None if threshold is None else float(threshold),
-            tier,
-            unit_chain.get(unit_id, ()),
+    identities = snap.identities
+    # Raw rows for the three big tables: Django's per-row conversions would double the build time.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, key, name, lifecycle, pattern, business_unit_id, autonomy_level, approval_threshold,"
+            " risk_tier FROM registry_agent"
         )
-        snap.identities[key] = aid
+        for aid, key, name, lifecycle, pattern, unit_id, autonomy, threshold, tier in cursor.fetchall():
+            agents[aid] = AgentFacts(
+                aid,
+                key,
+                name,
+                lifecycle,
+                pattern,
+                unit_id,
+                autonomy,
+                None if threshold is None else float(threshold),
+                tier,
+                unit_chain.get(unit_id, ()),
+            )
+            identities[key] = aid
     # Aliases win over keys, as telemetry resolves them.
     for identity, aid in IdentityAlias.objects.order_by().values_list("identity", "agent_id"):
-        snap.identities[identity] = aid
+        identities[identity] = aid
 
     for sid, key, host, name in McpServer.objects.order_by().values_list("id", "key", "host", "name"):
         snap.servers[sid] = key
@@ -159,35 +166,41 @@ def build(version: int | None = None) -> Snapshot:
 
     # The version in force per environment: production and staging take the newest release there
     # (deployed first, then approved); staging and development fall back to the newest version.
-    chosen: dict[tuple, tuple] = {}
-    newest: dict[int, tuple] = {}
-    for aid, vid, label, created in AgentVersion.objects.order_by().values_list(
-        "agent_id", "id", "label", "created_at"
-    ):
-        current = newest.get(aid)
-        if current is None or (created, vid) > (current[2], current[0]):
-            newest[aid] = (vid, label, created)
-    release_rank: dict[tuple, tuple] = {}
-    for aid, vid, label, env, approved, deployed in Release.objects.order_by().values_list(
-        "agent_id", "version_id", "version__label", "environment", "approved_at", "deployed_at"
-    ):
-        rank = (deployed is not None, deployed or approved, approved)
-        if (aid, env) not in release_rank or rank > release_rank[(aid, env)]:
-            release_rank[(aid, env)] = rank
-            chosen[(aid, env)] = (vid, label)
-        if env == Environment.PRODUCTION and aid in agents:
-            agents[aid].prod_released = True
-    for aid, (vid, label, _) in newest.items():
-        for env in (Environment.DEVELOPMENT, Environment.STAGING):
-            chosen.setdefault((aid, env), (vid, label))
-    wanted_versions: dict[int, list] = {}
-    for (aid, env), (vid, label) in chosen.items():
-        wanted_versions.setdefault(vid, []).append((aid, env))
-        snap.versions[(aid, env)] = label
-        snap.grants[(aid, env)] = {}
-    for vid, tid, access in AgentVersionTool.objects.order_by().values_list("version_id", "tool_id", "access"):
-        for target in wanted_versions.get(vid, ()):
-            snap.grants[target][tid] = access
+    env_versions = snap.env_versions
+    labels = snap.version_labels
+    with connection.cursor() as cursor:
+        # Newest first per agent (the version_agent_recent_idx order): the first row of each agent wins.
+        cursor.execute(
+            "SELECT agent_id, id, label FROM registry_agentversion ORDER BY agent_id, created_at DESC, id DESC"
+        )
+        previous = None
+        for aid, vid, label in cursor.fetchall():
+            if aid != previous:
+                previous = aid
+                labels[vid] = label
+                env_versions[(aid, Environment.DEVELOPMENT)] = vid
+                env_versions[(aid, Environment.STAGING)] = vid
+        cursor.execute(
+            "SELECT r.agent_id, r.version_id, v.label, r.environment, r.approved_at, r.deployed_at"
+            " FROM governance_release r JOIN registry_agentversion v ON v.id = r.version_id"
+        )
+        release_rank: dict[tuple, tuple] = {}
+        for aid, vid, label, env, approved, deployed in cursor.fetchall():
+            rank = (deployed is not None, deployed or approved, approved)
+            if (aid, env) not in release_rank or rank > release_rank[(aid, env)]:
+                release_rank[(aid, env)] = rank
+                env_versions[(aid, env)] = vid
+                labels[vid] = label
+            if env == Environment.PRODUCTION and aid in agents:
+                agents[aid].prod_released = True
+        version_grants = snap.version_grants
+        for vid in labels:
+            version_grants[vid] = {}
+        cursor.execute("SELECT version_id, tool_id, access FROM registry_agentversiontool")
+        for vid, tid, access in cursor.fetchall():
+            grants = version_grants.get(vid)
+            if grants is not None:
+                grants[tid] = access
 
     for sid, scope, agent_id, unit_id, pattern, tool_id, server_id, reason in (
         Stop.objects.in_force()

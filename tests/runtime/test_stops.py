@@ -233,6 +233,8 @@ def test_the_stops_page_starts_and_lifts_wider_stops_for_the_board_only(client_f
     assert b"is stopped" not in page.content
     assert b"Stopped" in client_for(owner).get(f"/agents/{released.key}/").content
     assert released.name.encode() in client_for(owner).get("/agents/", {"stopped": "true"}).content
+    unit_page = client_for(owner).get("/agents/", {"business_unit": "hr"}).content
+    assert b"every agent of business unit Human Resources is refused" in unit_page
     client_for(board).post(f"/stops/{stop.pk}/lift/", {"lift_reason": "done"})
     stop.refresh_from_db()
     assert stop.lifted_at is not None
