@@ -432,6 +432,8 @@ def bench_stop(url, token, trials=3):
         for t in threads:
             t.join()
         allowed_after = [sent for sent, code in answers if sent >= committed and code == "allowed"]
+        after = [code for sent, code in answers if sent >= committed]
+        print(f"  trial: {len(after)} answers after the commit, {len(allowed_after)} of them still allowed")
         latency = (max(allowed_after) - committed) if allowed_after else 0.0
         latencies.append(latency)
         late = [code for sent, code in answers if sent >= committed + 1.0 and code != "stopped"]
