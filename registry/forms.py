@@ -46,7 +46,10 @@ class AgentForm(forms.ModelForm):
     fieldsets = (
         ("Identity", ("key", "name", "description", "business_unit", "owner")),
         ("Accountability", ("escalation_contact", "escalation_procedure")),
-        ("Purpose and boundaries", ("objective", "allowed_actions", "forbidden_actions", "inputs", "actions")),
+        (
+            "Purpose and boundaries",
+            ("objective", "allowed_actions", "forbidden_actions", "inputs", "actions", "approval_threshold"),
+        ),
         (
             "Classification",
             (

@@ -252,7 +252,7 @@ def _target_key(snap: Snapshot, scope: str, target) -> str:
 
 def export(snap: Snapshot, agent_ids=None) -> dict:
     return {
-        "version": snap.version,
+        "version": snap.policy_version,
         "policies": policies(snap),
         "schema": schema(),
         "entities": entities(snap, agent_ids),

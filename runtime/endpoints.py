@@ -94,7 +94,7 @@ def evaluation(request):
     except BadRequest as exc:
         return _refuse(request, 400, "The request is not a valid AuthZEN evaluation.", exc.errors)
     decision = _decide(snap, caller, ask, timezone.now())
-    response = _reply(request, decision.as_authzen(snap.version))
+    response = _reply(request, decision.as_authzen(snap.policy_version))
     log.maybe_flush()
     return response
 
@@ -143,13 +143,13 @@ def evaluations(request):
         return _refuse(request, 400, "The request is not a valid AuthZEN evaluations request.", exc.errors)
     now = timezone.now()
     if not items:
-        response = _reply(request, _decide(snap, caller, asks[0], now).as_authzen(snap.version))
+        response = _reply(request, _decide(snap, caller, asks[0], now).as_authzen(snap.policy_version))
         log.maybe_flush()
         return response
     results = []
     for ask in asks:
         decision = _decide(snap, caller, ask, now)
-        results.append(decision.as_authzen(snap.version))
+        results.append(decision.as_authzen(snap.policy_version))
         if semantic == "deny_on_first_deny" and not decision.allowed:
             break
         if semantic == "permit_on_first_permit" and decision.allowed:

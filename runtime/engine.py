@@ -73,7 +73,7 @@ class Decision:
     agent_key: str | None = None
     extra: dict = field(default_factory=dict)
 
-    def context(self, version: int) -> dict:
+    def context(self, version: str) -> dict:
         body = {
             "reason_code": self.code,
             "reason_admin": {"en": self.details},
@@ -84,7 +84,7 @@ class Decision:
         body.update(self.extra)
         return body
 
-    def as_authzen(self, version: int) -> dict:
+    def as_authzen(self, version: str) -> dict:
         return {"decision": self.allowed, "context": self.context(version)}
 
 

@@ -26,6 +26,9 @@ class RuntimePolicy(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=POLICY_ROW_ID)
     version = models.BigIntegerField(default=1)
+    stops_version = models.BigIntegerField(
+        default=1, help_text="Moves with every stop started or lifted: workers then re-read the stops alone."
+    )
     deny_open_critical_finding = models.BooleanField(
         default=False, help_text="Refuse decisions in production while the agent has an open critical finding."
     )

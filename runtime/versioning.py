@@ -23,7 +23,6 @@ VERSIONED_MODELS = (
     ("registry", "Tool"),
     ("registry", "McpServer"),
     ("registry", "BusinessUnit"),
-    ("registry", "Stop"),
     ("telemetry", "IdentityAlias"),
     ("telemetry", "TelemetrySource"),
     ("governance", "Release"),
@@ -43,18 +42,33 @@ def bump(using: str = "default") -> None:
         RuntimePolicy.objects.using(using).get_or_create(pk=POLICY_ROW_ID, defaults={"version": 2})
 
 
-def current_version() -> int:
-    """One small read: the version in the database (0 when the row does not exist yet)."""
+def bump_stops(using: str = "default") -> None:
+    """A stop started or lifted: only the stops need re-reading, which every worker does in milliseconds
+    (a full rebuild at 50,000 agents takes over a second)."""
+    from runtime.models import POLICY_ROW_ID, RuntimePolicy
+
+    updated = RuntimePolicy.objects.using(using).filter(pk=POLICY_ROW_ID).update(stops_version=F("stops_version") + 1)
+    if not updated:
+        RuntimePolicy.objects.using(using).get_or_create(pk=POLICY_ROW_ID, defaults={"stops_version": 2})
+
+
+def current_version() -> tuple[int, int]:
+    """One small read: (version, stops version) in the database ((0, 0) when the row does not exist yet)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM runtime_runtimepolicy WHERE id = %s", [1])
+        cursor.execute("SELECT version, stops_version FROM runtime_runtimepolicy WHERE id = %s", [1])
         row = cursor.fetchone()
-    return row[0] if row else 0
+    return (row[0], row[1]) if row else (0, 0)
 
 
 def _on_change(sender, instance=None, using="default", **kwargs):
     if kwargs.get("raw"):
         return
     bump(using)
+
+
+def _on_stop_change(sender, instance=None, using="default", **kwargs):
+    if not kwargs.get("raw"):
+        bump_stops(using)
 
 
 def _on_finding(sender, instance=None, using="default", **kwargs):
@@ -68,10 +82,14 @@ def connect_signals() -> None:
         model = apps.get_model(app_label, name)
         post_save.connect(_on_change, sender=model, dispatch_uid=f"runtime-version-save-{app_label}.{name}")
         post_delete.connect(_on_change, sender=model, dispatch_uid=f"runtime-version-delete-{app_label}.{name}")
+    stop = apps.get_model("registry", "Stop")
+    post_save.connect(_on_stop_change, sender=stop, dispatch_uid="runtime-stops-save")
+    post_delete.connect(_on_stop_change, sender=stop, dispatch_uid="runtime-stops-delete")
     finding = apps.get_model("governance", "Finding")
     post_save.connect(_on_finding, sender=finding, dispatch_uid="runtime-version-finding")
 
 
 def on_stop(stop, event: str, actor) -> None:
-    """Registered in registry.hooks.stop_listeners (the Stop save already bumped; this is explicit)."""
-    bump()
+    """Registered in registry.hooks.stop_listeners, in the stop's transaction (the save bumped already;
+    this keeps it true for a service that would ever write a stop with ``update()``)."""
+    bump_stops()

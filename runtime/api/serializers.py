@@ -47,7 +47,7 @@ class DenialRecordSerializer(serializers.ModelSerializer):
 
 
 class CedarExportSerializer(serializers.Serializer):
-    version = serializers.IntegerField(help_text="The decision version the export was built from.")
+    version = serializers.CharField(help_text="The decision version the export was built from.")
     policies = serializers.CharField(help_text="The Cedar policy set in force.")
     schema = serializers.DictField(help_text="The Cedar schema (JSON form).")
     entities = serializers.ListField(child=serializers.DictField(), help_text="Cedar entities (JSON form).")

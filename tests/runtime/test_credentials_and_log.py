@@ -211,3 +211,19 @@ def test_repeated_ungranted_or_approval_denials_raise_an_ungranted_tool_use_find
     assert finding.resolved_at is None
     assert "6 times" in finding.summary
     assert finding.details["source"] == "decision_api"
+
+
+def test_a_stop_rereads_only_the_stops_and_any_other_change_rebuilds(decide, released, owner, board):
+    decide(ask(released.key))
+    built = snapshot.current()
+
+    stop = registry_services.stop_agent(released, actor=owner, reason="now")
+
+    after_stop = snapshot.current()
+    assert after_stop.built_at == built.built_at  # not rebuilt: the stops alone were re-read
+    assert after_stop.stops_version > built.stops_version
+    assert decide(ask(released.key)).json()["context"]["reason_code"] == "stopped"
+    registry_services.lift_stop(stop, actor=board, reason="over")
+    registry_services.update_agent(released, actor=owner, name="Renamed")
+    assert snapshot.current().version > built.version
+    assert decide(ask(released.key)).json()["context"]["reason_code"] == "allowed"

@@ -250,3 +250,18 @@ def test_lapsed_monitoring_denies_only_when_switched_on(decide, released, admin)
     runtime_services.update_runtime_policy(actor=admin, deny_monitoring_lapsed=True)
 
     assert reason(decide(ask(released.key))) == (False, "monitoring_lapsed")
+
+
+def test_the_owner_sets_the_approval_threshold_through_the_api_and_it_applies_at_once(
+    decide, api_for, owner, released, write_tool
+):
+    set_facts(released, autonomy_level=5)
+    refused = api_for(owner).patch(f"/api/v1/agents/{released.key}/", {"approval_threshold": "-1"}, format="json")
+    assert refused.status_code == 400
+    assert "approval_threshold" in refused.json()
+
+    response = api_for(owner).patch(f"/api/v1/agents/{released.key}/", {"approval_threshold": "250.00"}, format="json")
+
+    assert response.status_code == 200
+    assert reason(decide(tool_ask(released.key, write_tool.key, "write", amount=300))) == (False, "approval_required")
+    assert reason(decide(tool_ask(released.key, write_tool.key, "write", amount=200))) == (True, "allowed")
