@@ -338,6 +338,8 @@ def steady(url, make_request, rate, seconds):
             response = conn.getresponse()
             response.read()
             ok = response.status == 200
+            if not ok:
+                response = f"HTTP {response.status}"
             conn.close()
         except OSError as exc:
             ok, response = False, exc
@@ -356,6 +358,8 @@ def steady(url, make_request, rate, seconds):
             pool.submit(one, i)
     achieved = len(latencies) / (time.monotonic() - start)
     latencies.sort()
+    if not latencies:
+        return {"ok": 0, "errors": len(errors), "rps": 0, "p50": 0, "p95": 0, "first_error": errors[:1]}
     p50 = statistics.median(latencies)
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     return {"ok": len(latencies), "errors": len(errors), "rps": achieved, "p50": p50, "p95": p95}
@@ -372,8 +376,9 @@ def bench_http(url, token):
     def decision(i):
         return "POST", "/access/v1/evaluation", bodies[i % len(bodies)], headers
 
-    steady(url, health, 50, 1)  # warm both
-    steady(url, decision, 50, 1)
+    for warm in (health, decision):  # both workers up, snapshots built
+        w = steady(url, warm, 20, 2)
+        print(f"warm-up: {w['ok']} ok, {w['errors']} errors {w.get('first_error', '')}")
     h = steady(url, health, RATE, SECONDS)
     d = steady(url, decision, RATE, SECONDS)
     for name, r in (("/healthz", h), ("/access/v1/evaluation", d)):
@@ -424,7 +429,13 @@ def bench_stop(url, token, trials=3):
         threads = [threading.Thread(target=poll) for _ in range(4)]
         for t in threads:
             t.start()
-        time.sleep(1.5)  # every worker answers "allowed" from a fresh snapshot
+        warm_until = time.monotonic() + 60
+        while time.monotonic() < warm_until:  # every worker answers "allowed" from its snapshot
+            time.sleep(0.5)
+            with lock:
+                if sum(1 for _, code in answers if code == "allowed") >= 40:
+                    break
+        time.sleep(0.5)
         stop = registry_services.stop_agent(agent, actor=admin, reason="bench")
         committed = time.monotonic()
         time.sleep(2.0)
