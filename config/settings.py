@@ -394,6 +394,8 @@ RUNTIME_VERSION_CHECK_SECONDS = envint("RUNTIME_VERSION_CHECK_MS", 500) / 1000
 RUNTIME_SNAPSHOT_MAX_AGE_SECONDS = envint("RUNTIME_SNAPSHOT_MAX_AGE_SECONDS", 60)
 # How often (ms) a worker writes its buffered decision log (denials, allows, sightings) in bulk.
 RUNTIME_LOG_FLUSH_SECONDS = envint("RUNTIME_LOG_FLUSH_MS", 1000) / 1000
+# Flush from a background thread of each worker (false: from the request that finds the buffer due).
+RUNTIME_LOG_BACKGROUND = envbool("RUNTIME_LOG_BACKGROUND", True)
 # Refusals for ungranted tools or approvals that raise an ungranted_tool_use finding: this many within the window.
 RUNTIME_FINDING_MIN_DENIALS = envint("RUNTIME_FINDING_MIN_DENIALS", 5)
 RUNTIME_FINDING_WINDOW_HOURS = envint("RUNTIME_FINDING_WINDOW_HOURS", 24)

@@ -3,13 +3,14 @@
 Deciding writes nothing: each decision adds to in-memory counters (denials per minute and per
 (caller, subject, action, resource, environment, reason); allows per day, agent and caller;
 unknown subjects per gateway as sightings; each credential's last use). ``flush()`` upserts them
-in one round trip at most every RUNTIME_LOG_FLUSH_SECONDS (from the request that finds the
-buffer due, and at exit), adding counts to rows already there. A denial storm thus costs one row
+in one round trip every RUNTIME_LOG_FLUSH_MS from a daemon thread of the worker (and at exit),
+adding counts to rows already there. A denial storm thus costs one row
 per minute per distinct denial, whatever its rate.
 """
 
 import atexit
 import logging
+import os
 import threading
 import time
 from datetime import datetime
@@ -157,8 +158,35 @@ def flush() -> dict:
     return counts
 
 
+_flusher = {"pid": None}
+
+
+def _flush_forever() -> None:
+    from django.db import close_old_connections
+
+    while True:
+        time.sleep(settings.RUNTIME_LOG_FLUSH_SECONDS)
+        try:
+            if pending() or _buffer["credentials"]:
+                flush()
+        except Exception:  # noqa: BLE001 (the thread must outlive a database restart)
+            logger.exception("decision log flush failed")
+        finally:
+            close_old_connections()
+
+
 def maybe_flush() -> None:
-    """Called after each decision request: flush when the buffer is due (about once a second)."""
+    """Called after each decision request. With RUNTIME_LOG_BACKGROUND (the default) a daemon thread of
+    this worker flushes every RUNTIME_LOG_FLUSH_MS, so no request waits for the log; otherwise the
+    request that finds the buffer due flushes it."""
+    if settings.RUNTIME_LOG_BACKGROUND:
+        pid = os.getpid()
+        if _flusher["pid"] != pid:  # first decision in this (forked) worker
+            with _lock:
+                if _flusher["pid"] != pid:
+                    _flusher["pid"] = pid
+                    threading.Thread(target=_flush_forever, name="decision-log-flush", daemon=True).start()
+        return
     if due():
         flush()
 

@@ -19,6 +19,8 @@ def _fresh_decision_snapshot(settings):
     from runtime import log, snapshot
 
     settings.RUNTIME_VERSION_CHECK_SECONDS = 0
+    # Tests flush explicitly: a flushing thread's own connection could not see a test's rows.
+    settings.RUNTIME_LOG_BACKGROUND = False
     snapshot.reset()
     log._take()
     yield

@@ -69,3 +69,12 @@ def test_a_stop_is_in_force_on_both_workers_within_one_second(server, make_agent
     answered_by = {pid for pid, path, _ in server.log_lines()[before:] if path == "/access/v1/evaluation"}
     assert len(answered_by) == 2
     assert answered_by == warmed & server.worker_pids()
+    # and each worker's log thread wrote the denials without any request waiting for it
+    from runtime.models import DenialRecord
+
+    deadline = time.monotonic() + 10
+    while not DenialRecord.objects.filter(agent=agent, reason="stopped").exists():
+        assert time.monotonic() < deadline, "the workers never flushed their decision log"
+        time.sleep(0.2)
+    time.sleep(2)  # the last flush of both workers
+    assert sum(DenialRecord.objects.filter(agent=agent, reason="stopped").values_list("count", flat=True)) >= 40
