@@ -2,7 +2,7 @@
 # Benchmarks: figures, not tests. Each script fills a scratch PostgreSQL database
 # of its own (created if missing, kept for re-runs). Usage:
 #   make bench                      # all of them
-#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak
+#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | runtime
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -28,6 +28,7 @@ case "$which" in
   telemetry|all) run telemetry bench/telemetry_bench.py ;;&
   portfolio|all) run portfolio bench/portfolio_bench.py ;;&
   soak|all) run soak bench/soak.py ;;&
-  audit|telemetry|portfolio|soak|all) ;;
-  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak or all)" >&2; exit 2 ;;
+  runtime|all) run runtime bench/runtime_bench.py ;;&
+  audit|telemetry|portfolio|soak|runtime|all) ;;
+  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, runtime or all)" >&2; exit 2 ;;
 esac
