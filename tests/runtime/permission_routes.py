@@ -81,4 +81,13 @@ ROUTES = [
         kwargs=lambda c: {"pk": denial(c).pk},
     ),
     Route("api:policy-cedar", "GET", statuses(200, anonymous=401)),
+    Route("runtime:credentials", "GET", statuses(403, board=200, admin=200, anonymous=302), setup=credential),
+    Route(
+        "runtime:credentials",
+        "POST",
+        statuses(403, admin=200, anonymous=302),
+        setup=credential,
+        data=lambda c, user: {"name": "edge-page", "source": c.extra["source"].pk},
+        audit="gateway_credential.created",
+    ),
 ]

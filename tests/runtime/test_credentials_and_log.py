@@ -227,3 +227,22 @@ def test_a_stop_rereads_only_the_stops_and_any_other_change_rebuilds(decide, rel
     registry_services.update_agent(released, actor=owner, name="Renamed")
     assert snapshot.current().version > built.version
     assert decide(ask(released.key)).json()["context"]["reason_code"] == "allowed"
+
+
+def test_the_credentials_page_mints_once_and_revokes_for_admins_only(client_for, admin, board, gateway):
+    credential, _ = gateway
+    page = client_for(board).get("/runtime/credentials/")
+    assert page.status_code == 200
+    assert b"edge-1" in page.content
+    assert b"Mint" not in page.content
+
+    minted = client_for(admin).post("/runtime/credentials/", {"name": "edge-2", "source": credential.source_id})
+    shown = minted.content.decode().split('id="new-credential" type="text" readonly value="')[1].split('"')[0]
+    assert shown.startswith("azn_")
+    assert shown not in client_for(admin).get("/runtime/credentials/").content.decode()
+    bad = client_for(admin).post("/runtime/credentials/", {"name": "", "source": "x"})
+    assert "Choose the gateway" in bad.content.decode()
+
+    client_for(admin).post("/runtime/credentials/", {"revoke": credential.pk})
+    credential.refresh_from_db()
+    assert credential.revoked_at is not None
