@@ -35,10 +35,13 @@ def test_the_export_is_a_valid_policy_set_for_its_schema(api_for, board, release
     assert any(e["uid"] == {"type": "AgentRegistry::Agent", "id": released.key} for e in export["entities"])
 
 
-def test_the_export_shows_only_the_agents_the_caller_may_see(api_for, outsider, released):
-    export = api_for(outsider).get("/api/v1/policy/cedar/").json()
-    agent_ids = [e["uid"]["id"] for e in export["entities"] if e["uid"]["type"] == "AgentRegistry::Agent"]
-    assert released.key not in agent_ids or released.business_unit_id  # catalog visibility decides
+def test_the_export_shows_only_the_agents_the_caller_may_see(api_for, board, service_account, released):
+    def agent_ids(user):
+        export = api_for(user).get("/api/v1/policy/cedar/").json()
+        return [e["uid"]["id"] for e in export["entities"] if e["uid"]["type"] == "AgentRegistry::Agent"]
+
+    assert agent_ids(board) == [released.key]
+    assert agent_ids(service_account) == []  # a machine without a role sees no agent
     assert api_for(None).get("/api/v1/policy/cedar/").status_code == 401
 
 
