@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "registry",
     "telemetry",
     "governance",
+    "runtime",
     "portfolio",
 ]
 
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Refuses telemetry ingest tokens anywhere but the ingest endpoints (403), before sessions load.
     "telemetry.middleware.IngestTokenScopeMiddleware",
+    # Refuses gateway decision credentials anywhere but the AuthZEN decision endpoints (403).
+    "runtime.middleware.GatewayCredentialScopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -412,6 +415,19 @@ AGENT_CARD_ALLOWED_HOSTS = envlist("AGENT_CARD_ALLOWED_HOSTS", "")
 AGENT_CARD_ALLOW_PRIVATE_ADDRESSES = envbool("AGENT_CARD_ALLOW_PRIVATE_ADDRESSES", False)
 AGENT_CARD_FETCH_TIMEOUT_SECONDS = envint("AGENT_CARD_FETCH_TIMEOUT_SECONDS", 5)
 AGENT_CARD_MAX_BYTES = envint("AGENT_CARD_MAX_BYTES", 262_144)
+# --- Runtime decisions (AuthZEN) -------------------------------------------------
+# How often (ms) a worker compares its decision snapshot's version with the database's: a stop is
+# in force everywhere within this interval plus one rebuild.
+RUNTIME_VERSION_CHECK_SECONDS = envint("RUNTIME_VERSION_CHECK_MS", 500) / 1000
+# Rebuild a snapshot at least this often whatever the version says (findings, monitoring deadlines).
+RUNTIME_SNAPSHOT_MAX_AGE_SECONDS = envint("RUNTIME_SNAPSHOT_MAX_AGE_SECONDS", 60)
+# How often (ms) a worker writes its buffered decision log (denials, allows, sightings) in bulk.
+RUNTIME_LOG_FLUSH_SECONDS = envint("RUNTIME_LOG_FLUSH_MS", 1000) / 1000
+# Flush from a background thread of each worker (false: from the request that finds the buffer due).
+RUNTIME_LOG_BACKGROUND = envbool("RUNTIME_LOG_BACKGROUND", True)
+# Refusals for ungranted tools or approvals that raise an ungranted_tool_use finding: this many within the window.
+RUNTIME_FINDING_MIN_DENIALS = envint("RUNTIME_FINDING_MIN_DENIALS", 5)
+RUNTIME_FINDING_WINDOW_HOURS = envint("RUNTIME_FINDING_WINDOW_HOURS", 24)
 
 # --- Findings and notifications ---------------------------------------------------
 # Webhook deliveries: at most this many attempts, waiting base * 2^n seconds (capped, with jitter).

@@ -26,6 +26,8 @@ urlpatterns = [
     path("scim/v2/", include("registry.scim")),
     path("governance/", include("governance.urls")),
     path("portfolio/", include("portfolio.urls")),
+    # AuthZEN decision API and its metadata, at the root where enforcement points look.
+    path("", include("runtime.urls")),
     path("", include("registry.urls")),
 ]
 

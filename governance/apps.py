@@ -97,6 +97,11 @@ class GovernanceConfig(AppConfig):
             telemetry_hooks.monitoring_window_provider.append(findings_links.monitoring_windows)
             telemetry_hooks.identity_linked_listeners.append(findings_links.on_identity_linked)
             registry_hooks.agent_detail_panels.append(findings_links.findings_panel)
+        from governance import notifications
+
+        if notifications.on_stop not in registry_hooks.stop_listeners:
+            # The signed agent.stopped webhook goes out with every stop.
+            registry_hooks.stop_listeners.append(notifications.on_stop)
         ROLE_PERMISSIONS[Role.BOARD].extend(
             ["governance.view_finding", "governance.change_finding", "governance.view_checkrun"]
         )

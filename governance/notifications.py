@@ -84,6 +84,55 @@ def queue_webhooks(findings, event: str, now: datetime) -> int:
     return len(rows)
 
 
+def stop_payload(stop, event: str, now: datetime) -> dict:
+    """The body of ``agent.stopped`` / ``agent.stop_lifted``: what is stopped, by whom and why."""
+    agent = stop.agent if stop.scope == "agent" else None
+    return {
+        "event": event,
+        "sent_for": now.isoformat(),
+        "stop": {
+            "id": stop.pk,
+            "scope": stop.scope,
+            "target": stop.target_key,
+            "agent": agent.key if agent else None,
+            "reason": stop.reason,
+            "started_at": stop.started_at.isoformat(),
+            "started_by": str(stop.started_by) if stop.started_by_id else None,
+            "lifted_at": stop.lifted_at.isoformat() if stop.lifted_at else None,
+            "lift_reason": stop.lift_reason or None,
+            "url": settings.SITE_URL.rstrip("/")
+            + (reverse("registry:agent-detail", args=[agent.key]) if agent else reverse("registry:stop-list")),
+        },
+    }
+
+
+def on_stop(stop, event: str, actor) -> None:
+    """Registered in registry.hooks.stop_listeners: queue ``agent.stopped`` (or ``agent.stop_lifted``)
+    for every active endpoint inside the stop's transaction, and send at once after commit."""
+    name = "agent.stopped" if event == "started" else "agent.stop_lifted"
+    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.active() if endpoint.wants(name)]
+    if not endpoints:
+        return
+    now = timezone.now()
+    payload = stop_payload(stop, name, now)
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=endpoint, stop=stop, event=name, payload=payload, created_at=now, next_attempt_at=now
+            )
+            for endpoint in endpoints
+        ],
+        ignore_conflicts=True,
+    )
+
+    def send_after_commit():
+        from governance import tasks
+
+        tasks.deliver_due_webhooks.delay()
+
+    transaction.on_commit(send_after_commit)
+
+
 # --- Owner e-mail -------------------------------------------------------------------------------
 
 

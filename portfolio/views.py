@@ -29,6 +29,7 @@ from portfolio.models import MaturityAssessment, PatternMinimum
 from registry.forms import add_service_errors
 from registry.models import BusinessUnit
 from registry.roles import is_leadership
+from runtime import reports as runtime_reports
 
 AGENTS_PAGE_SIZE = 25
 
@@ -68,6 +69,7 @@ def dashboard(request):
             "charts": presenters.all_charts(dash),
             "query": query,
             "findings_tracked": sources.finding_model() is not None,
+            "decisions": runtime_reports.decisions_by_unit(scope.agents, now),
         },
     )
 

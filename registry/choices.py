@@ -219,6 +219,25 @@ def access_from_annotations(annotations: dict | None) -> str:
     return ToolAccess.WRITE
 
 
+class StopScope(models.TextChoices):
+    """What a stop covers: one agent, or every agent of a unit or pattern, or every use of a tool or MCP server."""
+
+    AGENT = "agent", "Agent"
+    BUSINESS_UNIT = "business_unit", "Business unit"
+    PATTERN = "pattern", "Pattern"
+    TOOL = "tool", "Tool"
+    MCP_SERVER = "mcp_server", "MCP server"
+
+
+STOP_SCOPE_COLORS = {
+    StopScope.AGENT: "red",
+    StopScope.BUSINESS_UNIT: "orange",
+    StopScope.PATTERN: "orange",
+    StopScope.TOOL: "purple",
+    StopScope.MCP_SERVER: "purple",
+}
+
+
 class AuditEventType(models.TextChoices):
     AGENT_CREATED = "agent.created", "Agent registered"
     AGENT_CHANGED = "agent.changed", "Agent changed"
@@ -230,6 +249,8 @@ class AuditEventType(models.TextChoices):
     VERSION_CHANGED = "version.changed", "Version changed"
     BUSINESS_UNIT_CREATED = "business_unit.created", "Business unit created"
     BUSINESS_UNIT_CHANGED = "business_unit.changed", "Business unit changed"
+    STOP_STARTED = "stop.started", "Stop started"
+    STOP_LIFTED = "stop.lifted", "Stop lifted"
     TOOL_CREATED = "tool.created", "Tool added to catalog"
     TOOL_CHANGED = "tool.changed", "Tool changed"
     MCP_SERVER_REGISTERED = "mcp_server.registered", "MCP server registered"

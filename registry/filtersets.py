@@ -8,8 +8,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django_filters.fields import IsoDateTimeField
 
-from registry.choices import Environment, HandoverStatus, Lifecycle, McpApproval, McpScanStatus, Pattern, RiskTier
-from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, McpServer, Tool
+from registry.choices import (
+    Environment,
+    HandoverStatus,
+    Lifecycle,
+    McpApproval,
+    McpScanStatus,
+    Pattern,
+    RiskTier,
+    StopScope,
+)
+from registry.models import Agent, AgentVersion, BusinessUnit, HandoverProposal, McpServer, Stop, Tool
 from registry.querysets import ORPHANED
 
 
@@ -79,6 +88,8 @@ class AgentFilterSet(django_filters.FilterSet):
     mine = django_filters.BooleanFilter(
         method="filter_mine", label="Only agents I own or help maintain", widget=forms.CheckboxInput
     )
+    orphaned = django_filters.BooleanFilter(method="filter_orphaned", label="Orphaned (owner inactive)")
+    stopped = django_filters.BooleanFilter(method="filter_stopped", label="Stopped (a stop in force)")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("name", "name"),
@@ -104,6 +115,11 @@ class AgentFilterSet(django_filters.FilterSet):
             "environment",
             "external_facing",
         ]
+
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)
@@ -148,6 +164,11 @@ class BusinessUnitFilterSet(django_filters.FilterSet):
         model = BusinessUnit
         fields = ["parent", "search"]
 
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
+
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
 
@@ -158,6 +179,11 @@ class ToolFilterSet(django_filters.FilterSet):
     class Meta:
         model = Tool
         fields = ["supports_write", "system", "search"]
+
+    def filter_stopped(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.stopped(value)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value) | Q(description__icontains=value))
@@ -202,3 +228,13 @@ class McpServerFilterSet(django_filters.FilterSet):
         if value == McpApproval.CHANGES_PENDING:
             return approved.filter(Exists(changed))
         return approved.exclude(Exists(changed))
+
+
+class StopFilterSet(django_filters.FilterSet):
+    scope = django_filters.MultipleChoiceFilter(choices=StopScope.choices)
+    in_force = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull", label="In force")
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent (key)")
+
+    class Meta:
+        model = Stop
+        fields = ["scope", "in_force", "agent"]

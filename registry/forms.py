@@ -4,7 +4,7 @@ forms shape input and show every error next to its field."""
 from django import forms
 from django.core.exceptions import ValidationError
 
-from registry.choices import Lifecycle, ToolAccess
+from registry.choices import Lifecycle, Pattern, StopScope, ToolAccess
 from registry.models import Agent, AgentVersion, BusinessUnit, McpServer, Tool, User
 from registry.services import EDITABLE_AGENT_FIELDS, EDITABLE_MCP_SERVER_FIELDS
 
@@ -46,7 +46,10 @@ class AgentForm(forms.ModelForm):
     fieldsets = (
         ("Identity", ("key", "name", "description", "business_unit", "owner")),
         ("Accountability", ("escalation_contact", "escalation_procedure")),
-        ("Purpose and boundaries", ("objective", "allowed_actions", "forbidden_actions", "inputs", "actions")),
+        (
+            "Purpose and boundaries",
+            ("objective", "allowed_actions", "forbidden_actions", "inputs", "actions", "approval_threshold"),
+        ),
         (
             "Classification",
             (
@@ -351,3 +354,53 @@ class ImportFileForm(forms.Form):
         if upload.size > 20 * 1024 * 1024:
             raise ValidationError("The file is larger than 20 MB.")
         return upload
+
+
+class StopForm(forms.Form):
+    """Stop one agent now (on its page)."""
+
+    reason = forms.CharField(
+        label="Why stop it",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Shown to everyone the stop affects and kept in the audit trail.",
+    )
+
+
+class WideStopForm(forms.Form):
+    """Stop every agent of a unit or pattern, or every use of a tool or MCP server."""
+
+    scope = forms.ChoiceField(label="Stop", choices=[c for c in StopScope.choices if c[0] != StopScope.AGENT])
+    target = forms.CharField(
+        label="Which one",
+        max_length=120,
+        help_text="The unit's slug, the pattern's value, or the tool's or MCP server's key.",
+    )
+    reason = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def clean(self):
+        from registry.models import BusinessUnit, McpServer, Tool
+
+        data = super().clean()
+        scope, target = data.get("scope"), (data.get("target") or "").strip()
+        if not scope or not target:
+            return data
+        if scope == StopScope.PATTERN:
+            if target not in Pattern.values:
+                self.add_error("target", f"Use one of {', '.join(Pattern.values)}.")
+            data["target_object"] = target
+            return data
+        model, field = {
+            StopScope.BUSINESS_UNIT: (BusinessUnit, "slug"),
+            StopScope.TOOL: (Tool, "key"),
+            StopScope.MCP_SERVER: (McpServer, "key"),
+        }[scope]
+        found = model.objects.filter(**{field: target}).first()
+        if found is None:
+            self.add_error("target", f"No {StopScope(scope).label.lower()} has the {field} {target!r}.")
+        data["target_object"] = found
+        return data
+
+
+class LiftStopForm(forms.Form):
+    lift_reason = forms.CharField(label="Why it can end", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)

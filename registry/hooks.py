@@ -62,3 +62,6 @@ landing_pages: list[tuple[int, Callable]] = []
 
 # event type -> label, for audit event types of upper layers (the history page's kind filter).
 audit_event_labels: dict[str, str] = {}
+# (stop, event: "started" | "lifted", actor) -> None. Called inside the stop's transaction, after
+# it is saved and audited (the runtime snapshot's version, the agent.stopped webhook).
+stop_listeners: list[Callable] = []

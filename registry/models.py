@@ -28,6 +28,7 @@ from registry.choices import (
     Mode,
     Pattern,
     RiskTier,
+    StopScope,
     ToolAccess,
     Topology,
     UserKind,
@@ -42,6 +43,7 @@ from registry.querysets import (
     DirectoryQuerySet,
     HandoverQuerySet,
     McpServerQuerySet,
+    StopQuerySet,
     ToolQuerySet,
     UserQuerySet,
 )
@@ -447,6 +449,15 @@ class Agent(models.Model):
         help_text="Talks to customers or partners across the enterprise trust boundary.",
     )
     data_classification = models.CharField(max_length=16, choices=DataClassification.choices)
+    approval_threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="The largest amount the agent may commit without a human's approval (empty: no limit set). "
+        "Gateways asking the decision API send the amount; anything above this needs a person.",
+    )
     handles_personal_data = models.BooleanField(default=False)
     handles_regulated_data = models.BooleanField(default=False)
 
@@ -524,6 +535,10 @@ class Agent(models.Model):
             ),
             models.CheckConstraint(condition=Q(risk_tier__in=["", *RiskTier.values]), name="agent_risk_tier_valid"),
             models.CheckConstraint(condition=Q(key__regex=KEY_PATTERN), name="agent_key_format"),
+            models.CheckConstraint(
+                condition=Q(approval_threshold__isnull=True) | Q(approval_threshold__gte=0),
+                name="agent_approval_threshold_not_negative",
+            ),
             models.CheckConstraint(
                 condition=Q(production_since__isnull=True)
                 | ~Q(lifecycle__in=[Lifecycle.PROPOSED, Lifecycle.IN_REVIEW]),
@@ -770,6 +785,150 @@ class AgentCard(models.Model):
 
     def __str__(self) -> str:
         return f"Agent card of {self.agent.key}"
+
+
+class Stop(models.Model):
+    """One stop switch: while it is in force, every runtime decision it covers is refused (reason ``stopped``).
+
+    A stop is not a lifecycle change: the agent keeps its state, versions and
+    releases, and lifting the stop gives back exactly what was there before.
+    ``scope`` says what it covers; exactly one target column is set to match
+    (``pattern`` for a pattern stop). At most one stop is in force per target.
+    """
+
+    scope = models.CharField(max_length=16, choices=StopScope.choices)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="stops")
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.CASCADE, null=True, blank=True, related_name="stops"
+    )
+    pattern = models.CharField(max_length=32, choices=Pattern.choices, blank=True)
+    tool = models.ForeignKey(Tool, on_delete=models.CASCADE, null=True, blank=True, related_name="stops")
+    mcp_server = models.ForeignKey(McpServer, on_delete=models.CASCADE, null=True, blank=True, related_name="stops")
+    reason = models.TextField(max_length=2000)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(max_length=2000, blank=True)
+
+    objects = StopQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # The runtime snapshot and every page read the stops in force.
+            models.Index(fields=["scope"], condition=Q(lifted_at__isnull=True), name="stop_in_force_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(scope__in=StopScope.values), name="stop_scope_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="stop_reason_given"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        scope=StopScope.AGENT,
+                        agent__isnull=False,
+                        business_unit__isnull=True,
+                        pattern="",
+                        tool__isnull=True,
+                        mcp_server__isnull=True,
+                    )
+                    | Q(
+                        scope=StopScope.BUSINESS_UNIT,
+                        agent__isnull=True,
+                        business_unit__isnull=False,
+                        pattern="",
+                        tool__isnull=True,
+                        mcp_server__isnull=True,
+                    )
+                    | Q(
+                        Q(scope=StopScope.PATTERN, pattern__in=Pattern.values),
+                        agent__isnull=True,
+                        business_unit__isnull=True,
+                        tool__isnull=True,
+                        mcp_server__isnull=True,
+                    )
+                    | Q(
+                        scope=StopScope.TOOL,
+                        agent__isnull=True,
+                        business_unit__isnull=True,
+                        pattern="",
+                        tool__isnull=False,
+                        mcp_server__isnull=True,
+                    )
+                    | Q(
+                        scope=StopScope.MCP_SERVER,
+                        agent__isnull=True,
+                        business_unit__isnull=True,
+                        pattern="",
+                        tool__isnull=True,
+                        mcp_server__isnull=False,
+                    )
+                ),
+                name="stop_target_matches_scope",
+            ),
+            # Lifted means all three: who, when and why.
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True, lifted_by__isnull=True, lift_reason="")
+                | (Q(lifted_at__isnull=False) & ~Q(lift_reason="")),
+                name="stop_lift_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True) | Q(lifted_at__gte=models.F("started_at")),
+                name="stop_lifted_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(lifted_at__isnull=True, scope="agent"), name="stop_one_per_agent"
+            ),
+            models.UniqueConstraint(
+                fields=["business_unit"],
+                condition=Q(lifted_at__isnull=True, scope="business_unit"),
+                name="stop_one_per_business_unit",
+            ),
+            models.UniqueConstraint(
+                fields=["pattern"], condition=Q(lifted_at__isnull=True, scope="pattern"), name="stop_one_per_pattern"
+            ),
+            models.UniqueConstraint(
+                fields=["tool"], condition=Q(lifted_at__isnull=True, scope="tool"), name="stop_one_per_tool"
+            ),
+            models.UniqueConstraint(
+                fields=["mcp_server"],
+                condition=Q(lifted_at__isnull=True, scope="mcp_server"),
+                name="stop_one_per_mcp_server",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Stop of {self.target_label}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None
+
+    @property
+    def target(self):
+        if self.scope == StopScope.PATTERN:
+            return self.pattern
+        return getattr(self, self.scope)
+
+    @property
+    def target_label(self) -> str:
+        if self.scope == StopScope.PATTERN:
+            return f"pattern {Pattern(self.pattern).label}" if self.pattern in Pattern.values else self.pattern
+        target = self.target
+        return f"{StopScope(self.scope).label.lower()} {target}" if target is not None else self.scope
+
+    @property
+    def target_key(self) -> str:
+        """The target as the decision API and Cedar name it (key, slug or pattern value)."""
+        if self.scope == StopScope.PATTERN:
+            return self.pattern
+        if self.scope == StopScope.BUSINESS_UNIT:
+            return self.business_unit.slug
+        return self.target.key
 
 
 class ApiToken(models.Model):

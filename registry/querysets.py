@@ -158,7 +158,30 @@ class AgentQuerySet(RestrictedQuerySet):
 
     def with_list_related(self):
         """What a catalog row shows, fetched in a constant number of queries."""
-        return self.select_related("owner", "business_unit")
+        return self.select_related("owner", "business_unit").with_stop_state()
+
+    def with_stop_state(self):
+        """Annotate ``is_stopped``: a stop in force on the agent, its unit or a unit above, or its pattern."""
+        from registry.models import Stop
+
+        in_force = Stop.objects.filter(lifted_at__isnull=True)
+        return self.annotate(
+            is_stopped=models.Exists(in_force.filter(scope="agent", agent=models.OuterRef("pk")))
+            | models.Exists(in_force.filter(scope="pattern", pattern=models.OuterRef("pattern")))
+            | models.Exists(
+                in_force.filter(scope="business_unit")
+                .annotate(
+                    agent_path=models.ExpressionWrapper(
+                        models.OuterRef("business_unit__path"), output_field=models.CharField()
+                    )
+                )
+                .filter(agent_path__startswith=models.F("business_unit__path"))
+            )
+        )
+
+    def stopped(self, value: bool = True):
+        qs = self if "is_stopped" in self.query.annotations else self.with_stop_state()
+        return qs.filter(is_stopped=value)
 
 
 class AgentChildQuerySet(RestrictedQuerySet):
@@ -249,3 +272,29 @@ class DirectoryQuerySet(RestrictedQuerySet):
         from registry.roles import is_platform_admin
 
         return self if is_platform_admin(user) else self.none()
+
+
+class StopQuerySet(models.QuerySet):
+    """Stops are public within the company: every signed-in person may see what is stopped and why."""
+
+    def in_force(self):
+        return self.filter(lifted_at__isnull=True)
+
+    def for_user(self, user, action: str = "view"):
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.all()
+
+    def affecting_agent(self, agent):
+        """Stops in force that cover this agent: its own, its unit or any unit above it, its pattern."""
+        return self.in_force().filter(
+            models.Q(scope="agent", agent=agent)
+            | models.Q(scope="business_unit", business_unit__path__in=_ancestor_paths(agent.business_unit.path))
+            | models.Q(scope="pattern", pattern=agent.pattern)
+        )
+
+
+def _ancestor_paths(path: str) -> list[str]:
+    """'/a/b/c/' -> ['/a/', '/a/b/', '/a/b/c/']."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]

@@ -34,6 +34,8 @@ from registry.choices import (
     Lifecycle,
     McpScanStatus,
     McpToolChange,
+    Pattern,
+    StopScope,
     ToolAccess,
     UserKind,
     access_covers,
@@ -55,6 +57,7 @@ from registry.models import (
     HandoverProposal,
     McpServer,
     ScimToken,
+    Stop,
     Tool,
     TrustedCardKey,
     User,
@@ -90,6 +93,7 @@ EDITABLE_AGENT_FIELDS = (
     "data_classification",
     "handles_personal_data",
     "handles_regulated_data",
+    "approval_threshold",
     "business_outcome",
     "metric_name",
     "metric_unit",
@@ -2058,3 +2062,117 @@ def import_agents(name: str, content: bytes, *, actor: User, dry_run: bool = Fal
                 for agent in agents:
                     listener(agent, actor)
     return checked
+
+
+# --- Stops ----------------------------------------------------------------------------
+
+STOP_TARGET_MODELS = {
+    StopScope.AGENT: Agent,
+    StopScope.BUSINESS_UNIT: BusinessUnit,
+    StopScope.TOOL: Tool,
+    StopScope.MCP_SERVER: McpServer,
+}
+
+
+def can_stop(user, scope: str, target) -> bool:
+    """An agent: its owner, delegates, the board and administrators. Anything wider: board and administrators."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if is_board(user) or is_platform_admin(user):
+        return True
+    return scope == StopScope.AGENT and isinstance(target, Agent) and can_change_agent(user, target)
+
+
+def can_lift_stop(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active and (is_board(user) or is_platform_admin(user))
+
+
+def _stop_snapshot(stop: Stop) -> dict:
+    return {
+        "scope": stop.scope,
+        "target": stop.target_key,
+        "reason": stop.reason,
+        "started_at": stop.started_at,
+        "lifted_at": stop.lifted_at,
+        "lift_reason": stop.lift_reason,
+    }
+
+
+def start_stop(scope: str, target, *, actor: User, reason: str) -> Stop:
+    """Put a stop in force: every runtime decision it covers is refused from now on (reason ``stopped``).
+
+    ``target`` is an Agent, BusinessUnit, Tool or McpServer, or a pattern value for a pattern stop.
+    Nothing about the agents changes: no lifecycle move, no history rewritten. Listeners in
+    ``hooks.stop_listeners`` (the runtime snapshot, the ``agent.stopped`` webhook) run in the same
+    transaction; what they send goes after commit.
+    """
+    if scope not in StopScope.values:
+        raise ValidationError({"scope": f"{scope!r} is not a stop scope; use one of {', '.join(StopScope.values)}."})
+    if scope == StopScope.PATTERN:
+        if target not in Pattern.values:
+            raise ValidationError({"target": f"{target!r} is not a pattern."})
+    elif not isinstance(target, STOP_TARGET_MODELS[scope]):
+        raise ValidationError({"target": f"A {StopScope(scope).label.lower()} stop needs a {scope.replace('_', ' ')}."})
+    _ensure(
+        can_stop(actor, scope, target),
+        "Only the agent's owner, a delegate, the governance board or an administrator may stop an agent; "
+        "wider stops are for the board and administrators.",
+    )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why you stop it; the reason is shown to everyone it affects."})
+    with transaction.atomic():
+        stop = Stop(scope=scope, reason=reason, started_by=actor, started_at=timezone.now())
+        if scope == StopScope.PATTERN:
+            stop.pattern = target
+        else:
+            setattr(stop, scope, target)
+        stop.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():
+                stop.save()
+        except IntegrityError as exc:
+            raise ValidationError({"target": f"The {stop.target_label} is already stopped."}) from exc
+        audit.record(
+            AuditEventType.STOP_STARTED,
+            actor=actor,
+            target=stop,
+            agent=target if scope == StopScope.AGENT else None,
+            after=_stop_snapshot(stop),
+        )
+        for listener in hooks.stop_listeners:
+            listener(stop, "started", actor)
+    return stop
+
+
+def stop_agent(agent: Agent, *, actor: User, reason: str) -> Stop:
+    """Stop one agent everywhere at once (see :func:`start_stop`)."""
+    return start_stop(StopScope.AGENT, agent, actor=actor, reason=reason)
+
+
+def lift_stop(stop: Stop, *, actor: User, reason: str) -> Stop:
+    """End a stop (board or administrator, with a reason). The agents it covered are exactly as before."""
+    _ensure(can_lift_stop(actor), "Only the governance board or an administrator may lift a stop.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"lift_reason": "Say why the stop can end; the reason is kept with it."})
+    with transaction.atomic():
+        current = Stop.objects.select_for_update().get(pk=stop.pk)
+        if current.lifted_at is not None:
+            raise Conflict("This stop was already lifted.")
+        current.lifted_at = timezone.now()
+        current.lifted_by = actor
+        current.lift_reason = reason
+        current.full_clean(validate_constraints=False)
+        current.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+        audit.record(
+            AuditEventType.STOP_LIFTED,
+            actor=actor,
+            target=current,
+            agent=current.agent if current.scope == StopScope.AGENT else None,
+            before={"lifted_at": None},
+            after=_stop_snapshot(current),
+        )
+        for listener in hooks.stop_listeners:
+            listener(current, "lifted", actor)
+    return current

@@ -21,16 +21,19 @@ from registry.forms import (
     CardSourceForm,
     DelegateForm,
     ImportFileForm,
+    LiftStopForm,
     McpApproveForm,
     McpServerForm,
     QuickAgentForm,
+    StopForm,
     ToolAccessForm,
     TransferForm,
     TransitionForm,
     VersionForm,
+    WideStopForm,
     add_service_errors,
 )
-from registry.models import Agent, AgentCard, AgentDelegate, ApiToken, AuditEvent, McpServer, Tool, User
+from registry.models import Agent, AgentCard, AgentDelegate, ApiToken, AuditEvent, McpServer, Stop, Tool, User
 from registry.roles import is_board, is_platform_admin
 
 CATALOG_PAGE_SIZE = 25
@@ -93,9 +96,31 @@ def catalog(request):
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"nav": "catalog", "filterset": filterset, "page": page, "query": query.urlencode()}
+    context = {
+        "nav": "catalog",
+        "filterset": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "scope_stops": _stops_for_filter(request.user, filterset),
+    }
     template = "registry/_catalog_results.html" if request.htmx else "registry/catalog.html"
     return render(request, template, context)
+
+
+def _stops_for_filter(user, filterset) -> list:
+    """Stops in force on the unit (or a unit above it) or the patterns the catalog is filtered to."""
+    if not filterset.is_bound or not filterset.is_valid():
+        return []
+    unit = filterset.form.cleaned_data.get("business_unit")
+    patterns = filterset.form.cleaned_data.get("pattern") or []
+    condition = Q(scope="pattern", pattern__in=patterns) if patterns else Q(pk__in=[])
+    if unit is not None:
+        from registry.querysets import _ancestor_paths
+
+        condition |= Q(scope="business_unit", business_unit__path__in=_ancestor_paths(unit.path))
+    if unit is None and not patterns:
+        return []
+    return list(Stop.objects.for_user(user).in_force().filter(condition).select_related("business_unit"))
 
 
 @login_required
@@ -115,6 +140,17 @@ def agent_detail(request, key):
     extra_actions = [action for hook in hooks.agent_detail_actions for action in hook(request, agent)]
     checklist = agent.checklist(has_version=bool(versions))
     still_missing = [item for item in checklist if not item[2]]
+    stops = list(Stop.objects.for_user(user).affecting_agent(agent).select_related("started_by", "business_unit"))
+    tool_stops = list(
+        Stop.objects.for_user(user)
+        .in_force()
+        .filter(
+            Q(scope="tool", tool__grants__version__agent=agent)
+            | Q(scope="mcp_server", mcp_server__tools__grants__version__agent=agent)
+        )
+        .select_related("tool", "mcp_server", "started_by")
+        .distinct()
+    )
     return render(
         request,
         "registry/agent_detail.html",
@@ -132,6 +168,12 @@ def agent_detail(request, key):
             "checklist": checklist if still_missing else None,
             "agent_card": AgentCard.objects.filter(agent=agent).first(),
             "checklist_missing": len(still_missing),
+            "stops": stops,
+            "tool_stops": tool_stops,
+            "can_stop": services.can_stop(user, "agent", agent),
+            "can_lift": services.can_lift_stop(user),
+            "stop_form": StopForm(),
+            "lift_form": LiftStopForm(),
         },
     )
 
@@ -753,3 +795,95 @@ def agent_import_template(request, fmt):
         response = HttpResponse(bulk.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="agents-template.{fmt}"'
     return response
+
+
+# --- Stops ------------------------------------------------------------------------------
+
+
+def _form_errors_to_messages(request, form) -> None:
+    for field, errors in form.errors.items():
+        for error in errors:
+            messages.error(request, f"{form[field].label}: {error}" if field in form.fields else error)
+
+
+@login_required
+@require_POST
+def agent_stop(request, key):
+    """Stop one agent now: every runtime decision for it is refused within a second."""
+    agent = get_agent_for_user(request.user, key)
+    if not services.can_stop(request.user, "agent", agent):
+        raise PermissionDenied("Only the agent's owner, a delegate, the board or an administrator may stop it.")
+    form = StopForm(request.POST)
+    if form.is_valid():
+        try:
+            services.stop_agent(agent, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{agent.name} is stopped: every gateway refuses it from now on.")
+    else:
+        _form_errors_to_messages(request, form)
+    return HttpResponseRedirect(reverse("registry:agent-detail", args=[agent.key]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def stop_list(request):
+    """Stops in force and recently lifted; the board and administrators start wider stops here."""
+    user = request.user
+    may_stop_wide = services.can_lift_stop(user)
+    form = WideStopForm(request.POST or None)
+    if request.method == "POST":
+        if not may_stop_wide:
+            raise PermissionDenied("Only the governance board or an administrator may stop more than one agent.")
+        if form.is_valid():
+            try:
+                stop = services.start_stop(
+                    form.cleaned_data["scope"],
+                    form.cleaned_data["target_object"],
+                    actor=user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{stop.target_label.capitalize()} is stopped.")
+                return redirect("registry:stop-list")
+    stops = Stop.objects.for_user(user).select_related(
+        "agent", "business_unit", "tool", "mcp_server", "started_by", "lifted_by"
+    )
+    return render(
+        request,
+        "registry/stops.html",
+        {
+            "nav": "stops",
+            "in_force": list(stops.in_force()),
+            "lifted": list(stops.filter(lifted_at__isnull=False)[:50]),
+            "form": form if may_stop_wide else None,
+            "can_lift": may_stop_wide,
+            "lift_form": LiftStopForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def stop_lift(request, pk):
+    """End a stop (board or administrator, with a reason)."""
+    stop = get_object_or_404(Stop.objects.for_user(request.user), pk=pk)
+    if not services.can_lift_stop(request.user):
+        raise PermissionDenied("Only the governance board or an administrator may lift a stop.")
+    form = LiftStopForm(request.POST)
+    if form.is_valid():
+        try:
+            services.lift_stop(stop, actor=request.user, reason=form.cleaned_data["lift_reason"])
+        except (ValidationError, Conflict) as exc:
+            messages.error(request, getattr(exc, "message", None) or " ".join(exc.messages))
+        else:
+            messages.success(request, f"The stop of {stop.target_label} is lifted.")
+    else:
+        _form_errors_to_messages(request, form)
+    if stop.scope == "agent":
+        return HttpResponseRedirect(reverse("registry:agent-detail", args=[stop.agent.key]))
+    return redirect("registry:stop-list")

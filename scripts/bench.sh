@@ -2,7 +2,7 @@
 # Benchmarks: figures, not tests. Each script fills a scratch PostgreSQL database
 # of its own (created if missing, kept for re-runs). Usage:
 #   make bench                      # all of them
-#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration
+#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration | runtime
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -29,6 +29,7 @@ case "$which" in
   portfolio|all) run portfolio bench/portfolio_bench.py ;;&
   soak|all) run soak bench/soak.py ;;&
   registration|all) run registration bench/registration_bench.py ;;&
-  audit|telemetry|portfolio|soak|registration|all) ;;
-  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration or all)" >&2; exit 2 ;;
+  runtime|all) run runtime bench/runtime_bench.py ;;&
+  audit|telemetry|portfolio|soak|registration|runtime|all) ;;
+  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration, runtime or all)" >&2; exit 2 ;;
 esac

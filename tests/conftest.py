@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.registry.mcp_fixtures",
     "tests.telemetry.fixtures",
     "tests.governance.fixtures",
+    "tests.runtime.fixtures",
     "tests.portfolio.fixtures",
 ]
 

@@ -210,13 +210,17 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One event (a finding opened or resolved) for one endpoint, with every attempt logged.
+    """One event (a finding opened or resolved, a stop started or lifted) for one endpoint, with every
+    attempt logged.
 
-    Unique per (endpoint, finding, event): an event is queued once, so nothing is sent twice.
+    Unique per (endpoint, finding or stop, event): an event is queued once, so nothing is sent twice.
     """
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="deliveries")
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    stop = models.ForeignKey(
+        "registry.Stop", on_delete=models.CASCADE, null=True, blank=True, related_name="webhook_deliveries"
+    )
     event = models.CharField(max_length=32)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -239,11 +243,22 @@ class WebhookDelivery(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "finding", "event"], name="webhook_delivery_once"),
+            models.UniqueConstraint(
+                fields=["endpoint", "stop", "event"],
+                condition=Q(stop__isnull=False),
+                name="webhook_stop_delivery_once",
+            ),
+            # Each delivery is about exactly one thing: a finding or a stop.
+            models.CheckConstraint(
+                condition=Q(finding__isnull=False, stop__isnull=True) | Q(finding__isnull=True, stop__isnull=False),
+                name="webhook_delivery_one_subject",
+            ),
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="webhook_status_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} #{self.finding_id} → {self.endpoint}"
+        subject = f"#{self.finding_id}" if self.finding_id else f"stop #{self.stop_id}"
+        return f"{self.event} {subject} → {self.endpoint}"
 
 
 class DigestLog(models.Model):

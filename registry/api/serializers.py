@@ -5,8 +5,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.api.fields import LookupField
-from registry.choices import Lifecycle, McpApproval, RiskTier, ToolAccess
-from registry.models import Agent, AgentVersion, AgentVersionTool, BusinessUnit, HandoverProposal, McpServer, Tool, User
+from registry.choices import Lifecycle, McpApproval, Pattern, RiskTier, StopScope, ToolAccess
+from registry.models import (
+    Agent,
+    AgentVersion,
+    AgentVersionTool,
+    BusinessUnit,
+    HandoverProposal,
+    McpServer,
+    Stop,
+    Tool,
+    User,
+)
 from registry.services import EDITABLE_AGENT_FIELDS, EDITABLE_MCP_SERVER_FIELDS
 
 
@@ -342,3 +352,64 @@ class HandoverNoteSerializer(serializers.Serializer):
 class HandoverReassignSerializer(serializers.Serializer):
     proposed_to = LookupField(slug_field="username", queryset=User.objects.eligible_owners())
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class StopSerializer(serializers.ModelSerializer):
+    """A stop, in force or lifted; ``target`` is the key, slug or pattern it covers."""
+
+    target = serializers.CharField(source="target_key", read_only=True)
+    in_force = serializers.BooleanField(read_only=True)
+    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lifted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Stop
+        fields = [
+            "id",
+            "scope",
+            "target",
+            "in_force",
+            "reason",
+            "started_by",
+            "started_at",
+            "lifted_by",
+            "lifted_at",
+            "lift_reason",
+        ]
+        read_only_fields = fields
+
+
+class StartStopSerializer(serializers.Serializer):
+    """Start a stop: ``target`` is the agent's or tool's or MCP server's key, the unit's slug or the pattern."""
+
+    scope = serializers.ChoiceField(choices=StopScope.choices)
+    target = serializers.CharField(max_length=120)
+    reason = serializers.CharField(max_length=2000)
+
+    def validate(self, data):
+        scope, target = data["scope"], data["target"].strip()
+        if scope == StopScope.PATTERN:
+            if target not in Pattern.values:
+                raise serializers.ValidationError({"target": f"Use one of {', '.join(Pattern.values)}."})
+            data["target_object"] = target
+            return data
+        model, field = {
+            StopScope.AGENT: (Agent, "key"),
+            StopScope.BUSINESS_UNIT: (BusinessUnit, "slug"),
+            StopScope.TOOL: (Tool, "key"),
+            StopScope.MCP_SERVER: (McpServer, "key"),
+        }[scope]
+        queryset = model.objects.all()
+        if scope == StopScope.AGENT:
+            queryset = Agent.objects.for_user(self.context["request"].user, "view")
+        found = queryset.filter(**{field: target}).first()
+        if found is None:
+            raise serializers.ValidationError(
+                {"target": f"No {StopScope(scope).label.lower()} has the {field} {target!r}."}
+            )
+        data["target_object"] = found
+        return data
+
+
+class LiftStopSerializer(serializers.Serializer):
+    lift_reason = serializers.CharField(max_length=2000)

@@ -16,3 +16,4 @@ def register(router) -> None:
     router.register("agent-versions", views.AgentVersionViewSet, basename="agentversion")
     router.register("handovers", views.HandoverViewSet, basename="handover")
     router.register("mcp-servers", views.McpServerViewSet, basename="mcpserver")
+    router.register("stops", views.StopViewSet, basename="stop")

@@ -21,8 +21,11 @@ from registry.api.serializers import (
     HandoverNoteSerializer,
     HandoverReassignSerializer,
     HandoverSerializer,
+    LiftStopSerializer,
     McpApproveSerializer,
     McpServerSerializer,
+    StartStopSerializer,
+    StopSerializer,
     ToolSerializer,
     TransferSerializer,
     TransitionSerializer,
@@ -34,6 +37,7 @@ from registry.filtersets import (
     BusinessUnitFilterSet,
     HandoverFilterSet,
     McpServerFilterSet,
+    StopFilterSet,
     ToolFilterSet,
 )
 from registry.models import (
@@ -45,6 +49,7 @@ from registry.models import (
     BusinessUnit,
     HandoverProposal,
     McpServer,
+    Stop,
     Tool,
     User,
 )
@@ -572,3 +577,33 @@ class McpServerViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         server = services.approve_mcp_server(server, actor=request.user, note=body.validated_data.get("note", ""))
         return Response(self.get_serializer(self.get_queryset().get(pk=server.pk)).data)
+
+
+class StopViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Stops: list and read them; POST starts one (an agent: owner, delegates, board, administrators;
+    anything wider: board and administrators); ``lift`` ends one (board and administrators)."""
+
+    serializer_class = StopSerializer
+    filterset_class = StopFilterSet
+
+    def get_queryset(self):
+        return Stop.objects.for_user(self.request.user).select_related(
+            "agent", "business_unit", "tool", "mcp_server", "started_by", "lifted_by"
+        )
+
+    @extend_schema(request=StartStopSerializer, responses={201: StopSerializer})
+    def create(self, request, *args, **kwargs):
+        body = StartStopSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        stop = services.start_stop(data["scope"], data["target_object"], actor=request.user, reason=data["reason"])
+        return Response(StopSerializer(self.get_queryset().get(pk=stop.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LiftStopSerializer, responses=StopSerializer)
+    @action(detail=True, methods=["post"])
+    def lift(self, request, pk=None):
+        stop = self.get_object()
+        body = LiftStopSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stop = services.lift_stop(stop, actor=request.user, reason=body.validated_data["lift_reason"])
+        return Response(StopSerializer(self.get_queryset().get(pk=stop.pk)).data)

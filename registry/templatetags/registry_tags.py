@@ -16,6 +16,7 @@ _BADGES = {
     "mcp_approval": (choices.McpApproval, choices.MCP_APPROVAL_COLORS),
     "mcp_change": (choices.McpToolChange, choices.MCP_TOOL_CHANGE_COLORS),
     "card_signature": (choices.CardSignature, choices.CARD_SIGNATURE_COLORS),
+    "stop_scope": (choices.StopScope, choices.STOP_SCOPE_COLORS),
 }
 
 # Extra vocabularies registered by upper layers: name -> (enum class, colour map).

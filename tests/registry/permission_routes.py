@@ -686,3 +686,66 @@ ROUTES += [
         audit="mcp_server.approved",
     ),
 ]
+
+
+# --- Stops (the runtime stop switch; the registry owns them) ---
+
+
+def stop_in_force(c):
+    if "stop" not in c.extra:
+        c.extra["stop"] = services.start_stop("business_unit", c.unit, actor=c.admin, reason="Matrix freeze")
+    return c.extra["stop"]
+
+
+ROUTES += [
+    Route("registry:agent-stop", "GET", statuses(405, anonymous=302), kwargs=agent_key),
+    Route(
+        "registry:agent-stop",
+        "POST",
+        statuses(403, owner=302, delegate=302, board=302, admin=302, service_account=404, anonymous=302),
+        kwargs=agent_key,
+        data=lambda c, user: {"reason": "Matrix stop"},
+        audit="stop.started",
+    ),
+    Route("registry:stop-list", "GET", statuses(200, anonymous=302)),
+    Route(
+        "registry:stop-list",
+        "POST",
+        statuses(403, board=302, admin=302, anonymous=302),
+        data=lambda c, user: {"scope": "pattern", "target": "core_process", "reason": "Matrix wide stop"},
+        audit="stop.started",
+    ),
+    Route(
+        "registry:stop-lift",
+        "POST",
+        statuses(403, board=302, admin=302, anonymous=302),
+        setup=stop_in_force,
+        kwargs=lambda c: {"pk": stop_in_force(c).pk},
+        data=lambda c, user: {"lift_reason": "Matrix over"},
+        audit="stop.lifted",
+    ),
+    Route("api:stop-list", "GET", statuses(200, anonymous=401)),
+    Route(
+        "api:stop-list",
+        "POST",
+        statuses(403, owner=201, delegate=201, board=201, admin=201, service_account=400, anonymous=401),
+        data=lambda c, user: {"scope": "agent", "target": c.agent.key, "reason": "Matrix stop"},
+        audit="stop.started",
+    ),
+    Route(
+        "api:stop-detail",
+        "GET",
+        statuses(200, anonymous=401),
+        setup=stop_in_force,
+        kwargs=lambda c: {"pk": stop_in_force(c).pk},
+    ),
+    Route(
+        "api:stop-lift",
+        "POST",
+        statuses(403, board=200, admin=200, anonymous=401),
+        setup=stop_in_force,
+        kwargs=lambda c: {"pk": stop_in_force(c).pk},
+        data=lambda c, user: {"lift_reason": "Matrix over"},
+        audit="stop.lifted",
+    ),
+]

@@ -220,7 +220,7 @@ def test_every_matrix_entry_names_a_route_that_exists():
     assert sorted({route.name for route in ROUTES} - names) == []
 
 
-PROJECT_APPS = {"registry", "telemetry", "governance", "portfolio"}
+PROJECT_APPS = {"registry", "telemetry", "governance", "runtime", "portfolio"}
 
 
 def test_every_management_command_is_called_by_a_test():

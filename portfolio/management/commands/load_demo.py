@@ -15,7 +15,7 @@ from registry import demo as registry_demo
 # moves into production run after governance's demo, which prepares the
 # release gate for them (see registry/demo.py).
 UPPER_LAYERS = ("telemetry", "governance")
-TOP_LAYERS = ("portfolio",)
+TOP_LAYERS = ("runtime", "portfolio")
 
 
 def _optional_demo(app_label: str):
