@@ -551,6 +551,8 @@ def handovers(request):
     )
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
 def mcp_create(request):
     if not services.can_register_agents(request.user):
         raise PermissionDenied("Only people register MCP servers.")
@@ -681,6 +683,8 @@ def mcp_tool_access(request, key, tool_key):
     return HttpResponseRedirect(reverse("registry:mcp-detail", args=[server.key]))
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
 def agent_card_register(request):
     """Register an agent from its A2A Agent Card."""
     if not services.can_register_agents(request.user):
