@@ -304,10 +304,13 @@ def grid(columns_: list[str], rows: list[GridRow], *, title: str, desc: str, lab
     for i, row in enumerate(rows):
         y = top + i * (cell_h + 4)
         label = row.label + (f" {row.note}" if row.note else "")
-        svg.parts.append(_link(row.url, row.label, _text(label_width - 8, y + 19, label, anchor="end")))
+        svg.parts.append(_link(row.url, label, _text(label_width - 8, y + 19, label, anchor="end")))
         for j, cell in enumerate(row.cells):
             x = label_width + j * cell_w
             name = cell.title or f"{row.label}, {columns_[j]}: {cell.text}"
+            if cell.text and cell.text not in name:
+                # A link's name includes the words it shows (WCAG 2.5.3, label in name).
+                name = f"{cell.text}: {name}"
             stroke, sw = (INK, 3) if cell.marked else ("#ffffff", 1)
             inner = _rect(x + 2, y, cell_w - 4, cell_h, cell.fill, name, stroke=stroke, stroke_width=sw) + _text(
                 x + cell_w / 2,
