@@ -316,15 +316,22 @@ def test_pages_in_the_states_that_matter_pass_axe(request, transactional_db, liv
     owner.goto("/agents/new/")
     field(owner, "Key").fill("Not a key!")
     owner.get_by_role("button", name=re.compile("Register|Save|Create")).click()
-    expect(owner.locator(".errorlist, [role=alert]").first).to_be_visible()
+    expect(owner.get_by_role("alert").first).to_be_visible()
     # then: the errors shown beside the fields pass
     assert_no_axe_violations(owner, context="agent form with errors")
 
-    # when: the risk questionnaire is sent empty
+    # when: a written statement is sent without its text
+    owner.goto(f"/governance/agents/{data.agent.key}/evidence/scope/")
+    owner.get_by_label("Written statement").check()
+    owner.get_by_role("button", name="Submit for review").click()
+    expect(owner.get_by_role("alert").first).to_be_visible()
+    assert_no_axe_violations(owner, context="evidence form with errors")
+
+    # when: an action succeeds and its message is shown
     owner.goto(f"/governance/agents/{data.agent.key}/assessment/")
     owner.get_by_role("button", name="Submit assessment").click()
-    expect(owner.locator(".errorlist, [role=alert]").first).to_be_visible()
-    assert_no_axe_violations(owner, context="risk questionnaire with errors")
+    expect(owner.get_by_role("status").first).to_contain_text("Assessment submitted")
+    assert_no_axe_violations(owner, context="a page with a success message")
 
     # when: the catalog's filter panel is used and narrows the results
     owner.goto("/agents/")
