@@ -364,3 +364,50 @@ def test_pages_in_the_states_that_matter_pass_axe(request, transactional_db, liv
     anonymous.get_by_role("button", name="Sign in").click()
     expect(anonymous.locator("main")).to_contain_text(re.compile("[Pp]lease|incorrect|not"))
     assert_no_axe_violations(anonymous, context="sign-in with a wrong password")
+
+
+def test_the_axe_check_names_the_rule_the_element_and_the_page(browser):
+    # given: a page with an unlabelled field and an image without a text alternative
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>Broken</title></head><body><main><h1>Broken</h1>'
+        '<input id="q" type="text"><img src="data:," width="10" height="10"></main></body></html>'
+    )
+    try:
+        # when: the check runs
+        with pytest.raises(AssertionError) as failure:
+            assert_no_axe_violations(page, context="a broken page")
+    finally:
+        context.close()
+
+    # then: the message says where, which rules, how serious, and shows the offending elements
+    message = str(failure.value)
+    assert message.startswith("2 axe-core WCAG 2.1 AA violation(s) on a broken page:")
+    assert "- label (critical): Form elements must have labels" in message
+    assert '    at #q: <input id="q" type="text">' in message
+    assert "- image-alt (critical)" in message
+    assert "dequeuniversity.com/rules/axe/4.14/label" in message
+
+
+def test_a_route_whose_parameter_cannot_be_filled_is_named_with_its_parameter(db):
+    # given: routes added by someone else, with a parameter nobody knows and a model with no row
+    from django.urls import path
+
+    from tests.browser.helpers import login as some_view
+
+    unknown = path("widgets/<str:widget_ref>/", some_view, name="widget-detail")
+    empty = path("governance/incidents/<int:pk>/", some_view, name="incident-detail")
+    data = SimpleNamespace()
+
+    # when / then: the walk says which parameter of which route it could not fill
+    assert fill("registry:widget-detail", unknown, data) == (
+        {},
+        "parameter 'widget_ref' cannot be filled (unknown parameter name; add it to PARAMETERS_BY_NAME)",
+    )
+    assert fill("governance:incident-detail", empty, data) == (
+        {},
+        "parameter 'pk' cannot be filled (no Incident row in the portfolio)",
+    )
+    assert model_for("telemetry:source-detail").__name__ == "TelemetrySource"
+    assert model_for("governance:condition-close").__name__ == "ReviewCondition"
