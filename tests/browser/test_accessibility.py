@@ -99,23 +99,36 @@ def model_for(route_name: str):
     return None
 
 
+def _row_of(model, data):
+    """The portfolio's richest object of a model (the agent and unit every role has a view of), else its first row."""
+    preferred = getattr(data, "preferred", {}).get(model._meta.label)
+    return preferred if preferred is not None else model.objects.order_by("pk").first()
+
+
 def fill(name: str, pattern: URLPattern, data) -> tuple[dict, str]:
-    """The path parameters of a route, filled with real objects; or the reason one cannot be."""
+    """The path parameters of a route, filled with real objects; or the reason one cannot be.
+
+    A parameter is first read from the model the route is named after when that model has a field
+    of the parameter's name (``pk``/``id`` and integer parameters: its primary key); otherwise from
+    PARAMETERS_BY_NAME (e.g. the agent's ``key`` on governance pages)."""
     converters = pattern.pattern.converters
     params = list(converters) or list(pattern.pattern.regex.groupindex)
+    model = model_for(name)
     kwargs = {}
     for param in params:
+        is_pk = param in ("pk", "id") or type(converters.get(param)).__name__ == "IntConverter"
+        field_name = "pk" if is_pk else param
+        has_field = model is not None and (is_pk or any(f.name == param for f in model._meta.concrete_fields))
+        if has_field and (obj := _row_of(model, data)) is not None:
+            kwargs[param] = getattr(obj, field_name)
+            continue
         if param in PARAMETERS_BY_NAME:
             kwargs[param] = PARAMETERS_BY_NAME[param](data)
             continue
-        if param in ("pk", "id") or type(converters.get(param)).__name__ == "IntConverter":
-            model = model_for(name)
-            obj = model.objects.order_by("pk").first() if model is not None else None
-            if obj is not None:
-                kwargs[param] = obj.pk
-                continue
-            why = f"no model named after {name!r}" if model is None else f"no {model.__name__} row in the portfolio"
-            return {}, f"parameter {param!r} cannot be filled ({why})"
+        if has_field:
+            return {}, f"parameter {param!r} cannot be filled (no {model.__name__} row in the portfolio)"
+        if is_pk:
+            return {}, f"parameter {param!r} cannot be filled (no model named after {name!r})"
         return {}, f"parameter {param!r} cannot be filled (unknown parameter name; add it to PARAMETERS_BY_NAME)"
     return kwargs, ""
 
@@ -157,7 +170,13 @@ def portfolio(request) -> SimpleNamespace:
     telemetry_routes.alias(c)
     telemetry_routes.finding(c)
     policy_version = RiskPolicy.objects.current().version
-    return SimpleNamespace(agent=c.agent, unit=world.hr, policy_version=policy_version, world=world)
+    return SimpleNamespace(
+        agent=c.agent,
+        unit=world.hr,
+        policy_version=policy_version,
+        world=world,
+        preferred={"registry.Agent": c.agent, "registry.BusinessUnit": world.hr},
+    )
 
 
 @pytest.fixture
@@ -395,6 +414,7 @@ def test_a_route_whose_parameter_cannot_be_filled_is_named_with_its_parameter(db
     from django.urls import path
 
     from tests.browser.helpers import login as some_view
+    from tests.factories import ToolFactory
 
     unknown = path("widgets/<str:widget_ref>/", some_view, name="widget-detail")
     empty = path("governance/incidents/<int:pk>/", some_view, name="incident-detail")
@@ -409,5 +429,9 @@ def test_a_route_whose_parameter_cannot_be_filled_is_named_with_its_parameter(db
         {},
         "parameter 'pk' cannot be filled (no Incident row in the portfolio)",
     )
+    # and a route named after a model with a field of the parameter's name is filled from its row
+    tool_route = path("tools/<str:key>/", some_view, name="tool-detail")
+    ToolFactory(key="crm.read", name="CRM read")
+    assert fill("registry:tool-detail", tool_route, data) == ({"key": "crm.read"}, "")
     assert model_for("telemetry:source-detail").__name__ == "TelemetrySource"
     assert model_for("governance:condition-close").__name__ == "ReviewCondition"
