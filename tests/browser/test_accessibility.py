@@ -1,17 +1,18 @@
 """Every page of the site passes axe-core's WCAG 2.1 A and AA rules, for every role that can open it.
 
 The pages are not listed by hand: ``site_pages()`` walks Django's URL resolver and
-fills each path parameter with a real object of a small portfolio (by parameter name,
-then by the model the route is named after), so a page added later is checked without
+fills each path parameter with a real object of a small portfolio (from the model the
+route is named after, then by parameter name), so a page added later is checked without
 touching this module. Each role signs in once; every route is first probed in-process
-as that role (status and content type), and each HTML answer is then opened in the
-browser and checked with axe. API, admin, static files, downloads and POST-only actions
-are not pages and are left out by rule; ``SKIPPED_ROUTES`` names the few other routes
-left out, each with its reason.
+as that role (status, content type and the structure of the page), and each HTML page
+is then opened in the browser and checked with axe, once per distinct structure (see
+``RegionSignatures``). API, admin, static files, downloads, htmx fragments and POST-only
+actions are not pages and are left out by rule; ``SKIPPED_ROUTES`` names the few other
+routes left out, each with its reason.
 
 The coverage guard fails when a route's parameter cannot be filled (naming the URL
 pattern and the parameter) and when a route is neither skipped nor a page any role can
-open, so no page escapes the check.
+open, so no page escapes the check. See docs/accessibility.md.
 """
 
 import hashlib
@@ -269,8 +270,8 @@ def test_every_page_passes_axe_for_every_role(request, transactional_db, live_se
     unfillable = [f"{p.pattern} ({p.name}): {p.problem}" for p in pages if p.problem]
     assert not unfillable, "Routes whose URL cannot be built for the accessibility walk:\n" + "\n".join(unfillable)
 
-    checked: dict[str, list[str]] = {p.name: [] for p in pages}  # route -> roles it was checked for
-    not_pages: set[str] = set()  # downloads and POST-only actions
+    checked: dict[str, list[str]] = {p.name: [] for p in pages}  # route -> roles that opened it as a page
+    not_pages: set[str] = set()  # downloads, fragments and POST-only actions
     error_pages: dict[int, str] = {}  # one refused page per status, checked once
     failures: list[str] = []
     seen_regions: set[str] = set()  # structure signatures of the page regions axe has checked
