@@ -438,3 +438,20 @@ def test_a_route_whose_parameter_cannot_be_filled_is_named_with_its_parameter(db
     assert fill("registry:tool-detail", tool_route, data) == ({"key": "crm.read"}, "")
     assert model_for("telemetry:source-detail").__name__ == "TelemetrySource"
     assert model_for("governance:condition-close").__name__ == "ReviewCondition"
+
+
+@pytest.mark.parametrize("template", ["400.html", "403_csrf.html", "500.html", "503.html"])
+def test_error_pages_the_walk_cannot_reach_pass_axe(page, template):
+    # given: an error page rendered as Django's handlers render it (no request), served from the site's
+    # origin so its stylesheet and scripts load as they would
+    from django.template.loader import render_to_string
+
+    html = render_to_string(template, {"reason": "CSRF token missing."})
+    page.route("**/__error-page__", lambda route: route.fulfill(status=500, content_type="text/html", body=html))
+
+    # when: the browser shows it
+    page.goto("/__error-page__")
+
+    # then: it passes
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_no_axe_violations(page, context=template)
