@@ -473,10 +473,13 @@ def grid(
         )
     for i, row in enumerate(rows):
         y = top + i * (cell_h + 4)
-        _row_label(svg, row.url, row.label, labels[i], label_width - 8, y + cell_h / 2, label_width - 12)
+        _row_label(svg, row.url, labels[i], labels[i], label_width - 8, y + cell_h / 2, label_width - 12)
         for j, cell in enumerate(row.cells):
             x = label_width + j * cell_w
             name = cell.title or f"{row.label}, {columns_[j]}: {cell.text}"
+            if cell.text and cell.text not in name:
+                # A link's name includes the words it shows (WCAG 2.5.3, label in name).
+                name = f"{cell.text}: {name}"
             stroke, sw = (INK, 3) if cell.marked else ("#ffffff", 1)
             inner = _rect(x + 2, y, cell_w - 4, cell_h, cell.fill, name, stroke=stroke, stroke_width=sw) + _text(
                 x + cell_w / 2,

@@ -2,7 +2,6 @@
 under ten clicks; the board reads the progress; the pages have no WCAG 2.1 AA violation (axe-core)."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -10,24 +9,11 @@ from playwright.sync_api import expect
 
 from governance.models import Attestation
 from governance.services import continuity
-from tests.browser.helpers import login, logout
+from tests.browser.helpers import assert_no_axe_violations, login, logout
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.10.3 (MPL-2.0), vendored: no network
-
-
-def axe_violations(page) -> list[dict]:
-    """WCAG 2.0/2.1 A and AA violations axe-core finds on the page as it stands."""
-    # Evaluated through the browser's debugging protocol: the site's Content-Security-Policy (rightly) refuses
-    # an injected <script>.
-    page.evaluate(AXE.read_text() + "\n;true")
-    result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"],
-    )
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
 
 
 class Clicks:
@@ -53,7 +39,7 @@ def test_an_owner_answers_a_campaign_for_six_agents_in_under_ten_clicks(page, ma
     # when: the owner opens the page from the menu, confirms one agent, then all the others at once
     clicks.click(page.get_by_role("link", name="Confirm agents"))
     expect(page.get_by_role("heading", name="Spring attestation")).to_be_visible()
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)
     clicks.click(page.get_by_role("button", name=f"Confirm {agents[0].name} unchanged"))
     expect(page.get_by_text("1 agent: confirmed unchanged.")).to_be_visible()
     clicks.click(page.get_by_role("button", name="Confirm all 5 unchanged"))
@@ -73,9 +59,9 @@ def test_an_owner_answers_a_campaign_for_six_agents_in_under_ten_clicks(page, ma
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name="Spring attestation").click()
     expect(page.get_by_role("heading", name="Not answered (0)")).to_be_visible()
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)
     page.goto("/governance/campaigns/")
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)
 
 
 def test_handovers_and_dormant_pages_are_accessible(page, make_agent, owner, employee, board, unit):
@@ -98,7 +84,7 @@ def test_handovers_and_dormant_pages_are_accessible(page, make_agent, owner, emp
     # the proposed person accepts from the Handovers page
     login(page, employee.username, PASSWORD)
     page.get_by_role("link", name="Handovers").click()
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)
     page.get_by_role("button", name="Accept Leaver's helper").click()
     expect(page.get_by_text("You now own Leaver's helper.")).to_be_visible()
     logout(page)
@@ -106,7 +92,7 @@ def test_handovers_and_dormant_pages_are_accessible(page, make_agent, owner, emp
     # the owner keeps the dormant agent with a reason
     login(page, owner.username, PASSWORD)
     page.goto(f"/governance/agents/{quiet.key}/dormant/")
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)
     page.get_by_label("Why keep it?").fill("Runs at year end only.")
     page.get_by_role("button", name="Keep it").click()
     expect(page.get_by_text("Quiet helper is kept.")).to_be_visible()
@@ -115,4 +101,4 @@ def test_handovers_and_dormant_pages_are_accessible(page, make_agent, owner, emp
     # the board's view of handovers is accessible too
     login(page, board.username, PASSWORD)
     page.goto("/handovers/")
-    assert axe_violations(page) == []
+    assert_no_axe_violations(page)

@@ -3,7 +3,6 @@ option and sort the most serious first; the agent page keeps its history short a
 1400 px. Every page visited is checked with axe-core for WCAG 2.1 A/AA violations."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -11,25 +10,11 @@ from playwright.sync_api import expect
 
 from governance.models import CheckRun, Finding
 from registry import services as registry_services
-from tests.browser.helpers import login, logout
+from tests.browser.helpers import assert_accessible, login, logout
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
-AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def assert_accessible(page) -> None:
-    """axe-core over the page as rendered: no WCAG 2.1 A or AA violation."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE_SOURCE)  # evaluated through the DevTools protocol, so the page's CSP does not apply
-    violations = page.evaluate(
-        """async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations
-            .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""",
-        WCAG_AA,
-    )
-    assert violations == [], f"{page.url}: {violations}"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from registry import services as registry_services
 from registry.models import Agent
-from tests.browser.helpers import field, login, logout
+from tests.browser.helpers import assert_no_axe_violations, field, login, logout
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +38,7 @@ def test_an_agent_reaches_production_through_assessment_evidence_and_board_appro
 
     # then: the tier is computed and waits for the board
     expect(page.get_by_text("Assessment submitted: computed tier low (score 0).")).to_be_visible()
+    assert_no_axe_violations(page, context="governance page after the assessment")
 
     # when: the owner submits a written statement for each control the checklist asks for
     for code in EVIDENCE_CONTROLS:
@@ -58,6 +59,7 @@ def test_an_agent_reaches_production_through_assessment_evidence_and_board_appro
     login(page, board.username, PASSWORD)
     page.get_by_role("link", name="Review queue").click()
     queue = page.locator("table.queue")
+    assert_no_axe_violations(page, context="the board's review queue")
     queue.locator('tr[data-kind="assessment"]').get_by_role("button", name="Confirm").click()
     expect(page.get_by_text("Assessment confirmed.")).to_be_visible()
     for _ in EVIDENCE_CONTROLS:

@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login
+from tests.browser.helpers import assert_no_axe_violations, login
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +43,7 @@ def test_a_leader_reads_the_charts_follows_a_segment_and_downloads_csv_and_board
     assert box["width"] > 300
     assert box["height"] > 100
     screenshot(page, "dashboard")
+    assert_no_axe_violations(page, context="the portfolio dashboard")
 
     # when: they click the low-risk segment of the employee-enablement bar
     page.locator('#chart-pattern-tier svg.chart a[aria-label="Employee AI enablement, Low: 2"]').click()
@@ -53,6 +54,7 @@ def test_a_leader_reads_the_charts_follows_a_segment_and_downloads_csv_and_board
     expect(results.get_by_role("link", name="A1")).to_be_visible()
     expect(results.get_by_role("link", name="A7")).to_be_visible()
     expect(results.locator("tbody tr")).to_have_count(2)
+    assert_no_axe_violations(page, context="catalog opened from a chart segment")
 
     # when: back on the portfolio they download the catalog CSV and the board pack
     page.go_back()

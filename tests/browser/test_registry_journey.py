@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from registry.models import Agent
-from tests.browser.helpers import field, login, logout
+from tests.browser.helpers import assert_no_axe_violations, field, login, logout
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,7 @@ def test_an_owner_registers_finds_and_edits_an_agent_and_a_leader_can_only_read_
     results = page.locator("#results")
     expect(results.get_by_role("link", name="Onboarding guide")).to_be_visible()
     expect(results.get_by_role("link", name="Invoice helper")).to_have_count(0)
+    assert_no_axe_violations(page, context="catalog searched through htmx")
 
     # when: the owner opens it and edits its objective
     results.get_by_role("link", name="Onboarding guide").click()
@@ -59,6 +60,7 @@ def test_an_owner_registers_finds_and_edits_an_agent_and_a_leader_can_only_read_
     expect(page.get_by_text("Changes saved.")).to_be_visible()
     expect(page.get_by_text("Every new joiner knows where to find help on day one.").first).to_be_visible()
     expect(page.locator(".timeline").get_by_text("agent.changed")).to_be_visible()
+    assert_no_axe_violations(page, context="agent page after an edit")
     screenshot(page, "owner-edited")
     logout(page)
 

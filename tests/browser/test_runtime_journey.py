@@ -1,35 +1,22 @@
 """The stop switch in a real browser: an owner stops her agent on its page, the catalog and the Stops
 page say so, the board lifts it; every page passes axe-core's WCAG 2.1 AA rules."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from registry.models import Stop
-from tests.browser.helpers import field, login, logout
+from tests.browser.helpers import assert_no_axe_violations, field, login, logout
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def wcag_violations(page) -> list:
-    # Evaluated, not added as a <script>: the site's Content-Security-Policy rightly refuses inline scripts.
-    page.evaluate(AXE.read_text())
-    result = page.evaluate(
-        "async () => await axe.run(document, "
-        "{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-    )
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
 
 
 def test_an_owner_stops_her_agent_and_the_board_lifts_the_stop(page, owner, board, agent, screenshot):
     # when: the owner stops the agent from its page
     login(page, owner.username, PASSWORD)
     page.goto(f"/agents/{agent.key}/")
-    assert wcag_violations(page) == []
+    assert_no_axe_violations(page)
     field(page, "Why stop it").fill("It promised refunds it may not give")
     page.get_by_role("button", name="Stop this agent now").click()
 
@@ -39,20 +26,20 @@ def test_an_owner_stops_her_agent_and_the_board_lifts_the_stop(page, owner, boar
     expect(page.get_by_role("button", name="Lift the stop")).to_have_count(0)
     # (Reloaded first: the flash message list of base.html has a listitem finding of its own.)
     page.reload()
-    assert wcag_violations(page) == []
+    assert_no_axe_violations(page)
 
     # then: the catalog badges it and filters on it
     page.goto("/agents/?stopped=true")
     expect(page.locator("#results").get_by_role("link", name="Leave assistant")).to_be_visible()
     expect(page.locator("#results").get_by_text("Stopped")).to_be_visible()
-    assert wcag_violations(page) == []
+    assert_no_axe_violations(page)
     logout(page)
 
     # when: the board member lifts it from the Stops page, with a reason
     login(page, board.username, PASSWORD)
     page.get_by_role("link", name="Stops").click()
     expect(page.get_by_role("heading", name="Stops", level=1)).to_be_visible()
-    assert wcag_violations(page) == []
+    assert_no_axe_violations(page)
     screenshot(page, "stops")
     page.get_by_label("Why the stop of agent Leave assistant can end").fill("Refund rules fixed and tested")
     page.get_by_role("button", name="Lift").click()

@@ -53,7 +53,7 @@ def test_a_bad_filter_value_falls_back_and_says_so_beside_the_field(world, leade
     assert response.status_code == 200
     assert response.context["dash"].headline.total_agents.value == 8  # the whole portfolio, not a made-up unit
     html = response.content.decode()
-    assert html.count('<ul class="errorlist" role="alert">') == 2
+    assert html.count('<div class="field-errors" role="alert"><ul class="errorlist">') == 2
     assert "Select a valid choice" in html
     assert "the figures below are not filtered" in html
 
