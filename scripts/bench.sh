@@ -2,7 +2,7 @@
 # Benchmarks: figures, not tests. Each script fills a scratch PostgreSQL database
 # of its own (created if missing, kept for re-runs). Usage:
 #   make bench                      # all of them
-#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration | runtime
+#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration | runtime | continuity | history
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -30,6 +30,8 @@ case "$which" in
   soak|all) run soak bench/soak.py ;;&
   registration|all) run registration bench/registration_bench.py ;;&
   runtime|all) run runtime bench/runtime_bench.py ;;&
-  audit|telemetry|portfolio|soak|registration|runtime|all) ;;
-  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration, runtime or all)" >&2; exit 2 ;;
+  continuity|all) run continuity bench/continuity_bench.py ;;&
+  history|all) run history bench/history_bench.py ;;&
+  audit|telemetry|portfolio|soak|registration|runtime|continuity|history|all) ;;
+  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration, runtime, continuity, history or all)" >&2; exit 2 ;;
 esac

@@ -67,7 +67,15 @@ class ToolSerializer(DisplayMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["mcp_server", "mcp_name", "inferred_access"]
 
-    mcp_server = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    mcp_server = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True, help_text="The MCP server offering the tool (null: none)."
+    )
+    inferred_access = serializers.ChoiceField(
+        choices=ToolAccess.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="For an MCP tool, the access its annotations imply (empty for other tools).",
+    )
 
 
 class McpToolSerializer(serializers.ModelSerializer):

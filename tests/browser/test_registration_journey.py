@@ -36,7 +36,7 @@ def test_the_board_claims_a_shadow_agent_from_the_triage_in_one_short_form(page,
     page.goto("/agents/new/quick/")
     expect(page.get_by_role("heading", name="Register an agent")).to_be_visible()
     assert_accessible(page, "short form for a fresh registration")
-    page.get_by_role("link", name="Telemetry").click()
+    page.get_by_role("link", name="Unknown agents").click()
     expect(page.get_by_role("heading", name="Unknown agents")).to_be_visible()
     assert_accessible(page, "triage")
     page.get_by_role("link", name="Register Expense checker@finance-api").click()
@@ -74,7 +74,7 @@ def test_the_board_claims_a_shadow_agent_from_the_triage_in_one_short_form(page,
     assert IdentityAlias.objects.get(identity="Expense checker@finance-api").agent == agent
 
     # and: the triage no longer lists it
-    page.get_by_role("link", name="Telemetry").click()
+    page.get_by_role("link", name="Unknown agents").click()
     expect(page.get_by_text("No unknown agents.")).to_be_visible()
 
 

@@ -5,6 +5,7 @@ import re
 
 import cedarpy
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -70,13 +71,26 @@ def portfolio(db, owner, board, put_in):
     units = [BusinessUnitFactory(name=f"U{i}", slug=f"u{i}", parent=root) for i in range(2)]
     units.append(BusinessUnitFactory(name="U0a", slug="u0a", parent=units[0]))
     server = McpServer.objects.create(
-        key="srv", name="Srv", url="https://srv.example/mcp", host="srv.example", owner=owner, business_unit=root
+        approved_at=timezone.now(),
+        key="srv",
+        name="Srv",
+        url="https://srv.example/mcp",
+        host="srv.example",
+        owner=owner,
+        business_unit=root,
     )
     tools = [
         ToolFactory(key="t.read", name="Reader"),
         ToolFactory(key="t.write", name="Writer", supports_write=True),
         ToolFactory(key="t.exec", name="Executor", supports_write=True, supports_execute=True),
-        ToolFactory(key="t.mcp", name="Mcp tool", supports_write=True, mcp_server=server, mcp_name="do"),
+        ToolFactory(
+            key="t.mcp",
+            name="Mcp tool",
+            supports_write=True,
+            mcp_server=server,
+            mcp_name="do",
+            mcp_approved_at=timezone.now(),
+        ),
     ]
     return {
         "root": root,

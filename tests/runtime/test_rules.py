@@ -1,6 +1,7 @@
 """Every rule of a runtime decision, allowed and refused, with its reason (docs/policy.md)."""
 
 import pytest
+from django.utils import timezone
 
 from registry import services as registry_services
 from registry.models import McpServer
@@ -150,6 +151,7 @@ def test_without_a_stated_access_the_tool_s_widest_access_is_needed(decide, rele
 
 def test_mcp_tools_are_named_by_server_and_tool(decide, agent, owner, admin, put_in):
     server = McpServer.objects.create(
+        approved_at=timezone.now(),
         key="github-mcp",
         name="GitHub MCP",
         url="https://mcp.github.example/mcp",

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from governance.models import WebhookDelivery, WebhookEndpoint
 from registry import services as registry_services
@@ -120,6 +121,7 @@ def test_an_mcp_server_stop_refuses_every_tool_of_that_server(decide, agent, own
     from tests.factories import ToolFactory
 
     server = McpServer.objects.create(
+        approved_at=timezone.now(),
         key="files-mcp",
         name="Files",
         url="https://files.example/mcp",
@@ -127,7 +129,9 @@ def test_an_mcp_server_stop_refuses_every_tool_of_that_server(decide, agent, own
         owner=owner,
         business_unit=agent.business_unit,
     )
-    read = ToolFactory(key="files.read", name="Read file", mcp_server=server, mcp_name="read_file")
+    read = ToolFactory(
+        key="files.read", name="Read file", mcp_server=server, mcp_name="read_file", mcp_approved_at=timezone.now()
+    )
     version = registry_services.create_version(
         agent, actor=owner, tools=[(read, "read")], label="1", model_provider="x", model_name="y"
     )
