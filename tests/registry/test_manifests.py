@@ -193,8 +193,9 @@ def test_queries_per_manifest_are_constant(api_for, owner, unit, tool, django_as
         counts[size] = len(ctx)
     per_manifest = (counts[3] - counts[1]) / 2
     assert counts[5] - counts[3] == counts[3] - counts[1], counts
-    # Creating an agent with a version costs what the services spend (constraint checks, rights, audit).
-    assert per_manifest <= 80, counts
+    # Creating an agent with a version costs what the services spend (constraint checks, rights, audit),
+    # plus one decision-version bump per row the runtime decisions read (agent, version, grants).
+    assert per_manifest <= 85, counts
     # and unchanged manifests cost nothing per manifest: the plan reads everything up front
     if not dry_run:
         with CaptureQueriesContext(connection) as small:

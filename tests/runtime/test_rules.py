@@ -160,7 +160,12 @@ def test_mcp_tools_are_named_by_server_and_tool(decide, agent, owner, admin, put
         business_unit=agent.business_unit,
     )
     issues = ToolFactory(
-        key="github.create-issue", name="Create issue", supports_write=True, mcp_server=server, mcp_name="create_issue"
+        key="github.create-issue",
+        name="Create issue",
+        supports_write=True,
+        mcp_server=server,
+        mcp_name="create_issue",
+        mcp_approved_at=timezone.now(),
     )
     version = registry_services.create_version(
         agent, actor=owner, tools=[(issues, "write")], label="1", model_provider="x", model_name="y"
