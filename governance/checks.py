@@ -46,7 +46,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import MD5, Cast, Concat, JSONObject
+from django.db.models.functions import MD5, Cast, Concat, JSONObject, Lower
 from django.utils import timezone
 
 from governance import hooks
@@ -71,9 +71,9 @@ from governance.models import (
     RiskPolicy,
     Waiver,
 )
-from registry.choices import RUNNING_STATES, Lifecycle
-from registry.models import Agent, AgentVersion
-from telemetry.models import ExternalIdentity, Sighting
+from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess
+from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
+from telemetry.models import DailyToolUsage, ExternalIdentity, Sighting
 
 logger = logging.getLogger(__name__)
 
@@ -561,6 +561,141 @@ def evidence_expired(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+# Ungranted tool use: calls this recent keep the finding open; silence this long resolves it.
+UNGRANTED_TOOL_WINDOW = timedelta(days=7)
+SEVERITY_SCALE = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+# The tool's reach moves the tier's severity: a read-only tool one step down, execute one step up.
+ACCESS_SEVERITY_STEP = {ToolAccess.READ: -1, ToolAccess.WRITE: 0, ToolAccess.EXECUTE: 1}
+
+
+def _running_versions(agent_ids) -> dict[int, tuple[int, str, bool]]:
+    """agent id -> (version id, label) of the version it is taken to run: the newest production release,
+    else its newest release to any environment, else (never released) its newest version."""
+    chosen: dict[int, tuple[int, str, bool]] = {}
+    for agent_id, environment, version_id, label in (
+        Release.objects.filter(agent_id__in=agent_ids)
+        .order_by("agent_id", "-approved_at", "-id")
+        .values_list("agent_id", "environment", "version_id", "version__label")
+    ):
+        current = chosen.get(agent_id)
+        if current is None or (environment == "production" and not current[2]):
+            chosen[agent_id] = (version_id, label, environment == "production")
+    result = {agent_id: (version_id, label, True) for agent_id, (version_id, label, _prod) in chosen.items()}
+    missing = [agent_id for agent_id in agent_ids if agent_id not in result]
+    if missing:
+        for agent_id, version_id, label in (
+            AgentVersion.objects.filter(agent_id__in=missing)
+            .order_by("agent_id", "-created_at", "-id")
+            .values_list("agent_id", "id", "label")
+        ):
+            result.setdefault(agent_id, (version_id, label, False))
+    return result
+
+
+def _tool_access(supports_write: bool, supports_execute: bool) -> str:
+    if supports_execute:
+        return ToolAccess.EXECUTE
+    return ToolAccess.WRITE if supports_write else ToolAccess.READ
+
+
+def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
+    """Agents whose telemetry showed, in the last seven days, a tool or an MCP server the version they
+    run does not grant (``_running_versions``). Reads the daily tool-usage rollup, the releases and grants
+    of those agents and the catalog tools named: small tables, never the event stream.
+
+    A telemetry name matches a catalog tool by key, name or MCP name; a call on an MCP server
+    (``server.address``) matches only the tools of the server registered with that host. Severity
+    follows the agent's tier, one step down for a read-only tool and one up for an execute tool; an
+    unknown tool counts as write. Releasing a version that grants the tools, or seven days without a
+    call, resolves the finding."""
+    since = now - UNGRANTED_TOOL_WINDOW
+    seen: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for agent_id, tool_name, server in (
+        DailyToolUsage.objects.filter(day__gte=since.date(), last_called_at__gte=since)
+        .order_by()
+        .values_list("agent_id", "tool_name", "server_address")
+        .distinct()
+    ):
+        seen[agent_id].add((tool_name, server.lower()))
+    if not seen:
+        return {}
+    agents, tiers = {}, {}
+    for pk, name, tier in Agent.objects.filter(pk__in=list(seen)).order_by().values_list("pk", "name", "risk_tier"):
+        agents[pk], tiers[pk] = name, tier
+    running = _running_versions(list(seen))
+    granted: dict[int, set[int]] = defaultdict(set)
+    for version_id, tool_id in (
+        AgentVersionTool.objects.filter(version_id__in=[v for v, _label, _released in running.values()])
+        .order_by()
+        .values_list("version_id", "tool_id")
+    ):
+        granted[version_id].add(tool_id)
+    names = {name for pairs in seen.values() for name, _server in pairs}
+    servers = {server for pairs in seen.values() for _name, server in pairs if server}
+    # Only the catalog tools the telemetry could mean (by key, name or MCP name), and the servers named.
+    tools = list(
+        Tool.objects.filter(Q(key__in=names) | Q(name__in=names) | Q(mcp_name__in=names))
+        .annotate(host=Lower("mcp_server__host"))
+        .order_by()
+        .values_list("pk", "key", "name", "mcp_name", "host", "supports_write", "supports_execute")
+    )
+    registered_servers = set(
+        McpServer.objects.annotate(lower_host=Lower("host"))
+        .filter(lower_host__in=servers)
+        .values_list("lower_host", flat=True)
+    )
+    server_tools: dict[str, set[int]] = defaultdict(set)
+    for pk, _key, _name, _mcp, host, _w, _x in tools:
+        if host:
+            server_tools[host].add(pk)
+
+    def candidates(tool_name: str, server: str) -> list[tuple]:
+        return [t for t in tools if tool_name in (t[1], t[2], t[3]) and (not server or t[4] == server)]
+
+    wanted = {}
+    for agent_id, pairs in seen.items():
+        if agent_id not in agents:
+            continue
+        version_id, label, released = running.get(agent_id, (None, "", False))
+        allowed = granted.get(version_id, set())
+        ungranted = []
+        for tool_name, server in sorted(pairs):
+            matches = candidates(tool_name, server)
+            if any(t[0] in allowed for t in matches):
+                continue
+            access = max(
+                (_tool_access(t[5], t[6]) for t in matches),
+                key=lambda a: ACCESS_SEVERITY_STEP[a],
+                default=ToolAccess.WRITE,
+            )
+            entry = {
+                "tool": tool_name,
+                "server": server,
+                "catalog_tool": matches[0][1] if len(matches) == 1 else None,
+                "access": access,
+            }
+            if server:
+                entry["server_registered"] = server in registered_servers
+                entry["server_granted"] = bool(server_tools.get(server, set()) & allowed)
+            ungranted.append(entry)
+        if not ungranted:
+            continue
+        base = SEVERITY_SCALE.index(TIER_SEVERITY.get(tiers.get(agent_id) or "", Severity.MEDIUM))
+        step = max(ACCESS_SEVERITY_STEP[e["access"]] for e in ungranted)
+        severity = SEVERITY_SCALE[min(max(base + step, 0), len(SEVERITY_SCALE) - 1)]
+        called = ", ".join(e["tool"] + (f" on {e['server']}" if e["server"] else "") for e in ungranted)
+        if released:
+            granted_by = f"its released version {label}"
+        else:
+            granted_by = f"its version {label} (never released)" if label else "no version of it"
+        wanted[_agent(agent_id)] = Wanted(
+            severity=severity,
+            summary=f"{agents[agent_id]} called tools {granted_by} does not grant: {called}.",
+            details={"version": label or None, "released": released, "tools": ungranted},
+        )
+    return wanted
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -571,6 +706,7 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.EVIDENCE_EXPIRED: evidence_expired,
     FindingKind.NO_SUCCESS_METRIC: no_success_metric,
     FindingKind.LOW_ADOPTION: low_adoption,
+    FindingKind.UNGRANTED_TOOL_USE: ungranted_tool_use,
 }
 
 

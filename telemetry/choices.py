@@ -28,6 +28,8 @@ class EventKind(models.TextChoices):
     ESCALATION = "escalation", "Escalation"
     # Reported only through OpenTelemetry: a chat/completion span carrying token usage.
     MODEL_CALL = "model_call", "Model call"
+    # Reported only through OpenTelemetry: a span that carries evaluation results and nothing else to count.
+    EVALUATION = "evaluation", "Evaluation"
 
 
 EVENT_KIND_COLORS = {
@@ -37,6 +39,7 @@ EVENT_KIND_COLORS = {
     EventKind.TOOL_CALL: "teal",
     EventKind.ESCALATION: "orange",
     EventKind.MODEL_CALL: "indigo",
+    EventKind.EVALUATION: "purple",
 }
 
 # Kinds a JSON batch may send (model calls arrive through OTLP spans only).

@@ -23,16 +23,38 @@ from registry.models import Agent
 from telemetry import hooks
 from telemetry.choices import BATCH_EVENT_KINDS, ENVIRONMENT_ALIASES, EventKind
 from telemetry.identity import Identity, candidate_keys, identify
-from telemetry.models import DailyUsage, IdentityAlias, MonitoringState, Sighting, TelemetryEvent
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    MonitoringState,
+    Sighting,
+    TelemetryEvent,
+)
 
 MAX_FUTURE_SKEW = timedelta(days=1)
+MAX_TOOL_NAME = 200
+MAX_SERVER_ADDRESS = 255
+MAX_EVALUATION_NAME = 200
+MAX_EVALUATION_LABEL = 100
 # Rows per INSERT statement: well under PostgreSQL's 65,535 bind parameters and SQLite's 32,766.
 INSERT_CHUNK = 1000
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation result (``gen_ai.evaluation.*``): its name, numeric score if any, label if any."""
+
+    name: str
+    score: float | None = None
+    label: str = ""
+
+
 @dataclass
 class Event:
-    """One validated event, ready to store."""
+    """One validated event, ready to store. ``tool_name`` (and ``tool_server``, an MCP server's
+    address) name the tool of a tool call; ``evaluations`` are the results reported with the event."""
 
     identity: Identity
     environment: str
@@ -45,6 +67,9 @@ class Event:
     output_tokens: int = 0
     cost: Decimal = Decimal(0)
     event_id: str | None = None
+    tool_name: str = ""
+    tool_server: str = ""
+    evaluations: tuple[Evaluation, ...] = ()
 
 
 @dataclass
@@ -175,6 +200,12 @@ def parse_batch_event(raw, now: datetime) -> Event:
             cost = cost.quantize(Decimal("0.000001"))
         except (InvalidOperation, ValueError):
             errors["cost"] = "Must be a non-negative amount."
+    tool_name = attempt(_string, raw, "tool", MAX_TOOL_NAME) or ""
+    tool_server = attempt(_string, raw, "mcp_server", MAX_SERVER_ADDRESS) or ""
+    if (tool_name or tool_server) and kind != EventKind.TOOL_CALL:
+        errors["tool"] = "Only tool_call events name a tool (tool, mcp_server)."
+    elif tool_server and not tool_name:
+        errors["tool"] = "Name the tool called on the MCP server."
     event_id = raw.get("event_id")
     if event_id is not None and (not isinstance(event_id, (str, int)) or isinstance(event_id, bool)):
         errors["event_id"] = "Must be a string."
@@ -196,6 +227,8 @@ def parse_batch_event(raw, now: datetime) -> Event:
         output_tokens=output_tokens,
         cost=cost,
         event_id=event_id,
+        tool_name=tool_name,
+        tool_server=tool_server.lower(),
     )
 
 
@@ -551,6 +584,94 @@ def _upsert_usage(events: list[Event], agents: dict) -> list:
     )
 
 
+def _day(value):
+    day = value.astimezone(UTC).date()
+    return day.isoformat() if connection.vendor == "sqlite" else day
+
+
+def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
+    """Calls per (agent, day, tool, MCP server) of registered agents' tool calls that name their tool."""
+    totals: dict[tuple, list] = {}
+    for e in events:
+        if not e.tool_name:
+            continue
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        key = (agent.pk, e.occurred_at.astimezone(UTC).date(), e.tool_name, e.tool_server)
+        t = totals.get(key)
+        if t is None:
+            totals[key] = [e.count, e.count if e.is_error else 0, e.occurred_at]
+        else:
+            t[0] += e.count
+            t[1] += e.count if e.is_error else 0
+            t[2] = max(t[2], e.occurred_at)
+    rows = [
+        [pk, _day(last), tool, server, calls, errors, _dt(last)]
+        for (pk, _d, tool, server), (calls, errors, last) in sorted(totals.items())
+    ]
+    return _upsert(
+        DailyToolUsage,
+        ["agent_id", "day", "tool_name", "server_address", "calls", "errors", "last_called_at"],
+        ["agent_id", "day", "tool_name", "server_address"],
+        {"calls": _add("calls"), "errors": _add("errors"), "last_called_at": _later("last_called_at")},
+        rows,
+    )
+
+
+def _upsert_evaluations(events: list[Event], agents: dict) -> list:
+    """Results per (agent, day, evaluation name): counts, score sum, minimum and maximum, latest label."""
+    totals: dict[tuple, dict] = {}
+    for e in events:
+        if not e.evaluations:
+            continue
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        for ev in e.evaluations:
+            key = (agent.pk, e.occurred_at.astimezone(UTC).date(), ev.name)
+            t = totals.setdefault(
+                key, {"results": 0, "scored": 0, "sum": 0.0, "min": None, "max": None, "label": "", "at": None}
+            )
+            t["results"] += 1
+            if ev.score is not None:
+                t["scored"] += 1
+                t["sum"] += ev.score
+                t["min"] = ev.score if t["min"] is None else min(t["min"], ev.score)
+                t["max"] = ev.score if t["max"] is None else max(t["max"], ev.score)
+            if t["at"] is None or e.occurred_at >= t["at"]:
+                t["at"] = e.occurred_at
+                t["label"] = ev.label or t["label"]
+    rows = [
+        [pk, _day(t["at"]), name, t["results"], t["scored"], t["sum"], t["min"], t["max"], t["label"], _dt(t["at"])]
+        for (pk, _d, name), t in sorted(totals.items())
+    ]
+
+    def least(col, pick):
+        # NULL (no score yet) on either side gives the other side.
+        x, t = f"{{x}}.{_q(col)}", f"{{t}}.{_q(col)}"
+        return f"CASE WHEN {t} IS NULL OR ({x} IS NOT NULL AND {x} {pick} {t}) THEN {x} ELSE {t} END"
+
+    return _upsert(
+        DailyEvaluation,
+        ["agent_id", "day", "name", "results", "scored", "score_sum"]
+        + ["score_min", "score_max", "last_label", "last_at"],
+        ["agent_id", "day", "name"],
+        {
+            "results": _add("results"),
+            "scored": _add("scored"),
+            "score_sum": _add("score_sum"),
+            "score_min": least("score_min", "<"),
+            "score_max": least("score_max", ">"),
+            "last_label": f"CASE WHEN {{x}}.{_q('last_label')} <> '' "
+            f"AND {{x}}.{_q('last_at')} >= {{t}}.{_q('last_at')} "
+            f"THEN {{x}}.{_q('last_label')} ELSE {{t}}.{_q('last_label')} END",
+            "last_at": _later("last_at"),
+        },
+        rows,
+    )
+
+
 def store_events(source_id: int, events: list[Event], *, now: datetime | None = None) -> StoreResult:
     """Store validated events of one source in one transaction and update what the checks read."""
     now = now or timezone.now()
@@ -578,6 +699,8 @@ def store_events(source_id: int, events: list[Event], *, now: datetime | None = 
                 _upsert_sightings(source_id, stored, agents)
                 + _upsert_monitoring(source_id, stored, agents, now)
                 + _upsert_usage(stored, agents)
+                + _upsert_tool_usage(stored, agents)
+                + _upsert_evaluations(stored, agents)
             )
             # An agent's key is fixed once telemetry has reported it (through the key, not an alias).
             reported_keys = {key for e in stored for key in candidate_keys(e.identity)}

@@ -10,6 +10,8 @@ from django.db.models import Q
 from registry.choices import Environment
 from telemetry.choices import EventKind, MonitoringStatus, SourceKind
 from telemetry.querysets import (
+    DailyEvaluationQuerySet,
+    DailyToolUsageQuerySet,
     DailyUsageQuerySet,
     ExternalIdentityQuerySet,
     IdentityAliasQuerySet,
@@ -303,3 +305,90 @@ class DailyUsage(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class DailyToolUsage(models.Model):
+    """One registered agent's calls of one tool on one UTC day, summed at ingest.
+
+    ``tool_name`` is the name telemetry gives (``gen_ai.tool.name``, the tool of an MCP ``tools/call``
+    span, or ``tool`` in a JSON batch event); ``server_address`` is the MCP server's ``server.address``,
+    empty for a tool called without MCP. The ungranted-tool-use check reads this table, never the raw
+    events, and matches the names to catalog tools when it runs (so a tool added to the catalog later
+    still matches).
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_tool_usage")
+    day = models.DateField()
+    tool_name = models.CharField(max_length=200)
+    server_address = models.CharField(max_length=255, blank=True, default="")
+    calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    last_called_at = models.DateTimeField()
+
+    objects = DailyToolUsageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "agent", "tool_name", "server_address"]
+        verbose_name_plural = "daily tool usage"
+        indexes = [
+            # The ungranted-tool-use check (governance.checks) reads the last seven days' calls.
+            models.Index(fields=["-day", "agent"], name="daily_tool_usage_day_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "day", "tool_name", "server_address"], name="daily_tool_usage_unique"
+            ),
+            models.CheckConstraint(condition=~Q(tool_name=""), name="daily_tool_usage_tool_named"),
+            models.CheckConstraint(
+                condition=Q(calls__gte=0) & Q(errors__gte=0) & Q(errors__lte=models.F("calls")),
+                name="daily_tool_usage_counts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" on {self.server_address}" if self.server_address else ""
+        return f"{self.agent_id} {self.day} {self.tool_name}{where}"
+
+
+class DailyEvaluation(models.Model):
+    """One registered agent's evaluation results of one evaluation (``gen_ai.evaluation.name``) on one UTC day.
+
+    The sum of the scores is kept, not their mean, so days and sources combine exactly:
+    mean = ``score_sum`` / ``scored``. ``results`` counts every result, ``scored`` those with a numeric
+    ``gen_ai.evaluation.score.value``; a label-only result counts in ``results`` alone.
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_evaluations")
+    day = models.DateField()
+    name = models.CharField(max_length=200)
+    results = models.BigIntegerField(default=0)
+    scored = models.BigIntegerField(default=0)
+    score_sum = models.FloatField(default=0)
+    score_min = models.FloatField(null=True, blank=True)
+    score_max = models.FloatField(null=True, blank=True)
+    last_label = models.CharField(max_length=100, blank=True, help_text="gen_ai.evaluation.score.label of the latest.")
+    last_at = models.DateTimeField()
+
+    objects = DailyEvaluationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "agent", "name"]
+        indexes = [models.Index(fields=["-day", "agent"], name="daily_evaluation_day_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "day", "name"], name="daily_evaluation_unique"),
+            models.CheckConstraint(condition=~Q(name=""), name="daily_evaluation_named"),
+            models.CheckConstraint(
+                condition=Q(scored__gte=0) & Q(scored__lte=models.F("results")), name="daily_evaluation_counts_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scored=0) | (Q(score_min__isnull=False) & Q(score_max__isnull=False)),
+                name="daily_evaluation_scored_has_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.day} {self.name}"
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.scored if self.scored else None

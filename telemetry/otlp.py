@@ -10,7 +10,15 @@ Follows the OpenTelemetry GenAI semantic conventions as frameworks emit them:
 - spans without identity belong to their nearest ancestor in the same trace
   and export that has one, so child token counts land on the right agent;
 - environment from ``deployment.environment.name`` (or the older
-  ``deployment.environment``); errors from the span status.
+  ``deployment.environment``); errors from the span status;
+- ``invoke_workflow`` counts as ``invoke_agent``; the newer identity
+  attributes ``gen_ai.agent.identity.id`` / ``.name`` win over
+  ``gen_ai.agent.id`` / ``.name``, and ``gen_ai.main_agent.*`` names the
+  agent of spans nothing else claims (``docs/telemetry.md``);
+- ``execute_tool`` spans and MCP client ``tools/call`` spans are tool calls
+  naming their tool (and, for MCP, the server's ``server.address``);
+  ``gen_ai.evaluation.*`` results, as span events or attributes, are kept
+  per evaluation name.
 """
 
 import json
@@ -23,10 +31,23 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from telemetry.choices import EventKind
 from telemetry.identity import identify
-from telemetry.ingest import Event, EventError, check_timestamp, normalise_environment
+from telemetry.ingest import (
+    MAX_EVALUATION_LABEL,
+    MAX_EVALUATION_NAME,
+    MAX_SERVER_ADDRESS,
+    MAX_TOOL_NAME,
+    Evaluation,
+    Event,
+    EventError,
+    check_timestamp,
+    normalise_environment,
+)
 
 STATUS_ERROR = 2
 MODEL_OPERATIONS = {"chat", "text_completion", "generate_content", "embeddings", "create_agent"}
+# Operations counted as another: invoke_workflow was folded into invoke_agent.
+OPERATION_ALIASES = {"invoke_workflow": "invoke_agent"}
+MCP_TOOL_CALL = "tools/call"
 
 
 class OtlpDecodeError(ValueError):
@@ -44,6 +65,8 @@ class Span:
     attributes: dict
     status_code: int
     resource: dict = field(default_factory=dict)
+    # Span events as (name, attributes): evaluation results travel as ``gen_ai.evaluation.result`` events.
+    events: list = field(default_factory=list)
 
 
 # --- Decoding -------------------------------------------------------------------------
@@ -84,6 +107,10 @@ def decode_protobuf(body: bytes) -> list[Span]:
                         attributes={kv.key: _any_value_pb(kv.value) for kv in span.attributes},
                         status_code=span.status.code,
                         resource=resource,
+                        events=[
+                            (event.name, {kv.key: _any_value_pb(kv.value) for kv in event.attributes})
+                            for event in span.events
+                        ],
                     )
                 )
     return spans
@@ -116,6 +143,17 @@ def _attributes_json(items) -> dict:
             raise OtlpDecodeError("Each attribute needs a string key.")
         result[item["key"]] = _any_value_json(item.get("value"))
     return result
+
+
+def _events_json(items) -> list:
+    if not isinstance(items, list):
+        raise OtlpDecodeError("events must be a list of {name, attributes} objects.")
+    events = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise OtlpDecodeError("Each span event must be an object.")
+        events.append((str(item.get("name", "")), _attributes_json(item.get("attributes", []) or [])))
+    return events
 
 
 def _nanos(value) -> int:
@@ -166,6 +204,7 @@ def decode_json(body: bytes) -> list[Span]:
                         attributes=_attributes_json(span.get("attributes", []) or []),
                         status_code=code if isinstance(code, int) else 0,
                         resource=resource,
+                        events=_events_json(span.get("events", []) or []),
                     )
                 )
     return spans
@@ -174,25 +213,108 @@ def decode_json(body: bytes) -> list[Span]:
 # --- From spans to events -------------------------------------------------------------
 
 
+def _is_mcp_tool_call(span: Span) -> bool:
+    return span.attributes.get("mcp.method.name") == MCP_TOOL_CALL
+
+
 def _operation(span: Span) -> str:
+    if _is_mcp_tool_call(span):
+        return "execute_tool"  # an MCP client calling a tool is a tool call, whatever else it says
     op = span.attributes.get("gen_ai.operation.name")
     if isinstance(op, str) and op:
-        return op
+        return OPERATION_ALIASES.get(op, op)
     first = span.name.split(" ", 1)[0]
+    first = OPERATION_ALIASES.get(first, first)
     return first if first in {"invoke_agent", "execute_tool", *MODEL_OPERATIONS} else ""
 
 
+# --- Attribute extraction: identity, tool, evaluations -------------------------------------
+#
+# Kept apart from the span walk below: each reads one span's own attributes and nothing else.
+
+IDENTITY_ATTRIBUTES = (
+    "gen_ai.agent.identity.id",
+    "gen_ai.agent.identity.name",
+    "gen_ai.agent.id",
+    "gen_ai.agent.name",
+)
+
+
+def _text(value) -> str:
+    return str(value).strip() if value is not None and not isinstance(value, (dict, list)) else ""
+
+
 def _own_identity(span: Span):
+    """The agent the span names itself. Precedence (docs/telemetry.md): ``gen_ai.agent.identity.id``
+    (provider-assigned, stable even when UUID-shaped), then a stable ``gen_ai.agent.id``, then the
+    name (``gen_ai.agent.identity.name``, else ``gen_ai.agent.name``) with the resource's service."""
     attrs = span.attributes
-    agent_id = attrs.get("gen_ai.agent.id")
-    agent_name = attrs.get("gen_ai.agent.name")
-    if not agent_id and not agent_name:
+    service = _text(span.resource.get("service.name"))
+    name = _text(attrs.get("gen_ai.agent.identity.name")) or _text(attrs.get("gen_ai.agent.name"))
+    identity_id = _text(attrs.get("gen_ai.agent.identity.id"))
+    if identity_id:
+        return identify(identity_id, name, service, provider_assigned=True)
+    agent_id = _text(attrs.get("gen_ai.agent.id"))
+    if not agent_id and not name:
         return None
-    return identify(
-        str(agent_id) if agent_id is not None else None,
-        str(agent_name) if agent_name is not None else None,
-        str(span.resource.get("service.name") or ""),
-    )
+    return identify(agent_id, name, service)
+
+
+def _main_agent_identity(span: Span):
+    """The ``gen_ai.main_agent.*`` entity: the top-level agent of a multi-agent run. It names the
+    agent only of spans that neither name one themselves nor descend from one that does."""
+    attrs = span.attributes
+    agent_id = _text(attrs.get("gen_ai.main_agent.identity.id"))
+    name = _text(attrs.get("gen_ai.main_agent.name"))
+    service = _text(span.resource.get("service.name"))
+    if agent_id:
+        return identify(agent_id, name, service, provider_assigned=True)
+    agent_id = _text(attrs.get("gen_ai.main_agent.id"))
+    if not agent_id and not name:
+        return None
+    return identify(agent_id, name, service)
+
+
+def _tool_called(span: Span) -> tuple[str, str]:
+    """(tool name, MCP server address) of a tool-call span; the name from ``gen_ai.tool.name``, else
+    the span name (``execute_tool <tool>``, ``tools/call <tool>``). The server only for MCP spans."""
+    mcp = _is_mcp_tool_call(span)
+    name = _text(span.attributes.get("gen_ai.tool.name"))
+    if not name:
+        prefix = f"{MCP_TOOL_CALL} " if mcp else "execute_tool "
+        name = span.name[len(prefix) :].strip() if span.name.startswith(prefix) else ""
+    server = _text(span.attributes.get("server.address")).lower() if mcp else ""
+    return name[:MAX_TOOL_NAME], server[:MAX_SERVER_ADDRESS]
+
+
+def _score(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        return None
+    return score if score == score and abs(score) != float("inf") else None
+
+
+def _evaluations(span: Span) -> tuple[Evaluation, ...]:
+    """Evaluation results on the span: ``gen_ai.evaluation.result`` events (any span event naming an
+    evaluation), and the span's own ``gen_ai.evaluation.*`` attributes."""
+    sources = [attrs for _name, attrs in span.events if attrs.get("gen_ai.evaluation.name")]
+    if span.attributes.get("gen_ai.evaluation.name"):
+        sources.append(span.attributes)
+    results = []
+    for attrs in sources:
+        name = _text(attrs.get("gen_ai.evaluation.name"))[:MAX_EVALUATION_NAME]
+        if name:
+            results.append(
+                Evaluation(
+                    name=name,
+                    score=_score(attrs.get("gen_ai.evaluation.score.value")),
+                    label=_text(attrs.get("gen_ai.evaluation.score.label"))[:MAX_EVALUATION_LABEL],
+                )
+            )
+    return tuple(results)
 
 
 def _int_attr(attrs: dict, name: str) -> int:
@@ -213,9 +335,7 @@ class Conversion:
 def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
     by_id = {(s.trace_id, s.span_id): s for s in spans}
     own = {id(s): _own_identity(s) for s in spans}
-    has_identity_attrs = {
-        id(s) for s in spans if s.attributes.get("gen_ai.agent.id") or s.attributes.get("gen_ai.agent.name")
-    }
+    has_identity_attrs = {id(s) for s in spans if any(s.attributes.get(a) for a in IDENTITY_ATTRIBUTES)}
 
     def owner_of(span: Span):
         """The nearest span, itself or an ancestor in this export, that names an agent."""
@@ -226,7 +346,7 @@ def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
                 return own[id(current)]
             current = by_id.get((current.trace_id, current.parent_span_id)) if current.parent_span_id else None
             seen += 1
-        return None
+        return _main_agent_identity(span)
 
     # An invoke_agent span whose descendants report token usage would count those tokens twice.
     usage_below: set = set()
@@ -244,6 +364,7 @@ def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
                 parent = by_id.get((parent.trace_id, parent.parent_span_id)) if parent.parent_span_id else None
                 hops += 1
 
+    tools = _tool_calls(spans, by_id)
     events: list[Event] = []
     rejected = 0
     messages: list[str] = []
@@ -251,6 +372,11 @@ def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
     for s in spans:
         op = _operation(s)
         kind = kinds.get(op) or (EventKind.MODEL_CALL if op in MODEL_OPERATIONS else None)
+        evaluations = _evaluations(s)
+        if kind == EventKind.TOOL_CALL and id(s) not in tools:
+            continue  # the MCP call inside a framework's execute_tool span: one tool call, counted there
+        if kind is None and evaluations:
+            kind = EventKind.EVALUATION
         if kind is None:
             continue  # not a GenAI span (HTTP, database …): nothing to count
         identity = owner_of(s)
@@ -291,9 +417,29 @@ def spans_to_events(spans: list[Span], now: datetime) -> Conversion:
                 cost=Decimal(0),
                 # Span ids are unique within a trace: a re-sent export is stored once.
                 event_id=f"{s.trace_id}:{s.span_id}"[:100] if s.trace_id and s.span_id else None,
+                tool_name=tools.get(id(s), ("", ""))[0],
+                tool_server=tools.get(id(s), ("", ""))[1],
+                evaluations=evaluations,
             )
         )
     return Conversion(events, rejected, messages[:20])
+
+
+def _tool_calls(spans: list[Span], by_id: dict) -> dict[int, tuple[str, str]]:
+    """id(span) -> (tool, MCP server) for the spans that count as tool calls. A framework's
+    ``execute_tool`` span wrapping the MCP client's ``tools/call`` span is one call: the outer span
+    counts, and takes the server (and, if it has none, the tool name) of the MCP span inside it."""
+    calls = {id(s): _tool_called(s) for s in spans if _operation(s) == "execute_tool"}
+    for s in spans:
+        if not _is_mcp_tool_call(s) or not s.parent_span_id:
+            continue
+        parent = by_id.get((s.trace_id, s.parent_span_id))
+        if parent is None or id(parent) not in calls or _is_mcp_tool_call(parent):
+            continue
+        tool, server = calls.pop(id(s))
+        outer_tool, outer_server = calls[id(parent)]
+        calls[id(parent)] = (outer_tool or tool, outer_server or server)
+    return calls
 
 
 def response_body(rejected: int, message: str, *, as_json: bool) -> bytes:

@@ -87,3 +87,40 @@ class DailyUsageQuerySet(AgentChildQuerySet):
             output_tokens=Sum("output_tokens"),
             cost=Sum("cost"),
         )
+
+
+class DailyToolUsageQuerySet(AgentChildQuerySet):
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+    def per_tool(self):
+        """One row per (tool, server): calls, errors, first and last day, last call."""
+        return (
+            self.values("tool_name", "server_address")
+            .annotate(
+                calls=Sum("calls"),
+                errors=Sum("errors"),
+                first_day=Min("day"),
+                last_called_at=Max("last_called_at"),
+            )
+            .order_by("-calls", "tool_name", "server_address")
+        )
+
+
+class DailyEvaluationQuerySet(AgentChildQuerySet):
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+    def per_name(self):
+        """One row per evaluation name: results, scored results, score sum and minimum (mean = sum / scored)."""
+        return (
+            self.values("name")
+            .annotate(
+                results=Sum("results"),
+                scored=Sum("scored"),
+                score_sum=Sum("score_sum"),
+                score_min=Min("score_min"),
+                last_at=Max("last_at"),
+            )
+            .order_by("name")
+        )
