@@ -18,6 +18,8 @@ class TelemetryConfig(AppConfig):
         registry_hooks.risk_tier_listeners.append(services.refresh_agent_deadline)
         registry_hooks.agent_change_listeners.append(panels.on_agent_changed)
         registry_hooks.agent_detail_panels.append(panels.agent_telemetry_panel)
+        registry_hooks.agent_detail_panels.append(panels.agent_tools_panel)
+        registry_hooks.agent_detail_panels.append(panels.agent_evaluations_panel)
 
         EXTRA_BADGES.update(
             {
@@ -28,7 +30,7 @@ class TelemetryConfig(AppConfig):
         )
 
         models = ["telemetrysource", "ingesttoken", "telemetryevent", "sighting", "identityalias"]
-        models += ["externalidentity", "monitoringstate", "dailyusage"]
+        models += ["externalidentity", "monitoringstate", "dailyusage", "dailytoolusage", "dailyevaluation"]
         ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
             f"telemetry.{verb}_{model}" for model in models for verb in ("view", "add", "change", "delete")
         )
@@ -43,6 +45,15 @@ class TelemetryConfig(AppConfig):
                 "telemetry.change_externalidentity",
                 "telemetry.view_monitoringstate",
                 "telemetry.view_dailyusage",
+                "telemetry.view_dailytoolusage",
+                "telemetry.view_dailyevaluation",
             ]
         )
-        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(["telemetry.view_monitoringstate", "telemetry.view_dailyusage"])
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(
+            [
+                "telemetry.view_monitoringstate",
+                "telemetry.view_dailyusage",
+                "telemetry.view_dailytoolusage",
+                "telemetry.view_dailyevaluation",
+            ]
+        )

@@ -4,7 +4,7 @@ import django_filters
 
 from registry import filtersets as registry_filtersets
 from registry.choices import Environment
-from telemetry.models import DailyUsage, IdentityAlias, Sighting, TelemetrySource
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, IdentityAlias, Sighting, TelemetrySource
 
 
 class TelemetrySourceFilterSet(django_filters.FilterSet):
@@ -42,3 +42,26 @@ class IdentityAliasFilterSet(django_filters.FilterSet):
     class Meta:
         model = IdentityAlias
         fields = ["agent", "identity"]
+
+
+class DailyToolUsageFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    tool = django_filters.CharFilter(field_name="tool_name", label="Tool name as telemetry gives it")
+    server = django_filters.CharFilter(field_name="server_address", lookup_expr="iexact", label="MCP server address")
+    since = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    until = django_filters.DateFilter(field_name="day", lookup_expr="lte")
+
+    class Meta:
+        model = DailyToolUsage
+        fields = ["agent", "tool", "server", "since", "until"]
+
+
+class DailyEvaluationFilterSet(django_filters.FilterSet):
+    agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
+    name = django_filters.CharFilter(field_name="name", label="Evaluation name")
+    since = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    until = django_filters.DateFilter(field_name="day", lookup_expr="lte")
+
+    class Meta:
+        model = DailyEvaluation
+        fields = ["agent", "name", "since", "until"]

@@ -3,7 +3,15 @@
 from rest_framework import serializers
 
 from registry.models import Agent, User
-from telemetry.models import DailyUsage, IdentityAlias, IngestToken, Sighting, TelemetrySource
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    IngestToken,
+    Sighting,
+    TelemetrySource,
+)
 
 
 class IngestTokenSerializer(serializers.ModelSerializer):
@@ -95,6 +103,31 @@ class DailyUsageSerializer(serializers.ModelSerializer):
             "average_latency_ms",
             "latency_ms_max",
         ]
+        read_only_fields = fields
+
+
+class DailyToolUsageSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:dailytoolusage-detail")
+    display = serializers.CharField(source="__str__", read_only=True)
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = DailyToolUsage
+        fields = ["url", "display", "id", "agent", "day", "tool_name", "server_address", "calls", "errors"]
+        fields += ["last_called_at"]
+        read_only_fields = fields
+
+
+class DailyEvaluationSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:dailyevaluation-detail")
+    display = serializers.CharField(source="__str__", read_only=True)
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    mean_score = serializers.FloatField(read_only=True, allow_null=True, help_text="score_sum / scored.")
+
+    class Meta:
+        model = DailyEvaluation
+        fields = ["url", "display", "id", "agent", "day", "name", "results", "scored", "score_sum", "mean_score"]
+        fields += ["score_min", "score_max", "last_label", "last_at"]
         read_only_fields = fields
 
 

@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from telemetry import services
 from telemetry.api.serializers import (
     CreatedTokenSerializer,
+    DailyEvaluationSerializer,
+    DailyToolUsageSerializer,
     DailyUsageSerializer,
     IdentityAliasSerializer,
     IngestTokenSerializer,
@@ -22,12 +24,22 @@ from telemetry.api.serializers import (
     TelemetrySourceSerializer,
 )
 from telemetry.filtersets import (
+    DailyEvaluationFilterSet,
+    DailyToolUsageFilterSet,
     DailyUsageFilterSet,
     IdentityAliasFilterSet,
     SightingFilterSet,
     TelemetrySourceFilterSet,
 )
-from telemetry.models import DailyUsage, IdentityAlias, IngestToken, Sighting, TelemetrySource
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    IngestToken,
+    Sighting,
+    TelemetrySource,
+)
 
 
 class TelemetrySourceViewSet(viewsets.ModelViewSet):
@@ -95,6 +107,26 @@ class DailyUsageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return DailyUsage.objects.for_user(self.request.user, "view").select_related("agent")
+
+
+class DailyToolUsageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Tool calls per agent, day, tool and MCP server, as telemetry reported them."""
+
+    serializer_class = DailyToolUsageSerializer
+    filterset_class = DailyToolUsageFilterSet
+
+    def get_queryset(self):
+        return DailyToolUsage.objects.for_user(self.request.user, "view").select_related("agent")
+
+
+class DailyEvaluationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Evaluation results per agent, day and evaluation name (mean = score_sum / scored)."""
+
+    serializer_class = DailyEvaluationSerializer
+    filterset_class = DailyEvaluationFilterSet
+
+    def get_queryset(self):
+        return DailyEvaluation.objects.for_user(self.request.user, "view").select_related("agent")
 
 
 class IdentityAliasViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
