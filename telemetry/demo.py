@@ -22,8 +22,8 @@ from registry.demo_data import ADMIN_USERNAME
 from registry.models import Agent, User
 from telemetry import services
 from telemetry.identity import identify
-from telemetry.ingest import Event, store_events
-from telemetry.models import DailyUsage, TelemetrySource
+from telemetry.ingest import Evaluation, Event, store_events
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, TelemetrySource
 
 SEED = 7
 GATEWAY = "Aldermoor AI gateway"
@@ -43,6 +43,12 @@ SHADOWS = (
     ("vendor.helpdesk-bot", "", "", "production", 60),
 )
 EXTERNAL = "vendor.helpdesk-bot"
+# Tool calls and evaluations: every agent calls the tools its newest version grants and reports two
+# evaluations; a few also call what nothing grants (raising ungranted_tool_use when the checks run).
+TOOL_HISTORY_DAYS = 30
+UNGRANTED_EVERY = 13
+UNGRANTED_TOOLS = (("web_search", ""), ("create_ticket", "mcp.servicedesk.aldermoor.example"))
+EVALUATIONS = (("relevance", 0.72, 0.97), ("groundedness", 0.6, 0.95))
 
 
 def running_plan():
@@ -147,6 +153,7 @@ def build(stdout) -> None:
             )
     DailyUsage.objects.bulk_create(rollups, ignore_conflicts=True, batch_size=2000)
     store_events(gateway.pk, events, now=now)
+    tool_rows = _tools_and_evaluations(rng, collector, agents, silent | never, now)
     shadow_events = []
     for agent_id, name, service, environment, days in SHADOWS:
         identity = identify(agent_id or None, name or None, service or None)
@@ -171,8 +178,99 @@ def build(stdout) -> None:
     stdout.write(
         f"telemetry: 2 sources, {len(rollups)} daily rollups, {len(events)} recent events for "
         f"{len(agents) - len(never)} agents ({len(silent)} silent long enough to lapse, {len(never)} never reporting), "
-        f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external)."
+        f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external), "
+        f"{tool_rows} daily tool and evaluation rollups."
     )
+
+
+def _granted_tools(agents: dict) -> dict[int, list[str]]:
+    """agent id -> keys of the tools its newest version grants."""
+    from registry.models import AgentVersion
+
+    newest: dict[int, list[str]] = {}
+    for version in (
+        AgentVersion.objects.filter(agent__in=list(agents.values()))
+        .order_by("agent_id", "-created_at", "-id")
+        .prefetch_related("tools")
+    ):
+        newest.setdefault(version.agent_id, [t.key for t in version.tools.all()])
+    return newest
+
+
+def _tools_and_evaluations(rng, collector, agents: dict, quiet: set, now) -> int:
+    """Thirty days of tool-call and evaluation rollups for the reporting agents (bulk-written, like the
+    usage history), then today's calls through the ingest pipeline, through the collector."""
+    granted = _granted_tools(agents)
+    targets = dict(running_plan())
+    tool_rows, evaluation_rows, events = [], [], []
+    for index, (key, agent) in enumerate(sorted(agents.items())):
+        if key in quiet:
+            continue
+        calls = [(tool, "") for tool in granted.get(agent.pk, [])]
+        if index % UNGRANTED_EVERY == UNGRANTED_EVERY - 1:
+            calls.append(UNGRANTED_TOOLS[(index // UNGRANTED_EVERY) % len(UNGRANTED_TOOLS)])
+        for offset in range(TOOL_HISTORY_DAYS, 1, -1):
+            day_at = (now - timedelta(days=offset)).replace(hour=12, minute=0, second=0)
+            for tool, server in calls:
+                count = rng.randint(5, 80)
+                tool_rows.append(
+                    DailyToolUsage(
+                        agent=agent,
+                        day=day_at.date(),
+                        tool_name=tool,
+                        server_address=server,
+                        calls=count,
+                        errors=int(count * rng.uniform(0, 0.05)),
+                        last_called_at=day_at,
+                    )
+                )
+            for name, low, high in EVALUATIONS:
+                results = rng.randint(3, 30)
+                scores = [rng.uniform(low, high) for _ in range(results)]
+                evaluation_rows.append(
+                    DailyEvaluation(
+                        agent=agent,
+                        day=day_at.date(),
+                        name=name,
+                        results=results,
+                        scored=results,
+                        score_sum=sum(scores),
+                        score_min=min(scores),
+                        score_max=max(scores),
+                        last_label="pass" if min(scores) >= 0.7 else "review",
+                        last_at=day_at,
+                    )
+                )
+        identity = identify(key, None, None)
+        environment = environment_for(targets.get(key, Lifecycle.PRODUCTION))
+        at = now - timedelta(minutes=rng.randint(5, 50))
+        for tool, server in calls:
+            events.append(
+                Event(
+                    identity=identity,
+                    environment=environment,
+                    kind="tool_call",
+                    occurred_at=at,
+                    count=rng.randint(1, 5),
+                    tool_name=tool,
+                    tool_server=server,
+                )
+            )
+        events.append(
+            Event(
+                identity=identity,
+                environment=environment,
+                kind="evaluation",
+                occurred_at=at,
+                evaluations=tuple(
+                    Evaluation(name, round(rng.uniform(low, high), 3)) for name, low, high in EVALUATIONS
+                ),
+            )
+        )
+    DailyToolUsage.objects.bulk_create(tool_rows, ignore_conflicts=True, batch_size=2000)
+    DailyEvaluation.objects.bulk_create(evaluation_rows, ignore_conflicts=True, batch_size=2000)
+    store_events(collector.pk, events, now=now)
+    return len(tool_rows) + len(evaluation_rows)
 
 
 def settle_deadlines(stdout) -> None:

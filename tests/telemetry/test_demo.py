@@ -12,7 +12,14 @@ from django.core.management import call_command
 from registry.demo_data import ADMIN_USERNAME
 from registry.roles import Role
 from telemetry import demo
-from telemetry.models import DailyUsage, ExternalIdentity, MonitoringState, Sighting, TelemetryEvent
+from telemetry.models import (
+    DailyEvaluation,
+    DailyUsage,
+    ExternalIdentity,
+    MonitoringState,
+    Sighting,
+    TelemetryEvent,
+)
 from tests.factories import UserFactory
 
 
@@ -40,6 +47,9 @@ def test_the_demo_sends_telemetry_and_the_live_sender_posts_heartbeats(live_serv
     silent_state = MonitoringState.objects.get(agent__key=silent)
     fresh_state = MonitoringState.objects.get(agent__key=keys[0])
     assert silent_state.last_seen_at < fresh_state.last_seen_at
+    # and the reporting agents' tool calls and evaluation results, with one agent calling what nothing grants
+    assert DailyEvaluation.objects.filter(agent__key=keys[0], name="relevance").count() >= 28
+    assert not DailyEvaluation.objects.filter(agent__key=silent).exists()
     # and the live sender posts a batch of heartbeats through the endpoint
     before = TelemetryEvent.objects.count()
     sent = io.StringIO()
