@@ -90,8 +90,13 @@ def populate():
     # A half-built database (an interrupted run) starts again from empty.
     sql(
         "TRUNCATE telemetry_telemetryevent, telemetry_sighting, telemetry_monitoringstate, telemetry_dailyusage, "
-        "governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
+        "telemetry_dailytoolusage, telemetry_tooluse, governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
     )
+    bench_versions = (
+        "SELECT v.id FROM registry_agentversion v JOIN registry_agent a ON a.id = v.agent_id WHERE a.key LIKE %s"
+    )
+    sql(f"DELETE FROM registry_agentversiontool WHERE version_id IN ({bench_versions})", ["bench.agent-%"])  # noqa: S608
+    sql(f"DELETE FROM registry_agentversion WHERE id IN ({bench_versions})", ["bench.agent-%"])  # noqa: S608
     sql("DELETE FROM registry_agent WHERE key LIKE %s", ["bench.agent-%"])
     started = time.monotonic()
     unit, _ = BusinessUnit.objects.get_or_create(slug="bench", defaults={"name": "Bench", "path": "/bench/"})
@@ -176,6 +181,69 @@ def populate():
     assert TelemetrySource.objects.count() >= 1
 
 
+TOOLS = 32
+UNGRANTED_EVERY = 50
+
+
+def populate_tools():
+    """The tool side (once): 32 catalog tools, one version per running agent granting two of them, and
+    seven days of daily tool usage: every running agent calls its two tools, every 50th also calls a
+    tool nothing grants (an ungranted_tool_use finding)."""
+    from registry.models import Tool
+
+    if sql("SELECT count(*) FROM telemetry_tooluse")[0][0]:
+        print("tool usage present, reusing it")
+        return
+    sql("TRUNCATE telemetry_dailytoolusage")  # a half-built run starts again
+    started = time.monotonic()
+    Tool.objects.bulk_create(
+        [Tool(key=f"bench.tool-{n}", name=f"Bench tool {n}", supports_write=n % 3 == 0) for n in range(TOOLS)],
+        ignore_conflicts=True,
+    )
+    sql(
+        """
+        INSERT INTO registry_agentversion (agent_id, label, model_provider, model_name, model_version,
+          prompt_version, orchestration_version, change_summary, created_at)
+        SELECT a.id, '1.0.0', 'bench', 'model', '', '', '', '', now() - interval '90 days'
+        FROM registry_agent a WHERE a.key LIKE 'bench.agent-%%' AND a.lifecycle IN ('pilot', 'production')
+        ON CONFLICT DO NOTHING
+        """
+    )
+    sql(
+        """
+        INSERT INTO registry_agentversiontool (version_id, tool_id, access)
+        SELECT v.id, t.id, 'read' FROM registry_agentversion v
+        JOIN registry_tool t ON t.key IN ('bench.tool-' || (v.agent_id %% %s), 'bench.tool-' || ((v.agent_id + 1) %% %s))
+        ON CONFLICT DO NOTHING
+        """,
+        [TOOLS, TOOLS],
+    )
+    sql(
+        """
+        INSERT INTO telemetry_dailytoolusage (agent_id, day, tool_name, server_address, calls, errors, last_called_at)
+        SELECT v.agent_id, (now() - d * interval '1 day')::date, t.tool, '', 20, 0, now() - d * interval '1 day'
+        FROM registry_agentversion v
+        CROSS JOIN generate_series(0, 6) d
+        CROSS JOIN LATERAL (VALUES ('bench.tool-' || (v.agent_id %% %s)), ('Bench tool ' || ((v.agent_id + 1) %% %s)),
+                                   (CASE WHEN v.agent_id %% %s = 0 THEN 'web_search' END)) AS t (tool)
+        WHERE t.tool IS NOT NULL
+        """,
+        [TOOLS, TOOLS, UNGRANTED_EVERY],
+    )
+    sql(
+        """
+        INSERT INTO telemetry_tooluse (agent_id, tool_name, server_address, calls, first_called_at, last_called_at)
+        SELECT agent_id, tool_name, server_address, sum(calls), min(last_called_at), max(last_called_at)
+        FROM telemetry_dailytoolusage GROUP BY 1, 2, 3
+        """
+    )
+    sql("ANALYZE")
+    rows = sql("SELECT count(*) FROM telemetry_dailytoolusage")[0][0]
+    print(
+        f"populated {TOOLS} tools, versions with grants, {rows} daily tool-usage rows in {time.monotonic() - started:.0f}s"
+    )
+
+
 # --- 1. The sweep -------------------------------------------------------------------------
 
 HAND_SQL = {
@@ -205,6 +273,22 @@ HAND_SQL = {
         WHERE a.lifecycle IN ('pilot', 'production')""",
     "evidence_expired": """SELECT agent_id AS subject, control_code FROM governance_evidence WHERE status = 'accepted'
         AND (valid_until <= now() OR invalidated_at <= now())""",
+    # Tools called in the last 7 days that the running version (newest production release, else newest
+    # release, else newest version) grants under no spelling (key, name, MCP name on the same server).
+    "ungranted_tool_use": """SELECT u.agent_id AS subject, count(*) FROM (
+          SELECT DISTINCT agent_id, tool_name, lower(server_address) AS server FROM telemetry_dailytoolusage
+          WHERE day >= (now() - interval '7 days')::date AND last_called_at >= now() - interval '7 days') AS u
+        CROSS JOIN LATERAL (SELECT COALESCE(
+          (SELECT r.version_id FROM governance_release r WHERE r.agent_id = u.agent_id
+           ORDER BY r.environment = 'production' DESC, r.approved_at DESC, r.id DESC LIMIT 1),
+          (SELECT v.id FROM registry_agentversion v WHERE v.agent_id = u.agent_id
+           ORDER BY v.created_at DESC, v.id DESC LIMIT 1)) AS version_id) AS rv
+        WHERE NOT EXISTS (
+          SELECT FROM registry_agentversiontool g JOIN registry_tool t ON t.id = g.tool_id
+          LEFT JOIN registry_mcpserver s ON s.id = t.mcp_server_id
+          WHERE g.version_id = rv.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
+            AND (u.server = '' OR lower(s.host) = u.server))
+        GROUP BY u.agent_id""",
 }
 
 
@@ -394,6 +478,19 @@ def bench_sweep():
             f"   {statistics.median(equivalent[kind] or [0]) * 1000:11.0f} ms"
         )
     print(f"steady sweep: {sweep:.3f}s (runs {min(sweeps):.3f}-{max(sweeps):.3f}), {queries} queries")
+    # ungranted_tool_use's own line: its share of the sweep, the sweep without it, and its detection SQL.
+    mine = [seconds for seconds in per_check["ungranted_tool_use"]]
+    without = [total - own for total, own in zip(sweeps, mine, strict=True)]
+    open_count = sql(
+        "SELECT count(*) FROM governance_finding WHERE kind = 'ungranted_tool_use' AND resolved_at IS NULL"
+    )
+    print(
+        f"ungranted_tool_use: {statistics.median(mine) * 1000:.0f} ms ({open_count[0][0]} open findings), "
+        f"{statistics.median(mine) / sweep:.0%} of the sweep; sweep without it {statistics.median(without):.3f}s, "
+        f"with it {sweep:.3f}s (ratio {sweep / statistics.median(without):.2f}); "
+        f"vs its detection SQL {statistics.median(hand['ungranted_tool_use']) * 1000:.0f} ms "
+        f"(ratio {statistics.median(mine) / statistics.median(hand['ungranted_tool_use']):.2f})"
+    )
     for label, baseline, runs in (
         ("detection-only SQL (subjects, no severity or details)", raw, raws),
         ("equivalent SQL (same rows, same comparison)", full, fulls),
@@ -602,6 +699,7 @@ def bench_single(token, rate=200, seconds=10):
 def main():
     call_command("migrate", verbosity=0)
     populate()
+    populate_tools()
     from registry.models import User
     from telemetry import services as telemetry_services
     from telemetry.models import TelemetrySource

@@ -73,7 +73,7 @@ from governance.models import (
 )
 from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess
 from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
-from telemetry.models import DailyToolUsage, ExternalIdentity, Sighting
+from telemetry.models import ExternalIdentity, Sighting, ToolUse
 
 logger = logging.getLogger(__name__)
 
@@ -598,9 +598,67 @@ def _tool_access(supports_write: bool, supports_execute: bool) -> str:
     return ToolAccess.WRITE if supports_write else ToolAccess.READ
 
 
+# PostgreSQL: the recent calls no grant of the running version covers, under the same rules as
+# ungranted_tool_use (which re-checks them and builds the findings): the rules in one statement, so the
+# calls that are granted (nearly all) never reach Python.
+UNGRANTED_CALLS_SQL = """
+WITH seen AS MATERIALIZED (
+    SELECT agent_id, tool_name, server_address AS server FROM {uses} WHERE last_called_at >= %s
+), released AS (
+    SELECT DISTINCT ON (agent_id) agent_id, version_id FROM {release}
+    WHERE agent_id IN (SELECT agent_id FROM seen)
+    ORDER BY agent_id, environment = 'production' DESC, approved_at DESC, id DESC
+), running AS (
+    SELECT agent_id, version_id FROM released
+    UNION ALL
+    SELECT * FROM (
+        SELECT DISTINCT ON (agent_id) agent_id, id FROM {version}
+        WHERE agent_id IN (SELECT agent_id FROM seen) AND agent_id NOT IN (SELECT agent_id FROM released)
+        ORDER BY agent_id, created_at DESC, id DESC
+    ) AS newest
+), granted AS (
+    SELECT r.agent_id, n.spelling, lower(COALESCE(m.host, '')) AS host
+    FROM running AS r
+    JOIN {grant} AS g ON g.version_id = r.version_id
+    JOIN {tool} AS t ON t.id = g.tool_id
+    LEFT JOIN {server} AS m ON m.id = t.mcp_server_id
+    CROSS JOIN LATERAL (VALUES (t.key), (t.name), (t.mcp_name)) AS n (spelling)
+    WHERE n.spelling <> ''
+)
+SELECT s.agent_id, s.tool_name, s.server FROM seen AS s
+WHERE NOT EXISTS (
+    SELECT FROM granted AS g
+    WHERE g.agent_id = s.agent_id AND g.spelling = s.tool_name AND (s.server = '' OR g.host = lower(s.server))
+)
+"""
+
+
+def _tool_calls_to_check(since: datetime) -> dict[int, set[tuple[str, str]]]:
+    """agent id -> {(tool name, server address)} called since ``since``: on PostgreSQL only those no grant
+    covers (``UNGRANTED_CALLS_SQL``), elsewhere all of them (SQLite catalogs are small)."""
+    seen: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    if connection.vendor == "postgresql":
+        statement = UNGRANTED_CALLS_SQL.format(
+            uses=ToolUse._meta.db_table,
+            release=Release._meta.db_table,
+            version=AgentVersion._meta.db_table,
+            grant=AgentVersionTool._meta.db_table,
+            tool=Tool._meta.db_table,
+            server=McpServer._meta.db_table,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [since])
+            rows = cursor.fetchall()
+    else:
+        rows = ToolUse.objects.called_since(since).order_by().values_list("agent_id", "tool_name", "server_address")
+    for agent_id, tool_name, server in rows:
+        seen[agent_id].add((tool_name, server.lower()))
+    return seen
+
+
 def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     """Agents whose telemetry showed, in the last seven days, a tool or an MCP server the version they
-    run does not grant (``_running_versions``). Reads the daily tool-usage rollup, the releases and grants
+    run does not grant (``_running_versions``). Reads the tools' last calls (``ToolUse``), the releases and grants
     of those agents and the catalog tools named: small tables, never the event stream.
 
     A telemetry name matches a catalog tool by key, name or MCP name; a call on an MCP server
@@ -608,15 +666,7 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     follows the agent's tier, one step down for a read-only tool and one up for an execute tool; an
     unknown tool counts as write. Releasing a version that grants the tools, or seven days without a
     call, resolves the finding."""
-    since = now - UNGRANTED_TOOL_WINDOW
-    seen: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for agent_id, tool_name, server in (
-        DailyToolUsage.objects.filter(day__gte=since.date(), last_called_at__gte=since)
-        .order_by()
-        .values_list("agent_id", "tool_name", "server_address")
-        .distinct()
-    ):
-        seen[agent_id].add((tool_name, server.lower()))
+    seen = _tool_calls_to_check(now - UNGRANTED_TOOL_WINDOW)
     if not seen:
         return {}
     agents, tiers = {}, {}
@@ -644,13 +694,28 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
         .filter(lower_host__in=servers)
         .values_list("lower_host", flat=True)
     )
+    # Every catalog tool of the servers named (whether the version grants anything on the server).
     server_tools: dict[str, set[int]] = defaultdict(set)
-    for pk, _key, _name, _mcp, host, _w, _x in tools:
-        if host:
+    if servers:
+        for pk, host in (
+            Tool.objects.annotate(host=Lower("mcp_server__host"))
+            .filter(host__in=servers)
+            .order_by()
+            .values_list("pk", "host")
+        ):
             server_tools[host].add(pk)
+    by_name: dict[str, list[tuple]] = defaultdict(list)  # key, name or MCP name -> catalog tools
+    for tool in tools:
+        key, name, mcp_name = tool[1:4]
+        for spelling in {key, name, mcp_name} - {""}:
+            by_name[spelling].append(tool)
+    matched: dict[tuple[str, str], list[tuple]] = {}
 
     def candidates(tool_name: str, server: str) -> list[tuple]:
-        return [t for t in tools if tool_name in (t[1], t[2], t[3]) and (not server or t[4] == server)]
+        key = (tool_name, server)
+        if key not in matched:
+            matched[key] = [t for t in by_name.get(tool_name, ()) if not server or t[4] == server]
+        return matched[key]
 
     wanted = {}
     for agent_id, pairs in seen.items():

@@ -30,7 +30,7 @@ class TelemetryConfig(AppConfig):
         )
 
         models = ["telemetrysource", "ingesttoken", "telemetryevent", "sighting", "identityalias"]
-        models += ["externalidentity", "monitoringstate", "dailyusage", "dailytoolusage", "dailyevaluation"]
+        models += ["externalidentity", "monitoringstate", "dailyusage", "dailytoolusage", "dailyevaluation", "tooluse"]
         ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
             f"telemetry.{verb}_{model}" for model in models for verb in ("view", "add", "change", "delete")
         )

@@ -23,7 +23,7 @@ from registry.models import Agent, User
 from telemetry import services
 from telemetry.identity import identify
 from telemetry.ingest import Evaluation, Event, store_events
-from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, TelemetrySource
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, TelemetrySource, ToolUse
 
 SEED = 7
 GATEWAY = "Aldermoor AI gateway"
@@ -268,6 +268,24 @@ def _tools_and_evaluations(rng, collector, agents: dict, quiet: set, now) -> int
             )
         )
     DailyToolUsage.objects.bulk_create(tool_rows, ignore_conflicts=True, batch_size=2000)
+    # Each tool's first and last call over the history (today's calls below move the last one on).
+    uses: dict[tuple, ToolUse] = {}
+    for row in tool_rows:
+        use = uses.get((row.agent_id, row.tool_name, row.server_address))
+        if use is None:
+            uses[(row.agent_id, row.tool_name, row.server_address)] = ToolUse(
+                agent=row.agent,
+                tool_name=row.tool_name,
+                server_address=row.server_address,
+                calls=row.calls,
+                first_called_at=row.last_called_at,
+                last_called_at=row.last_called_at,
+            )
+        else:
+            use.calls += row.calls
+            use.first_called_at = min(use.first_called_at, row.last_called_at)
+            use.last_called_at = max(use.last_called_at, row.last_called_at)
+    ToolUse.objects.bulk_create(list(uses.values()), ignore_conflicts=True, batch_size=2000)
     DailyEvaluation.objects.bulk_create(evaluation_rows, ignore_conflicts=True, batch_size=2000)
     store_events(collector.pk, events, now=now)
     return len(tool_rows) + len(evaluation_rows)

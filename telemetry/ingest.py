@@ -31,6 +31,7 @@ from telemetry.models import (
     MonitoringState,
     Sighting,
     TelemetryEvent,
+    ToolUse,
 )
 
 MAX_FUTURE_SKEW = timedelta(days=1)
@@ -601,14 +602,28 @@ def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
         key = (agent.pk, e.occurred_at.astimezone(UTC).date(), e.tool_name, e.tool_server)
         t = totals.get(key)
         if t is None:
-            totals[key] = [e.count, e.count if e.is_error else 0, e.occurred_at]
+            totals[key] = [e.count, e.count if e.is_error else 0, e.occurred_at, e.occurred_at]
         else:
             t[0] += e.count
             t[1] += e.count if e.is_error else 0
             t[2] = max(t[2], e.occurred_at)
+            t[3] = min(t[3], e.occurred_at)
     rows = [
         [pk, _day(last), tool, server, calls, errors, _dt(last)]
-        for (pk, _d, tool, server), (calls, errors, last) in sorted(totals.items())
+        for (pk, _d, tool, server), (calls, errors, last, _first) in sorted(totals.items())
+    ]
+    uses: dict[tuple, list] = {}
+    for (pk, _d, tool, server), (calls, _errors, last, first) in totals.items():
+        use = uses.get((pk, tool, server))
+        if use is None:
+            uses[(pk, tool, server)] = [calls, first, last]
+        else:
+            use[0] += calls
+            use[1] = min(use[1], first)
+            use[2] = max(use[2], last)
+    use_rows = [
+        [pk, tool, server, calls, _dt(first), _dt(last)]
+        for (pk, tool, server), (calls, first, last) in sorted(uses.items())
     ]
     return _upsert(
         DailyToolUsage,
@@ -616,6 +631,16 @@ def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
         ["agent_id", "day", "tool_name", "server_address"],
         {"calls": _add("calls"), "errors": _add("errors"), "last_called_at": _later("last_called_at")},
         rows,
+    ) + _upsert(
+        ToolUse,
+        ["agent_id", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"],
+        ["agent_id", "tool_name", "server_address"],
+        {
+            "calls": _add("calls"),
+            "first_called_at": _earlier("first_called_at"),
+            "last_called_at": _later("last_called_at"),
+        },
+        use_rows,
     )
 
 

@@ -20,6 +20,7 @@ from telemetry.querysets import (
     SightingQuerySet,
     TelemetryEventQuerySet,
     TelemetrySourceQuerySet,
+    ToolUseQuerySet,
 )
 
 
@@ -348,6 +349,42 @@ class DailyToolUsage(models.Model):
     def __str__(self) -> str:
         where = f" on {self.server_address}" if self.server_address else ""
         return f"{self.agent_id} {self.day} {self.tool_name}{where}"
+
+
+class ToolUse(models.Model):
+    """One registered agent's use of one tool (on one MCP server) over all time: first and last call, calls.
+
+    The daily rollup above answers "how much, which day"; this one row per (agent, tool, server) answers
+    "still in use?" for the ungranted-tool-use check, which reads the rows called recently through the
+    index below instead of grouping a week of daily rows.
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="tool_uses")
+    tool_name = models.CharField(max_length=200)
+    server_address = models.CharField(max_length=255, blank=True, default="")
+    calls = models.BigIntegerField(default=0)
+    first_called_at = models.DateTimeField()
+    last_called_at = models.DateTimeField()
+
+    objects = ToolUseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "tool_name", "server_address"]
+        indexes = [
+            # The ungranted-tool-use check (governance.checks) reads the tools called in the last 7 days.
+            models.Index(fields=["last_called_at"], name="tool_use_last_called_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "tool_name", "server_address"], name="tool_use_unique"),
+            models.CheckConstraint(condition=~Q(tool_name=""), name="tool_use_tool_named"),
+            models.CheckConstraint(
+                condition=Q(last_called_at__gte=models.F("first_called_at")), name="tool_use_called_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" on {self.server_address}" if self.server_address else ""
+        return f"{self.agent_id} {self.tool_name}{where}"
 
 
 class DailyEvaluation(models.Model):

@@ -107,6 +107,12 @@ class DailyToolUsageQuerySet(AgentChildQuerySet):
         )
 
 
+class ToolUseQuerySet(AgentChildQuerySet):
+    def called_since(self, moment):
+        """Tools called at or after ``moment`` (index tool_use_last_called_idx)."""
+        return self.filter(last_called_at__gte=moment)
+
+
 class DailyEvaluationQuerySet(AgentChildQuerySet):
     def since(self, day):
         return self.filter(day__gte=day)

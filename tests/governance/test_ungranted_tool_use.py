@@ -9,7 +9,7 @@ from governance import checks
 from governance.models import Finding
 from registry import services as registry_services
 from registry.models import Agent, McpServer
-from telemetry.models import DailyToolUsage
+from telemetry.models import DailyToolUsage, ToolUse
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -21,8 +21,12 @@ def frozen():
 
 
 def called(agent, tool, server="", *, at=NOW - timedelta(hours=1), calls=1):
-    return DailyToolUsage.objects.create(
+    """What ingest writes for a tool call: the day's row and the tool's last call."""
+    DailyToolUsage.objects.create(
         agent=agent, day=at.date(), tool_name=tool, server_address=server, calls=calls, last_called_at=at
+    )
+    return ToolUse.objects.create(
+        agent=agent, tool_name=tool, server_address=server, calls=calls, first_called_at=at, last_called_at=at
     )
 
 
@@ -174,7 +178,7 @@ def test_a_never_released_agent_is_compared_with_its_newest_version(frozen, agen
 def test_calls_older_than_seven_days_no_longer_count(frozen, agent, catalog):
     row = called(agent, "mystery_tool", at=NOW - timedelta(days=7, minutes=1))
     assert open_finding(agent) is None
-    DailyToolUsage.objects.filter(pk=row.pk).update(last_called_at=NOW - timedelta(days=6, hours=23))
+    ToolUse.objects.filter(pk=row.pk).update(last_called_at=NOW - timedelta(days=6, hours=23))
     assert open_finding(agent) is not None
 
 

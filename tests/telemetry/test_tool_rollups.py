@@ -8,7 +8,7 @@ import time_machine
 
 from telemetry.identity import identify
 from telemetry.ingest import Evaluation, Event, store_events
-from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, ToolUse
 from telemetry.otlp import decode_json, spans_to_events
 
 
@@ -49,6 +49,13 @@ def test_batch_tool_calls_that_name_a_tool_are_counted_per_tool_and_server(froze
         ("send_mail", ""): (1, "2026-03-02T11:00:00+00:00"),
     }
     assert DailyUsage.objects.get(agent=agent).tool_calls == 6
+    # and each tool's first and last call, which the ungranted-tool check reads
+    use = ToolUse.objects.get(tool_name="leave_balance")
+    assert (use.calls, use.first_called_at.isoformat(), use.last_called_at.isoformat()) == (
+        4,
+        "2026-03-02T11:00:00+00:00",
+        "2026-03-02T11:30:00+00:00",
+    )
 
 
 def test_batch_tool_fields_are_checked_field_by_field(frozen, ingest, agent):
