@@ -12,7 +12,13 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
    BENCH_THREADS=4 threads each, batches of 1,000) against a raw COPY of the same events plus the same rollups in SQL;
 3. single-event ingest latency (p50/p95) at 200 requests per second.
 
+4. store_events with tool names and evaluation results against the same batches without them
+   (in-process; BENCH_PARTS=rollups, not in the default parts).
+
 BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts.
+The sweep includes ungranted_tool_use, with its own line: its share of the sweep, the sweep without
+it, and against its detection written by hand (tools called in 7 days that the running version grants
+under no spelling).
 """
 
 import json
@@ -696,6 +702,52 @@ def bench_single(token, rate=200, seconds=10):
     return p50, p95
 
 
+# --- 4. The tool and evaluation rollups at ingest ------------------------------------------
+
+
+def bench_tool_rollups(batches=20, size=1000):
+    """store_events of tool-call batches that name their tool (MCP server for half) and carry an
+    evaluation result, against the same batches without them, alternating, in-process: the cost of the
+    daily tool, last-call and evaluation upserts on top of the events, sightings and usage rollups."""
+    from telemetry.identity import identify
+    from telemetry.ingest import Evaluation, Event, store_events
+    from telemetry.models import TelemetrySource
+
+    print(f"\n== 4. tool and evaluation rollups at ingest ({batches} x {size} events, in-process)")
+    source = TelemetrySource.objects.get(name="Bench gateway")
+    now = datetime.now(UTC)
+
+    def events(offset, named):
+        result = []
+        for i in range(size):
+            n = offset + i
+            result.append(
+                Event(
+                    identity=identify(f"bench.agent-{1 + n % AGENTS}", None, None),
+                    environment="production",
+                    kind="tool_call",
+                    occurred_at=now,
+                    event_id=f"r-{n}-{uuid.uuid4().hex[:8]}",
+                    tool_name=f"bench.tool-{n % TOOLS}" if named else "",
+                    tool_server="mcp.bench.example" if named and n % 2 else "",
+                    evaluations=(Evaluation("relevance", (n % 100) / 100),) if named else (),
+                )
+            )
+        return result
+
+    plain, named = [], []
+    for b in range(batches):
+        for is_named, times in ((False, plain), (True, named)):
+            batch_events = events(b * size * 2 + (size if is_named else 0), is_named)
+            started = time.monotonic()
+            store_events(source.pk, batch_events, now=now)
+            times.append(time.monotonic() - started)
+    p, n = statistics.median(plain), statistics.median(named)
+    print(f"without tools: {size / p:,.0f} events/s; with tools and evaluations: {size / n:,.0f} events/s")
+    print(f"ratio {p / n:.2f} (with / without throughput)")
+    return p / n
+
+
 def main():
     call_command("migrate", verbosity=0)
     populate()
@@ -729,6 +781,9 @@ def main():
             f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})"
         )
         summary.append(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+    if "rollups" in PARTS:
+        ratio = bench_tool_rollups()
+        summary.append(f"ingest with tool and evaluation rollups: {ratio:.2f} of the throughput without them")
     print("\n== summary")
     print("\n".join(summary))
 
