@@ -197,3 +197,23 @@ def test_a_steady_sweep_changes_nothing_and_reads_a_constant_number_of_queries(
         checks.ungranted_tool_use(NOW)
     again = checks.run_check("ungranted_tool_use", now=NOW)
     assert (again.found, again.resolved, again.still_open) == (0, 0, 5)
+
+
+def test_the_owner_is_told_by_mail_and_the_findings_api_filters_by_the_kind(frozen, agent, owner, client, mailoutbox):
+    from governance import notifications
+
+    # given
+    called(agent, "mystery_tool")
+    checks.run_check("ungranted_tool_use", now=NOW)
+    # when
+    sent = notifications.notify_owners(now=NOW)
+    # then
+    assert sent == 1
+    [mail] = mailoutbox
+    assert mail.to == [owner.email]
+    assert mail.subject == "[Agent Registry] Ungranted tool use: Leave assistant"
+    assert "mystery_tool" in mail.body
+    client.force_login(owner)
+    listed = client.get("/api/v1/findings/", {"kind": "ungranted_tool_use"}).json()
+    assert [(f["kind"], f["severity"]) for f in listed["results"]] == [("ungranted_tool_use", "medium")]
+    assert client.get("/api/v1/findings/", {"kind": "shadow_agent"}).json()["results"] == []
