@@ -656,6 +656,17 @@ def _tool_calls_to_check(since: datetime) -> dict[int, set[tuple[str, str]]]:
     return seen
 
 
+def _called(entry: dict) -> str:
+    """One ungranted call as the summary lists it: the tool, and for MCP the server and its standing."""
+    if not entry["server"]:
+        return entry["tool"]
+    if not entry["server_registered"]:
+        return f"{entry['tool']} on {entry['server']} (an unregistered MCP server)"
+    if not entry["server_granted"]:
+        return f"{entry['tool']} on {entry['server']} (no tool of this server granted)"
+    return f"{entry['tool']} on {entry['server']}"
+
+
 def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     """Agents whose telemetry showed, in the last seven days, a tool or an MCP server the version they
     run does not grant (``_running_versions``). Reads the tools' last calls (``ToolUse``), the releases and grants
@@ -748,7 +759,7 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
         base = SEVERITY_SCALE.index(TIER_SEVERITY.get(tiers.get(agent_id) or "", Severity.MEDIUM))
         step = max(ACCESS_SEVERITY_STEP[e["access"]] for e in ungranted)
         severity = SEVERITY_SCALE[min(max(base + step, 0), len(SEVERITY_SCALE) - 1)]
-        called = ", ".join(e["tool"] + (f" on {e['server']}" if e["server"] else "") for e in ungranted)
+        called = ", ".join(_called(e) for e in ungranted)
         if released:
             granted_by = f"its released version {label}"
         else:

@@ -135,7 +135,8 @@ def test_telemetry_names_match_catalog_tools_by_key_name_or_mcp_name_on_the_same
         }
     ]
     assert finding.summary == (
-        "Leave assistant called tools its released version 2.0.0 does not grant: pay on mcp.other.example."
+        "Leave assistant called tools its released version 2.0.0 does not grant: "
+        "pay on mcp.other.example (no tool of this server granted)."
     )
 
 

@@ -184,6 +184,7 @@ def test_execute_tool_spans_unknown_to_the_catalog_raise_a_finding_that_resolves
     by_tool = {t["tool"]: t for t in finding.details["tools"]}
     assert by_tool["web_search"]["access"] == "write"
     assert by_tool["fetch_policy"]["server_registered"] is False
+    assert "fetch_policy on mcp.claims.example.com (an unregistered MCP server)" in finding.summary
 
     # when seven days pass without a call, it resolves
     [finding] = _findings(now=timezone.now() + timedelta(days=7, minutes=1))
