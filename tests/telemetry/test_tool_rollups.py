@@ -222,3 +222,59 @@ def test_the_api_lists_tool_usage_and_evaluations_filtered_by_agent(frozen, clie
     assert [(r["agent"], r["mean_score"], r["score_min"]) for r in evaluations["results"]] == [(other.key, 0.5, 0.5)]
     assert bad.status_code == 400
     assert "since" in bad.json()
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "identity", "kind"),
+    [
+        ("invoke_workflow onboarding", {}, None, None),  # no identity at all: refused, counted as rejected
+        ("invoke_workflow onboarding", {"gen_ai.agent.name": "Onboarding"}, "Onboarding@hr", "invocation"),
+        ("x", {"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.id": "hr.flow"}, "hr.flow", "invocation"),
+        ("x", {"gen_ai.agent.identity.name": "Leave bot", "gen_ai.agent.name": "x"}, "Leave bot@hr", None),
+        (
+            "x",
+            {"gen_ai.agent.identity.id": "3f1c2a8e-9b7d-4e4f-8a51-0c2d9e6b7a10", "gen_ai.agent.id": "hr.leave"},
+            "3f1c2a8e-9b7d-4e4f-8a51-0c2d9e6b7a10",
+            None,
+        ),
+        (
+            "x",
+            {"gen_ai.agent.id": "3f1c2a8e-9b7d-4e4f-8a51-0c2d9e6b7a10", "gen_ai.agent.name": "Leave bot"},
+            "Leave bot@hr",
+            None,
+        ),
+        (
+            "tools/call lookup",
+            {"mcp.method.name": "tools/call", "gen_ai.main_agent.name": "Helpdesk"},
+            "Helpdesk@hr",
+            "tool_call",
+        ),
+        ("tools/list", {"mcp.method.name": "tools/list", "gen_ai.main_agent.name": "Helpdesk"}, None, None),
+    ],
+)
+def test_span_identity_and_operation(name, attributes, identity, kind):
+    """Which agent a single span names, and what it counts as (kind None: an invoke_agent span)."""
+    from datetime import UTC, datetime
+
+    from telemetry.otlp import Span
+
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    ns = int(now.timestamp() * 1e9)
+    span = Span(
+        trace_id="t",
+        span_id="s",
+        parent_span_id="",
+        name=name,
+        start_ns=ns - 10**9,
+        end_ns=ns,
+        attributes={"gen_ai.operation.name": "invoke_agent", **attributes} if kind is None and identity else attributes,
+        status_code=0,
+        resource={"service.name": "hr", "deployment.environment.name": "production"},
+    )
+    converted = spans_to_events([span], now)
+    if identity is None:
+        assert converted.events == []
+        return
+    [event] = converted.events
+    assert event.identity.value == identity
+    assert event.kind == (kind or "invocation")
