@@ -279,21 +279,24 @@ HAND_SQL = {
         WHERE a.lifecycle IN ('pilot', 'production')""",
     "evidence_expired": """SELECT agent_id AS subject, control_code FROM governance_evidence WHERE status = 'accepted'
         AND (valid_until <= now() OR invalidated_at <= now())""",
-    # Tools called in the last 7 days that the running version (newest production release, else newest
-    # release, else newest version) grants under no spelling (key, name, MCP name on the same server).
-    "ungranted_tool_use": """SELECT u.agent_id AS subject, count(*) FROM (
-          SELECT DISTINCT agent_id, tool_name, lower(server_address) AS server FROM telemetry_dailytoolusage
-          WHERE day >= (now() - interval '7 days')::date AND last_called_at >= now() - interval '7 days') AS u
-        CROSS JOIN LATERAL (SELECT COALESCE(
-          (SELECT r.version_id FROM governance_release r WHERE r.agent_id = u.agent_id
-           ORDER BY r.environment = 'production' DESC, r.approved_at DESC, r.id DESC LIMIT 1),
-          (SELECT v.id FROM registry_agentversion v WHERE v.agent_id = u.agent_id
-           ORDER BY v.created_at DESC, v.id DESC LIMIT 1)) AS version_id) AS rv
-        WHERE NOT EXISTS (
+    # Tools called in the last 7 days (one last-call row per agent, tool and server) that the running
+    # version (newest production release, else newest release, else newest version) grants under no
+    # spelling (key, name, MCP name on the same server): the check's own statement, grouped per agent.
+    "ungranted_tool_use": """SELECT u.agent_id AS subject, count(*) FROM telemetry_tooluse AS u
+        LEFT JOIN (
+          SELECT DISTINCT ON (agent_id) agent_id, version_id FROM (
+            SELECT agent_id, version_id, 0 AS rank, environment = 'production' AS production, approved_at AS at, id
+            FROM governance_release
+            WHERE agent_id IN (SELECT agent_id FROM telemetry_tooluse WHERE last_called_at >= now() - interval '7 days')
+            UNION ALL
+            SELECT agent_id, id, 1, false, created_at, id FROM registry_agentversion
+            WHERE agent_id IN (SELECT agent_id FROM telemetry_tooluse WHERE last_called_at >= now() - interval '7 days')
+          ) AS candidates ORDER BY agent_id, rank, production DESC, at DESC, id DESC) AS r ON r.agent_id = u.agent_id
+        WHERE u.last_called_at >= now() - interval '7 days' AND NOT EXISTS (
           SELECT FROM registry_agentversiontool g JOIN registry_tool t ON t.id = g.tool_id
-          LEFT JOIN registry_mcpserver s ON s.id = t.mcp_server_id
-          WHERE g.version_id = rv.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
-            AND (u.server = '' OR lower(s.host) = u.server))
+          LEFT JOIN registry_mcpserver m ON m.id = t.mcp_server_id
+          WHERE g.version_id = r.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
+            AND (u.server_address = '' OR lower(m.host) = lower(u.server_address)))
         GROUP BY u.agent_id""",
 }
 

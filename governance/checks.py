@@ -602,33 +602,26 @@ def _tool_access(supports_write: bool, supports_execute: bool) -> str:
 # ungranted_tool_use (which re-checks them and builds the findings): the rules in one statement, so the
 # calls that are granted (nearly all) never reach Python.
 UNGRANTED_CALLS_SQL = """
-WITH seen AS MATERIALIZED (
-    SELECT agent_id, tool_name, server_address AS server FROM {uses} WHERE last_called_at >= %s
-), released AS (
-    SELECT DISTINCT ON (agent_id) agent_id, version_id FROM {release}
-    WHERE agent_id IN (SELECT agent_id FROM seen)
-    ORDER BY agent_id, environment = 'production' DESC, approved_at DESC, id DESC
-), running AS (
-    SELECT agent_id, version_id FROM released
-    UNION ALL
-    SELECT * FROM (
-        SELECT DISTINCT ON (agent_id) agent_id, id FROM {version}
-        WHERE agent_id IN (SELECT agent_id FROM seen) AND agent_id NOT IN (SELECT agent_id FROM released)
-        ORDER BY agent_id, created_at DESC, id DESC
-    ) AS newest
-), granted AS (
-    SELECT r.agent_id, n.spelling, lower(COALESCE(m.host, '')) AS host
-    FROM running AS r
-    JOIN {grant} AS g ON g.version_id = r.version_id
+SELECT u.agent_id, u.tool_name, u.server_address
+FROM {uses} AS u
+LEFT JOIN (
+    -- The running version: the newest production release, else the newest release, else the newest version.
+    SELECT DISTINCT ON (agent_id) agent_id, version_id FROM (
+        SELECT agent_id, version_id, 0 AS rank, environment = 'production' AS production, approved_at AS at, id
+        FROM {release}
+        WHERE agent_id IN (SELECT agent_id FROM {uses} WHERE last_called_at >= %s)
+        UNION ALL
+        SELECT agent_id, id, 1, false, created_at, id FROM {version}
+        WHERE agent_id IN (SELECT agent_id FROM {uses} WHERE last_called_at >= %s)
+    ) AS candidates
+    ORDER BY agent_id, rank, production DESC, at DESC, id DESC
+) AS r ON r.agent_id = u.agent_id
+WHERE u.last_called_at >= %s AND NOT EXISTS (
+    SELECT FROM {grant} AS g
     JOIN {tool} AS t ON t.id = g.tool_id
     LEFT JOIN {server} AS m ON m.id = t.mcp_server_id
-    CROSS JOIN LATERAL (VALUES (t.key), (t.name), (t.mcp_name)) AS n (spelling)
-    WHERE n.spelling <> ''
-)
-SELECT s.agent_id, s.tool_name, s.server FROM seen AS s
-WHERE NOT EXISTS (
-    SELECT FROM granted AS g
-    WHERE g.agent_id = s.agent_id AND g.spelling = s.tool_name AND (s.server = '' OR g.host = lower(s.server))
+    WHERE g.version_id = r.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
+      AND (u.server_address = '' OR lower(m.host) = lower(u.server_address))
 )
 """
 
@@ -647,7 +640,7 @@ def _tool_calls_to_check(since: datetime) -> dict[int, set[tuple[str, str]]]:
             server=McpServer._meta.db_table,
         )
         with connection.cursor() as cursor:
-            cursor.execute(statement, [since])
+            cursor.execute(statement, [since, since, since])
             rows = cursor.fetchall()
     else:
         rows = ToolUse.objects.called_since(since).order_by().values_list("agent_id", "tool_name", "server_address")
