@@ -87,3 +87,34 @@ class DailyUsageQuerySet(AgentChildQuerySet):
             output_tokens=Sum("output_tokens"),
             cost=Sum("cost"),
         )
+
+
+class IngestDayQuerySet(RestrictedQuerySet):
+    """Per source and day; read with the source (administrators, the board)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.has_perm("telemetry.view_telemetrysource"):
+            return self
+        return super()._restrict(user, action)
+
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+
+class RejectionCountQuerySet(IngestDayQuerySet):
+    pass
+
+
+class RejectedItemQuerySet(IngestDayQuerySet):
+    def since(self, day):
+        return self.filter(received_at__date__gte=day)
+
+
+class SpanOwnerQuerySet(RestrictedQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)
+
+
+class PendingSpanQuerySet(IngestDayQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)
