@@ -83,9 +83,8 @@ def _chunks(body: bytes, size: int = 700):
 
 def _batch(n: int, pad: int = 0) -> bytes:
     stamp = timezone.now().isoformat()
-    events = [
-        {"agent": "claims.assessor", "environment": "prod", "timestamp": stamp, "event_id": str(i)} for i in range(n)
-    ]
+    base = {"agent": "claims.assessor", "environment": "prod", "timestamp": stamp, "kind": "invocation"}
+    events = [{**base, "event_id": str(i)} for i in range(n)]
     return json.dumps({"events": events, "padding": "x" * pad}).encode()
 
 
