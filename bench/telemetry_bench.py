@@ -184,7 +184,7 @@ HAND_SQL = {
           AND identity NOT IN (SELECT identity FROM telemetry_externalidentity WHERE expires_at > now())
         GROUP BY identity""",
     "unapproved_in_production": """SELECT s.agent_id AS subject, max(s.last_seen_at) FROM telemetry_sighting s
-        WHERE s.environment = 'production' AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
+        WHERE s.environment IN ('production', 'unspecified') AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
           AND s.agent_id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')
         GROUP BY s.agent_id""",
     "lapsed_monitoring": """SELECT m.agent_id AS subject, m.last_seen_at FROM telemetry_monitoringstate m
@@ -205,6 +205,10 @@ HAND_SQL = {
         WHERE a.lifecycle IN ('pilot', 'production')""",
     "evidence_expired": """SELECT agent_id AS subject, control_code FROM governance_evidence WHERE status = 'accepted'
         AND (valid_until <= now() OR invalidated_at <= now())""",
+    "telemetry_rejected": """SELECT 'telemetry source: ' || s.name AS subject FROM telemetry_ingestday d
+        JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.rejected * 100 > d.received * 5
+        GROUP BY s.name""",
 }
 
 
@@ -248,7 +252,7 @@ _APPLIES = [
 _REQUIRED = "array_remove(ARRAY[" + ", ".join(f"CASE WHEN {c} THEN '{code}' END" for code, c in _APPLIES) + "], NULL)"
 EQUIVALENT_SQL = {
     "shadow_agent": """SELECT identity AS subject,
-          CASE WHEN bool_or(environment = 'production') THEN 'high' ELSE 'medium' END AS severity,
+          CASE WHEN bool_or(environment IN ('production', 'unspecified')) THEN 'high' ELSE 'medium' END AS severity,
           jsonb_build_object('environments', jsonb_agg(DISTINCT environment ORDER BY environment)) AS details
         FROM telemetry_sighting
         WHERE agent_id IS NULL AND last_seen_at >= now() - interval '30 days'
@@ -258,7 +262,7 @@ EQUIVALENT_SQL = {
           CASE WHEN a.risk_tier IN ('high', 'critical') THEN 'critical' ELSE 'high' END AS severity,
           '{}'::jsonb AS details
         FROM registry_agent a
-        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment = 'production'
+        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment IN ('production', 'unspecified')
                        AND agent_id IS NOT NULL AND last_seen_at >= now() - interval '7 days')
           AND a.id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')""",
     "lapsed_monitoring": f"""SELECT a.id AS subject, {_TIER_SEVERITY} AS severity,
@@ -309,12 +313,25 @@ EQUIVALENT_SQL = {
         FROM registry_agent WHERE lifecycle = 'production'
           AND production_since <= now() - interval '60 days' AND eligible_users > active_users * 5
           AND active_users IS NOT NULL""",
+    # The worst day of each source over today and yesterday, when over the default share (5%).
+    "telemetry_rejected": """SELECT DISTINCT ON (d.source_id) 'telemetry source: ' || s.name AS subject,
+          CASE WHEN round(100.0 * d.rejected / d.received, 1) >= 25 THEN 'high' ELSE 'medium' END AS severity,
+          jsonb_build_object('source', s.id, 'day', d.day::text, 'received', d.received, 'rejected', d.rejected,
+                             'threshold_percent', 5) AS details
+        FROM telemetry_ingestday d JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.day <= (now() AT TIME ZONE 'UTC')::date
+          AND d.received > 0 AND d.rejected * 100 > d.received * 5
+        ORDER BY d.source_id, d.rejected::float / d.received DESC, d.day""",
 }
+
+
+# Checks whose findings name an identity (a shadow agent, a telemetry source) rather than an agent.
+IDENTITY_KINDS = ("shadow_agent", "telemetry_rejected")
 
 
 def equivalent_sql(kind: str, wanted: str) -> str:
     """The steady-state reconciliation by hand: what would open, resolve and change."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""SELECT count(*) FILTER (WHERE o.id IS NULL), count(*) FILTER (WHERE w.subject IS NULL),
           count(*) FILTER (WHERE o.id IS NOT NULL AND w.subject IS NOT NULL
                            AND (o.severity <> w.severity OR o.details <> w.details))
@@ -326,7 +343,7 @@ def equivalent_sql(kind: str, wanted: str) -> str:
 def reconcile_sql(kind: str, detect: str) -> str:
     """The detection plus the steady-state reconciliation a sweep does: which wanted subjects have no
     open finding, which open findings are no longer wanted."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""WITH wanted AS ({detect}), open AS (
           SELECT {col} AS subject FROM governance_finding WHERE kind = '{kind}' AND resolved_at IS NULL)
         SELECT (SELECT count(*) FROM (SELECT subject FROM wanted EXCEPT SELECT subject FROM open) n),
