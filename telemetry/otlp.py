@@ -51,6 +51,7 @@ class Span:
     attributes: dict
     status_code: int
     resource: dict = field(default_factory=dict)
+    flags: int = 0
 
 
 # --- Decoding -------------------------------------------------------------------------
@@ -91,6 +92,7 @@ def decode_protobuf(body: bytes) -> list[Span]:
                         attributes={kv.key: _any_value_pb(kv.value) for kv in span.attributes},
                         status_code=span.status.code,
                         resource=resource,
+                        flags=span.flags,
                     )
                 )
     return spans
@@ -130,6 +132,13 @@ def _nanos(value) -> int:
         return int(value or 0)
     except (TypeError, ValueError) as exc:
         raise OtlpDecodeError("Span times must be integers (nanoseconds since the epoch).") from exc
+
+
+def _flags(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def decode_json(body: bytes) -> list[Span]:
@@ -173,6 +182,7 @@ def decode_json(body: bytes) -> list[Span]:
                         attributes=_attributes_json(span.get("attributes", []) or []),
                         status_code=code if isinstance(code, int) else 0,
                         resource=resource,
+                        flags=_flags(span.get("flags", 0)),
                     )
                 )
     return spans
@@ -282,9 +292,21 @@ class Chain:
     missing: str = ""  # the parent span id the walk could not find in this export
 
 
+# Span flags (OTLP 1.1+): whether the parent's context is known to be remote, i.e. in another process.
+FLAG_HAS_IS_REMOTE = 0x100
+FLAG_IS_REMOTE = 0x200
+
+
+def parent_is_remote(span: Span) -> bool:
+    """The sender says this span's parent lives in another process (an upstream service): a child's
+    agent span is in its own process, so the walk ends here as at a root."""
+    return bool(span.flags & FLAG_HAS_IS_REMOTE) and bool(span.flags & FLAG_IS_REMOTE)
+
+
 def chain_of(span: Span, by_id: dict, own: dict) -> Chain:
     """Walk up from ``span`` (itself included) to its nearest named span, noting the nearest
-    invoke_agent on the way; stop at a root (not an agent's) or at a parent this export lacks."""
+    invoke_agent on the way; stop at a root or a span whose parent is remote (not an agent's), or at
+    a parent this export lacks."""
     chain = Chain()
     current = span
     for _hop in range(256):
@@ -293,7 +315,7 @@ def chain_of(span: Span, by_id: dict, own: dict) -> Chain:
         if own[id(current)] is not None:
             chain.identity = own[id(current)]
             return chain
-        if not current.parent_span_id:
+        if not current.parent_span_id or parent_is_remote(current):
             return chain
         parent = by_id.get((current.trace_id, current.parent_span_id))
         if parent is None:

@@ -260,3 +260,29 @@ def test_children_whose_agent_span_never_arrives_are_reported_when_the_window_cl
     assert finding.identity == f"telemetry source: {source.name}"
     assert finding.details["rejected"] == 2
     assert "50.0%" in finding.summary
+
+
+def test_a_model_call_below_a_remote_parent_is_no_agent_span_and_is_not_held(
+    live_server, make_agent, source_with_token
+):
+    # given a plain service (no agent) called from an upstream service: its request span's parent is
+    # remote, in another process whose spans never come through this exporter
+    source, token = source_with_token
+    provider = _provider(live_server.url, token, {"service.name": "quote-api"})
+    tracer = provider.get_tracer("framework")
+    upstream = trace.SpanContext(
+        trace_id=0x5B8EFFF798038103D269B633813FC60C,
+        span_id=0xEEE19B7EC3C1B173,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+    request = tracer.start_span("POST /quote", context=trace.set_span_in_context(trace.NonRecordingSpan(upstream)))
+    _chat(tracer, trace.set_span_in_context(request)).end()
+    request.end()
+    provider.force_flush()
+    provider.shutdown()
+    # then nothing waits for the upstream span, and nothing is counted as lost when the window closes
+    assert not PendingSpan.objects.exists()
+    assert traces.close_trace_window(now=timezone.now() + timedelta(minutes=16)).unattributed == 0
+    assert not RejectedItem.objects.filter(source=source).exists()
+    assert not TelemetryEvent.objects.exists()

@@ -174,3 +174,27 @@ def test_the_unknown_agents_page_filters_unspecified_and_the_label(frozen, clien
     assert "shadow.two" in page
     assert "shadow.one" not in page
     assert set(Sighting.objects.values_list("environment_label", flat=True)) == {"moon", "prod"}
+
+
+def test_the_trace_window_task_is_scheduled_and_runs(settings, source):
+    from telemetry import tasks
+    from telemetry.models import PendingSpan
+
+    # given a child held longer than the window
+    PendingSpan.objects.create(
+        source=source,
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        waiting_for="c" * 16,
+        kind="tool_call",
+        occurred_at=timezone.now(),
+        received_at=timezone.now() - timedelta(minutes=16),
+        environment="unspecified",
+        payload={"name": "execute_tool lookup"},
+    )
+    # when beat's task runs
+    assert settings.CELERY_BEAT_SCHEDULE["telemetry-close-trace-window"]["task"] == "telemetry.close_trace_window"
+    result = tasks.close_trace_window.delay().get()
+    # then
+    assert result == {"attributed": 0, "unattributed": 1, "forgotten_owners": 0}
+    assert RejectedItem.objects.get(source=source).reason == "unattributed"
