@@ -103,8 +103,14 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
         }
         new_owners = dict(owners)
 
-        # 1. This export's children whose ancestor came in an earlier export.
-        earlier = _known_owners(source_id, {(p.trace_id, p.waiting_for) for p in conversion.pending})
+        # 1. This export's spans whose ancestor came in an earlier export (any span: a plain one between
+        # the agent span and its children must pass the agent on to children still to come).
+        dangling = [
+            (s, c)
+            for s in conversion.spans.values()
+            if (c := conversion.chains.get(id(s))) and c.missing and not c.identity
+        ]
+        earlier = _known_owners(source_id, {(s.trace_id, c.missing) for s, c in dangling})
         still_pending = []
         for child in conversion.pending:
             owner = earlier.get((child.trace_id, child.waiting_for))
@@ -117,14 +123,11 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
                 event.input_tokens = event.output_tokens = 0
             events.append(event)
         # Every span of this export below such an ancestor now has an owner too.
-        if earlier:
-            for span in conversion.spans.values():
-                chain = conversion.chains.get(id(span))
-                if chain is not None and chain.identity is None and chain.missing:
-                    owner = earlier.get((span.trace_id, chain.missing))
-                    if owner is not None:
-                        totals = chain.agent_totals if chain.agent_totals is not None else owner.agent_totals
-                        new_owners[(span.trace_id, span.span_id)] = Owner(owner.identity, bool(totals))
+        for span, chain in dangling:
+            owner = earlier.get((span.trace_id, chain.missing))
+            if owner is not None:
+                totals = chain.agent_totals if chain.agent_totals is not None else owner.agent_totals
+                new_owners[(span.trace_id, span.span_id)] = Owner(owner.identity, bool(totals))
 
         # 2. Children held from earlier exports that this export completes, level by level.
         completed: list[int] = []
