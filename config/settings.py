@@ -403,6 +403,13 @@ TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
 TELEMETRY_TRACE_WINDOW_SECONDS = envint("TELEMETRY_TRACE_WINDOW_SECONDS", 900)
 # telemetry_rejected opens when a source has more than this share (percent) of a day's items refused.
 TELEMETRY_REJECTED_PERCENT = envint("TELEMETRY_REJECTED_PERCENT", 5)
+# Telemetry files reports under four environments (the registry's three and "unspecified"): name both sets.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "EnvironmentEnum": "registry.choices.Environment",
+        "TelemetryEnvironmentEnum": "telemetry.choices.TelemetryEnvironment",
+    }
+)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
 # --- Governance -----------------------------------------------------------------

@@ -94,6 +94,7 @@ ROUTES = [
         kwargs=lambda c: {"pk": source(c).pk},
         data=lambda c, user: {"environments": "1", "default_environment": "staging", "aliases": "blue-* = production"},
         audit="telemetry_source.changed",
+        label="environments",
     ),
     Route(
         "telemetry:source-detail",
