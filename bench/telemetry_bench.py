@@ -12,7 +12,8 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
    BENCH_THREADS=4 threads each, batches of 1,000) against a raw COPY of the same events plus the same rollups in SQL;
 3. single-event ingest latency (p50/p95) at 200 requests per second.
 
-BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts.
+BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts; add otlp
+(ingest,otlp) to also post OTLP exports of whole agent runs and of runs split across two exports.
 """
 
 import json
@@ -565,6 +566,70 @@ def bench_batch_ingest(token):
     return http_rate, raw_rate
 
 
+# --- 2b. OTLP exports, whole runs against runs split across exports (the trace window at work) ------
+
+
+def otlp_export(runs, *, parts=("invoke_agent", "chat", "execute_tool")) -> bytes:
+    """One OTLP/JSON export holding, for each run (trace id, agent number), the spans named in ``parts``."""
+    now_ns = time.time_ns()
+    spans = []
+    for trace_id, n in runs:
+        root = trace_id[:16]
+        for op in parts:
+            attrs = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
+            if op == "invoke_agent":
+                attrs.append({"key": "gen_ai.agent.id", "value": {"stringValue": f"bench.agent-{1 + n % AGENTS}"}})
+            elif op == "chat":
+                attrs += [
+                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "500"}},
+                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "80"}},
+                ]
+            spans.append(
+                {
+                    "traceId": trace_id,
+                    "spanId": root
+                    if op == "invoke_agent"
+                    else trace_id[16:24] + ("00000001" if op == "chat" else "00000002"),
+                    "parentSpanId": "" if op == "invoke_agent" else root,
+                    "name": op,
+                    "startTimeUnixNano": str(now_ns - 2_000_000_000),
+                    "endTimeUnixNano": str(now_ns - 1_000_000_000),
+                    "attributes": attrs,
+                }
+            )
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bench"}}]}
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}).encode()
+
+
+def bench_otlp(token, runs_per_export=50, exports=40):
+    """Spans per second through /v1/traces: each run's three spans in one export, against the same runs
+    with the children in one export and the agent spans in the next (held, then attributed)."""
+    print(f"\n== 2b. OTLP over HTTP: {exports} x {runs_per_export} runs of 3 spans, whole vs split")
+    url = f"http://127.0.0.1:{PORT}/v1/traces"
+
+    def runs(k):
+        return [(uuid.uuid4().hex, k * runs_per_export + i) for i in range(runs_per_export)]
+
+    whole = [otlp_export(runs(k)) for k in range(exports)]
+    split = []
+    for k in range(exports):
+        r = runs(k)
+        split.append((otlp_export(r, parts=("chat", "execute_tool")), otlp_export(r, parts=("invoke_agent",))))
+    post(url, token, whole[0])  # warm-up
+    rates = {}
+    for label, bodies in (("whole", [[b] for b in whole[1:]]), ("split", [list(p) for p in split[1:]])):
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            # The two halves of one run go one after the other (children first), runs in parallel.
+            list(pool.map(lambda pair: [post(url, token, b) for b in pair], bodies))
+        elapsed = time.monotonic() - started
+        spans = (exports - 1) * runs_per_export * 3
+        rates[label] = spans / elapsed
+        print(f"{label}: {spans} spans in {elapsed:.2f}s = {rates[label]:,.0f} spans/s")
+    print(f"split / whole: {rates['split'] / rates['whole']:.2f}")
+    return rates
+
+
 # --- 3. Single-event latency at 200 requests per second -----------------------------------------
 
 
@@ -640,6 +705,7 @@ def main():
         server = start_gunicorn()
         try:
             http_rate, raw_rate = bench_batch_ingest(raw_token)
+            otlp_rates = bench_otlp(raw_token) if "otlp" in PARTS else None
             p50, p95 = bench_single(raw_token)
         finally:
             server.terminate()
@@ -648,6 +714,11 @@ def main():
             f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})"
         )
         summary.append(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+        if otlp_rates:
+            summary.append(
+                f"OTLP whole runs {otlp_rates['whole']:,.0f} spans/s, split runs {otlp_rates['split']:,.0f} spans/s "
+                f"({otlp_rates['split'] / otlp_rates['whole']:.2f})"
+            )
     print("\n== summary")
     print("\n".join(summary))
 

@@ -644,19 +644,22 @@ def store_events(
     now: datetime | None = None,
     rejections: list[Rejection] | None = None,
     received: int | None = None,
+    extra_statements: list | None = None,
 ) -> StoreResult:
     """Store validated events of one source in one transaction and update what the checks read.
 
     ``rejections`` (what was refused from the same request) and ``received`` (how many items the
-    request carried; by default the events plus the rejections) go to the source's daily intake."""
+    request carried; by default the events plus the rejections) go to the source's daily intake.
+    ``extra_statements`` (sql, params) travel in the same round trip, after the rollups."""
     now = now or timezone.now()
     result = StoreResult()
     rejections = rejections or []
     if received is None:
         received = len(events) + len(rejections)
     if not events:
-        if received or rejections:
-            record_rejections(source_id, rejections, received=received, now=now)
+        if received or rejections or extra_statements:
+            with transaction.atomic():
+                _execute_all(_tally(source_id, now, received, rejections) + (extra_statements or []))
         return result
     # A repeated id inside one batch is the same event sent twice: keep the first.
     seen_ids: set = set()
@@ -673,7 +676,7 @@ def store_events(
         stored = _insert_events(source_id, unique, agents, now)
         result.duplicates += len(unique) - len(stored)
         result.accepted = len(stored)
-        statements = _tally(source_id, now, received, rejections)
+        statements = _tally(source_id, now, received, rejections) + (extra_statements or [])
         if stored:
             # Built first (the deadlines read the policy), then sent together, in this fixed order.
             statements = (
@@ -692,3 +695,8 @@ def store_events(
                     agent.key_locked_at = now
         result.agents = {a.pk for a in agents.values()}
     return result
+
+
+# For telemetry.traces, which writes its bookkeeping rows in the same round trip as the rollups.
+rows_insert = _rows_insert
+adapt_datetime = _dt

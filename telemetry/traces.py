@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from telemetry import ingest
 from telemetry.choices import EventKind, RejectionReason
 from telemetry.identity import Identity
 from telemetry.ingest import Event, Rejection, record_rejections, store_events
@@ -159,37 +160,58 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
                 new_owners[(row.trace_id, row.span_id)] = Owner(owner.identity, bool(totals))
                 frontier.add((row.trace_id, row.span_id))
 
-        store_events(source_id, events, now=now, rejections=conversion.rejections, received=conversion.received)
+        # The owners travel with the rollups, in one round trip (they are most of an export's rows).
+        store_events(
+            source_id,
+            events,
+            now=now,
+            rejections=conversion.rejections,
+            received=conversion.received,
+            extra_statements=_remember(source_id, new_owners, now),
+        )
         if completed:
             PendingSpan.objects.filter(pk__in=completed).delete()
         for row in moved:
             PendingSpan.objects.filter(pk=row.pk).update(waiting_for=row.waiting_for, agent_totals=row.agent_totals)
-        _remember(source_id, new_owners, now)
         _hold(source_id, still_pending, now)
 
 
-def _remember(source_id: int, owners: dict, now: datetime) -> None:
-    if not owners:
-        return
-    SpanOwner.objects.bulk_create(
+OWNER_COLUMNS = [
+    "source_id",
+    "trace_id",
+    "span_id",
+    "identity",
+    "agent_name",
+    "service_name",
+    "by_name",
+    "agent_totals",
+    "received_at",
+]
+
+
+def _remember(source_id: int, owners: dict, now: datetime) -> list:
+    """The INSERT statements recording the owners (a re-sent export's spans are skipped)."""
+    received = ingest.adapt_datetime(now)
+    rows = [
         [
-            SpanOwner(
-                source_id=source_id,
-                trace_id=trace_id[:32],
-                span_id=span_id[:16],
-                identity=o.identity.value,
-                agent_name=o.identity.agent_name,
-                service_name=o.identity.service_name,
-                by_name=o.identity.by_name,
-                agent_totals=o.agent_totals,
-                received_at=now,
-            )
-            for (trace_id, span_id), o in sorted(owners.items())
-            if trace_id and span_id
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
+            source_id,
+            trace_id[:32],
+            span_id[:16],
+            o.identity.value,
+            o.identity.agent_name,
+            o.identity.service_name,
+            o.identity.by_name,
+            o.agent_totals,
+            received,
+        ]
+        for (trace_id, span_id), o in sorted(owners.items())
+        if trace_id and span_id
+    ]
+    statements = []
+    for start in range(0, len(rows), ingest.INSERT_CHUNK):
+        sql, params = ingest.rows_insert(SpanOwner, OWNER_COLUMNS, rows[start : start + ingest.INSERT_CHUNK])
+        statements.append((sql + " ON CONFLICT DO NOTHING", params))
+    return statements
 
 
 def _hold(source_id: int, pending: list, now: datetime) -> None:
