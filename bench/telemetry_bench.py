@@ -597,7 +597,13 @@ def otlp_export(runs, *, parts=("invoke_agent", "chat", "execute_tool")) -> byte
                     "attributes": attrs,
                 }
             )
-    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bench"}}]}
+    # A labelled environment: code before issue 12 refused every span of an unlabelled resource.
+    resource = {
+        "attributes": [
+            {"key": "service.name", "value": {"stringValue": "bench"}},
+            {"key": "deployment.environment.name", "value": {"stringValue": "production"}},
+        ]
+    }
     return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}).encode()
 
 
