@@ -358,10 +358,11 @@ def spans_to_events(spans: list[Span], now: datetime, environments: EnvironmentT
     kinds = {"invoke_agent": EventKind.INVOCATION, "execute_tool": EventKind.TOOL_CALL}
     for s in spans:
         chain = chains[id(s)]
-        if chain.identity is not None and s.trace_id and s.span_id:
-            # Any span of a named agent's trace may be the parent of a child in a later export.
-            conversion.owners.append(SpanOwnership(s.trace_id, s.span_id, chain.identity, bool(chain.agent_totals)))
         op = _operation(s)
+        if chain.identity is not None and s.trace_id and s.span_id and op not in MODEL_OPERATIONS:
+            # Any span of a named agent's trace may be the parent of a child in a later export, except a
+            # model call: a leaf (remembering it would be most of the rows, for no child).
+            conversion.owners.append(SpanOwnership(s.trace_id, s.span_id, chain.identity, bool(chain.agent_totals)))
         kind = kinds.get(op) or (EventKind.MODEL_CALL if op in MODEL_OPERATIONS else None)
         if kind is None:
             continue  # not a GenAI span (HTTP, database …): nothing to count

@@ -81,7 +81,8 @@ def _known_owners(source_id: int, pairs: set) -> dict:
 def _held_waiting_for(source_id: int, pairs: set) -> list[PendingSpan]:
     """Held children waiting for one of ``pairs`` (trace, span); locked so two exports completing the
     same child cannot both store it (the event id would skip the second anyway)."""
-    if not pairs:
+    if not pairs or not PendingSpan.objects.filter(source_id=source_id).exists():
+        # Most exports find nothing held: one index probe instead of the long IN lists.
         return []
     traces = {t for t, _ in pairs}
     spans = {s for _, s in pairs}
