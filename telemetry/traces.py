@@ -5,8 +5,8 @@ A batch span processor flushes every few seconds, so a long agent run sends its
 span in a later one (or the other way round). Within the trace window
 (TELEMETRY_TRACE_WINDOW_SECONDS, 15 minutes by default):
 
-- every span of a named agent's trace is remembered with its identity
-  (``SpanOwner``), so a child arriving later finds its agent at once;
+- every span of a named agent's trace but model calls (leaves) is remembered
+  with its identity (``SpanOwner``), so a child arriving later finds its agent;
 - a child whose ancestry stops at a span this export lacks is held
   (``PendingSpan``, not counted yet) until an export brings that span;
 - when the window closes on a held child, ``close_trace_window`` counts it as
