@@ -15,7 +15,8 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
 4. store_events with tool names and evaluation results against the same batches without them
    (in-process; BENCH_PARTS=rollups, not in the default parts).
 
-BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts.
+BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts; add otlp
+(ingest,otlp) to also post OTLP exports of whole agent runs and of runs split across two exports.
 The sweep includes ungranted_tool_use, with its own line: its share of the sweep, the sweep without
 it, and against its detection written by hand (tools called in 7 days that the running version grants
 under no spelling).
@@ -258,7 +259,7 @@ HAND_SQL = {
           AND identity NOT IN (SELECT identity FROM telemetry_externalidentity WHERE expires_at > now())
         GROUP BY identity""",
     "unapproved_in_production": """SELECT s.agent_id AS subject, max(s.last_seen_at) FROM telemetry_sighting s
-        WHERE s.environment = 'production' AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
+        WHERE s.environment IN ('production', 'unspecified') AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
           AND s.agent_id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')
         GROUP BY s.agent_id""",
     "lapsed_monitoring": """SELECT m.agent_id AS subject, m.last_seen_at FROM telemetry_monitoringstate m
@@ -298,6 +299,10 @@ HAND_SQL = {
           WHERE g.version_id = r.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
             AND (u.server_address = '' OR lower(m.host) = lower(u.server_address)))
         GROUP BY u.agent_id""",
+    "telemetry_rejected": """SELECT 'telemetry source: ' || s.name AS subject FROM telemetry_ingestday d
+        JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.rejected * 100 > d.received * 5
+        GROUP BY s.name""",
 }
 
 
@@ -341,7 +346,7 @@ _APPLIES = [
 _REQUIRED = "array_remove(ARRAY[" + ", ".join(f"CASE WHEN {c} THEN '{code}' END" for code, c in _APPLIES) + "], NULL)"
 EQUIVALENT_SQL = {
     "shadow_agent": """SELECT identity AS subject,
-          CASE WHEN bool_or(environment = 'production') THEN 'high' ELSE 'medium' END AS severity,
+          CASE WHEN bool_or(environment IN ('production', 'unspecified')) THEN 'high' ELSE 'medium' END AS severity,
           jsonb_build_object('environments', jsonb_agg(DISTINCT environment ORDER BY environment)) AS details
         FROM telemetry_sighting
         WHERE agent_id IS NULL AND last_seen_at >= now() - interval '30 days'
@@ -351,7 +356,7 @@ EQUIVALENT_SQL = {
           CASE WHEN a.risk_tier IN ('high', 'critical') THEN 'critical' ELSE 'high' END AS severity,
           '{}'::jsonb AS details
         FROM registry_agent a
-        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment = 'production'
+        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment IN ('production', 'unspecified')
                        AND agent_id IS NOT NULL AND last_seen_at >= now() - interval '7 days')
           AND a.id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')""",
     "lapsed_monitoring": f"""SELECT a.id AS subject, {_TIER_SEVERITY} AS severity,
@@ -402,12 +407,25 @@ EQUIVALENT_SQL = {
         FROM registry_agent WHERE lifecycle = 'production'
           AND production_since <= now() - interval '60 days' AND eligible_users > active_users * 5
           AND active_users IS NOT NULL""",
+    # The worst day of each source over today and yesterday, when over the default share (5%).
+    "telemetry_rejected": """SELECT DISTINCT ON (d.source_id) 'telemetry source: ' || s.name AS subject,
+          CASE WHEN round(100.0 * d.rejected / d.received, 1) >= 25 THEN 'high' ELSE 'medium' END AS severity,
+          jsonb_build_object('source', s.id, 'day', d.day::text, 'received', d.received, 'rejected', d.rejected,
+                             'threshold_percent', 5) AS details
+        FROM telemetry_ingestday d JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.day <= (now() AT TIME ZONE 'UTC')::date
+          AND d.received > 0 AND d.rejected * 100 > d.received * 5
+        ORDER BY d.source_id, d.rejected::float / d.received DESC, d.day""",
 }
+
+
+# Checks whose findings name an identity (a shadow agent, a telemetry source) rather than an agent.
+IDENTITY_KINDS = ("shadow_agent", "telemetry_rejected")
 
 
 def equivalent_sql(kind: str, wanted: str) -> str:
     """The steady-state reconciliation by hand: what would open, resolve and change."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""SELECT count(*) FILTER (WHERE o.id IS NULL), count(*) FILTER (WHERE w.subject IS NULL),
           count(*) FILTER (WHERE o.id IS NOT NULL AND w.subject IS NOT NULL
                            AND (o.severity <> w.severity OR o.details <> w.details))
@@ -419,7 +437,7 @@ def equivalent_sql(kind: str, wanted: str) -> str:
 def reconcile_sql(kind: str, detect: str) -> str:
     """The detection plus the steady-state reconciliation a sweep does: which wanted subjects have no
     open finding, which open findings are no longer wanted."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""WITH wanted AS ({detect}), open AS (
           SELECT {col} AS subject FROM governance_finding WHERE kind = '{kind}' AND resolved_at IS NULL)
         SELECT (SELECT count(*) FROM (SELECT subject FROM wanted EXCEPT SELECT subject FROM open) n),
@@ -654,6 +672,76 @@ def bench_batch_ingest(token):
     return http_rate, raw_rate
 
 
+# --- 2b. OTLP exports, whole runs against runs split across exports (the trace window at work) ------
+
+
+def otlp_export(runs, *, parts=("invoke_agent", "chat", "execute_tool")) -> bytes:
+    """One OTLP/JSON export holding, for each run (trace id, agent number), the spans named in ``parts``."""
+    now_ns = time.time_ns()
+    spans = []
+    for trace_id, n in runs:
+        root = trace_id[:16]
+        for op in parts:
+            attrs = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
+            if op == "invoke_agent":
+                attrs.append({"key": "gen_ai.agent.id", "value": {"stringValue": f"bench.agent-{1 + n % AGENTS}"}})
+            elif op == "chat":
+                attrs += [
+                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "500"}},
+                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "80"}},
+                ]
+            spans.append(
+                {
+                    "traceId": trace_id,
+                    "spanId": root
+                    if op == "invoke_agent"
+                    else trace_id[16:24] + ("00000001" if op == "chat" else "00000002"),
+                    "parentSpanId": "" if op == "invoke_agent" else root,
+                    "name": op,
+                    "startTimeUnixNano": str(now_ns - 2_000_000_000),
+                    "endTimeUnixNano": str(now_ns - 1_000_000_000),
+                    "attributes": attrs,
+                }
+            )
+    # A labelled environment: code before issue 12 refused every span of an unlabelled resource.
+    resource = {
+        "attributes": [
+            {"key": "service.name", "value": {"stringValue": "bench"}},
+            {"key": "deployment.environment.name", "value": {"stringValue": "production"}},
+        ]
+    }
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}).encode()
+
+
+def bench_otlp(token, runs_per_export=50, exports=40):
+    """Spans per second through /v1/traces: each run's three spans in one export, against the same runs
+    with the children in one export and the agent spans in the next (held, then attributed)."""
+    print(f"\n== 2b. OTLP over HTTP: {exports} x {runs_per_export} runs of 3 spans, whole vs split")
+    url = f"http://127.0.0.1:{PORT}/v1/traces"
+
+    def runs(k):
+        return [(uuid.uuid4().hex, k * runs_per_export + i) for i in range(runs_per_export)]
+
+    whole = [otlp_export(runs(k)) for k in range(exports)]
+    split = []
+    for k in range(exports):
+        r = runs(k)
+        split.append((otlp_export(r, parts=("chat", "execute_tool")), otlp_export(r, parts=("invoke_agent",))))
+    post(url, token, whole[0])  # warm-up
+    rates = {}
+    for label, bodies in (("whole", [[b] for b in whole[1:]]), ("split", [list(p) for p in split[1:]])):
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            # The two halves of one run go one after the other (children first), runs in parallel.
+            list(pool.map(lambda pair: [post(url, token, b) for b in pair], bodies))
+        elapsed = time.monotonic() - started
+        spans = (exports - 1) * runs_per_export * 3
+        rates[label] = spans / elapsed
+        print(f"{label}: {spans} spans in {elapsed:.2f}s = {rates[label]:,.0f} spans/s")
+    print(f"split / whole: {rates['split'] / rates['whole']:.2f}")
+    return rates
+
+
 # --- 3. Single-event latency at 200 requests per second -----------------------------------------
 
 
@@ -776,6 +864,7 @@ def main():
         server = start_gunicorn()
         try:
             http_rate, raw_rate = bench_batch_ingest(raw_token)
+            otlp_rates = bench_otlp(raw_token) if "otlp" in PARTS else None
             p50, p95 = bench_single(raw_token)
         finally:
             server.terminate()
@@ -784,6 +873,11 @@ def main():
             f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})"
         )
         summary.append(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+        if otlp_rates:
+            summary.append(
+                f"OTLP whole runs {otlp_rates['whole']:,.0f} spans/s, split runs {otlp_rates['split']:,.0f} spans/s "
+                f"({otlp_rates['split'] / otlp_rates['whole']:.2f})"
+            )
     if "rollups" in PARTS:
         ratio = bench_tool_rollups()
         summary.append(f"ingest with tool and evaluation rollups: {ratio:.2f} of the throughput without them")

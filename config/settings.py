@@ -362,6 +362,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "telemetry.refresh_monitoring_deadlines", "DEADLINE_REFRESH_INTERVAL_SECONDS", 3600, 60
     ),
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
+    # Child spans whose agent span never came within the trace window are counted as rejected.
+    "telemetry-close-trace-window": _every(
+        "telemetry.close_trace_window", "TELEMETRY_TRACE_SWEEP_INTERVAL_SECONDS", 60, 5
+    ),
 }
 
 # --- Portfolio ----------------------------------------------------------------
@@ -394,6 +398,18 @@ WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
 TELEMETRY_INGEST_RATE_PER_MINUTE = envint("TELEMETRY_INGEST_RATE_PER_MINUTE", 600)
 # Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
 TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# How long a child span (chat, execute_tool) waits for its invoke_agent span to arrive in another export;
+# children still unattributed when it closes are counted as rejected for their source.
+TELEMETRY_TRACE_WINDOW_SECONDS = envint("TELEMETRY_TRACE_WINDOW_SECONDS", 900)
+# telemetry_rejected opens when a source has more than this share (percent) of a day's items refused.
+TELEMETRY_REJECTED_PERCENT = envint("TELEMETRY_REJECTED_PERCENT", 5)
+# Telemetry files reports under four environments (the registry's three and "unspecified"): name both sets.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "EnvironmentEnum": "registry.choices.Environment",
+        "TelemetryEnvironmentEnum": "telemetry.choices.TelemetryEnvironment",
+    }
+)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
 # --- Governance -----------------------------------------------------------------

@@ -26,7 +26,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -73,7 +73,8 @@ from governance.models import (
 )
 from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess
 from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
-from telemetry.models import ExternalIdentity, Sighting, ToolUse
+from telemetry.choices import LIVE_ENVIRONMENTS
+from telemetry.models import ExternalIdentity, IngestDay, Sighting, ToolUse
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +233,8 @@ def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
     for identity, found_in in environments.items():
         envs = sorted(found_in)
         wanted[("identity", identity)] = Wanted(
-            severity=Severity.HIGH if "production" in envs else Severity.MEDIUM,
+            # An unlabelled report (unspecified) is read as live: the safe assumption.
+            severity=Severity.HIGH if set(envs) & set(LIVE_ENVIRONMENTS) else Severity.MEDIUM,
             summary=f"{identity} runs ({', '.join(envs)}) but no registered agent claims it.",
             details={"environments": envs},
         )
@@ -240,9 +242,10 @@ def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
 
 
 def unapproved_in_production(now: datetime):
-    """Registered agents reporting from production recently without an approved production release."""
+    """Registered agents reporting from production recently without an approved production release.
+    Reports that name no known environment (unspecified) count as production: the agent is assumed live."""
     reporting = Sighting.objects.filter(
-        environment="production", agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
+        environment__in=LIVE_ENVIRONMENTS, agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
     ).values("agent_id")
     approved = Release.objects.filter(environment="production").values("agent_id")
     return wanted_rows(
@@ -765,6 +768,47 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
+    """Telemetry sources that had more than TELEMETRY_REJECTED_PERCENT of what they sent refused on
+    today or yesterday (UTC): their agents' reports are being lost. Reads the per-day intake table
+    (a row per source and day), never the raw events. The subject is the source, by name."""
+    today = now.date() if timezone.is_naive(now) else timezone.localtime(now, UTC).date()
+    percent = settings.TELEMETRY_REJECTED_PERCENT
+    worst: dict[int, IngestDay] = {}
+    for day in (
+        IngestDay.objects.since(today - timedelta(days=1))
+        .filter(day__lte=today, received__gt=0, rejected__gt=0)
+        .select_related("source")
+        .order_by("day")
+    ):
+        # Integers: rejected / received > percent / 100, compared exactly.
+        if day.rejected * 100 > day.received * percent:
+            current = worst.get(day.source_id)
+            if current is None or day.rejected_share > current.rejected_share:
+                worst[day.source_id] = day
+    wanted = {}
+    for day in worst.values():
+        share = round(100 * day.rejected_share, 1)
+        wanted[("identity", telemetry_source_subject(day.source))] = Wanted(
+            severity=Severity.HIGH if share >= 25 else Severity.MEDIUM,
+            summary=f"Telemetry source {day.source.name} had {share}% of what it sent refused on {day.day:%d %b %Y} "
+            f"({day.rejected} of {day.received}); the agents behind it go unwatched.",
+            details={
+                "source": day.source_id,
+                "day": day.day.isoformat(),
+                "received": day.received,
+                "rejected": day.rejected,
+                "threshold_percent": percent,
+            },
+        )
+    return wanted
+
+
+def telemetry_source_subject(source) -> str:
+    """The identity a telemetry_rejected finding is filed under (a source is not an agent)."""
+    return f"telemetry source: {source.name}"
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -776,6 +820,7 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.NO_SUCCESS_METRIC: no_success_metric,
     FindingKind.LOW_ADOPTION: low_adoption,
     FindingKind.UNGRANTED_TOOL_USE: ungranted_tool_use,
+    FindingKind.TELEMETRY_REJECTED: telemetry_rejected,
 }
 
 

@@ -26,6 +26,8 @@ class TelemetryConfig(AppConfig):
                 "source_kind": (choices.SourceKind, choices.SOURCE_KIND_COLORS),
                 "event_kind": (choices.EventKind, choices.EVENT_KIND_COLORS),
                 "monitoring_status": (choices.MonitoringStatus, choices.MONITORING_STATUS_COLORS),
+                "telemetry_environment": (choices.TelemetryEnvironment, choices.TELEMETRY_ENVIRONMENT_COLORS),
+                "rejection_reason": (choices.RejectionReason, choices.REJECTION_REASON_COLORS),
             }
         )
 

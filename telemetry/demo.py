@@ -22,7 +22,7 @@ from registry.demo_data import ADMIN_USERNAME
 from registry.models import Agent, User
 from telemetry import services
 from telemetry.identity import identify
-from telemetry.ingest import Evaluation, Event, store_events
+from telemetry.ingest import Evaluation, Event, EventError, store_events
 from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, TelemetrySource, ToolUse
 
 SEED = 7
@@ -168,6 +168,7 @@ def build(stdout) -> None:
                 )
             )
     store_events(collector.pk, shadow_events, now=now)
+    intake = _collector_intake(collector, admin, now)
     services.mark_identity_external(
         EXTERNAL,
         actor=User.objects.filter(groups__name="governance_board", is_active=True).order_by("username").first()
@@ -179,7 +180,93 @@ def build(stdout) -> None:
         f"telemetry: 2 sources, {len(rollups)} daily rollups, {len(events)} recent events for "
         f"{len(agents) - len(never)} agents ({len(silent)} silent long enough to lapse, {len(never)} never reporting), "
         f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external), "
-        f"{tool_rows} daily tool and evaluation rollups."
+        f"{tool_rows} daily tool and evaluation rollups; {intake}."
+    )
+
+
+# Exports the collector received as real frameworks send them: a label of its own, none at all, a
+# common one, and a run whose agent span never arrived. (which running agent, environment label, trace id)
+COLLECTOR_RUNS = (
+    (0, "blue-eu", "4bf92f3577b34da6a3ce929d0e0e4736"),
+    (1, None, "5ca03f4688c45eb7b4df03a1f1f15847"),
+    (1, "uat", "6db14a5799d56fc8c5e014b2a2a26958"),
+)
+LOST_TRACE = "7ec25b68aae67ad9d6f125c3b3b37a69"
+
+
+def _collector_intake(collector, admin, now) -> str:
+    """The collector's own environment table, a few labelled or unlabelled runs, some refused events
+    and two child spans whose agent span never came: its page shows what it rejected, and the share
+    is high enough for the telemetry_rejected check to raise a finding."""
+    from telemetry import otlp, traces
+    from telemetry.environments import table_for
+    from telemetry.ingest import Rejection, parse_batch_event
+
+    collector = services.update_source(
+        collector, actor=admin, default_environment="unspecified", environment_aliases={"blue-*": "production"}
+    )
+    end_ns = int((now - timedelta(minutes=20)).timestamp() * 1e9)
+
+    def span(trace_id, span_id, name, attributes, parent="", environment=None):
+        resource = {"service.name": "claims-platform"}
+        if environment:
+            resource["deployment.environment.name"] = environment
+        return otlp.Span(trace_id, span_id, parent, name, end_ns - 2_000_000_000, end_ns, attributes, 0, resource)
+
+    keys = [key for key, _target in running_plan()]
+    spans = []
+    for n, (which, label, trace_id) in enumerate(COLLECTOR_RUNS):
+        agent_id = keys[which]
+        root = f"{n + 1:016x}"
+        spans.append(
+            span(
+                trace_id,
+                root,
+                "invoke_agent",
+                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": agent_id},
+                environment=label,
+            )
+        )
+        spans.append(
+            span(
+                trace_id,
+                f"{n + 11:016x}",
+                "chat",
+                {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 900, "gen_ai.usage.output_tokens": 120},
+                parent=root,
+                environment=label,
+            )
+        )
+    table = table_for(collector)
+    traces.store_conversion(collector.pk, otlp.spans_to_events(spans, now, table), now=now)
+    lost = [
+        span(LOST_TRACE, "00000000000000a1", "chat", {"gen_ai.operation.name": "chat"}, parent="00000000000000a0"),
+        span(
+            LOST_TRACE,
+            "00000000000000a2",
+            "execute_tool",
+            {"gen_ai.operation.name": "execute_tool"},
+            parent="00000000000000a0",
+        ),
+    ]
+    held_at = now - traces.window() - timedelta(minutes=1)
+    traces.store_conversion(collector.pk, otlp.spans_to_events(lost, now, table), now=held_at)
+    closed = traces.close_trace_window(now=now)
+    refused = [
+        {"agent": keys[0], "timestamp": "yesterday", "kind": "invocation"},
+        {"agent_name": "", "environment": "prod", "timestamp": now.isoformat(), "kind": "invocation"},
+    ]
+    rejections = []
+    for index, raw in enumerate(refused):
+        try:
+            parse_batch_event(raw, now, table)
+        except EventError as exc:
+            reason = "no_identity" if "agent" in exc.errors else "bad_time"
+            detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+            rejections.append(Rejection(reason, f"event {index}: {detail}", raw))
+    store_events(collector.pk, [], now=now, rejections=rejections)
+    return (
+        f"collector: {len(spans)} spans, {closed.unattributed} unattributed children, {len(rejections)} refused events"
     )
 
 

@@ -3,7 +3,7 @@
 import django_filters
 
 from registry import filtersets as registry_filtersets
-from registry.choices import Environment
+from telemetry.choices import TelemetryEnvironment
 from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, IdentityAlias, Sighting, TelemetrySource
 
 
@@ -16,18 +16,19 @@ class TelemetrySourceFilterSet(django_filters.FilterSet):
 class SightingFilterSet(django_filters.FilterSet):
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
     unclaimed = django_filters.BooleanFilter(field_name="agent", lookup_expr="isnull", label="No registered agent")
-    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    environment = django_filters.ChoiceFilter(choices=TelemetryEnvironment.choices)
+    environment_label = django_filters.CharFilter(lookup_expr="iexact", label="Environment label as sent")
     source = django_filters.NumberFilter(field_name="source_id")
     seen_after = registry_filtersets.UtcIsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
 
     class Meta:
         model = Sighting
-        fields = ["identity", "agent", "unclaimed", "environment", "source", "seen_after"]
+        fields = ["identity", "agent", "unclaimed", "environment", "environment_label", "source", "seen_after"]
 
 
 class DailyUsageFilterSet(django_filters.FilterSet):
     agent = django_filters.CharFilter(field_name="agent__key", label="Agent key")
-    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    environment = django_filters.ChoiceFilter(choices=TelemetryEnvironment.choices)
     since = django_filters.DateFilter(field_name="day", lookup_expr="gte")
     until = django_filters.DateFilter(field_name="day", lookup_expr="lte")
 

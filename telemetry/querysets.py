@@ -130,3 +130,34 @@ class DailyEvaluationQuerySet(AgentChildQuerySet):
             )
             .order_by("name")
         )
+
+
+class IngestDayQuerySet(RestrictedQuerySet):
+    """Per source and day; read with the source (administrators, the board)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.has_perm("telemetry.view_telemetrysource"):
+            return self
+        return super()._restrict(user, action)
+
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+
+class RejectionCountQuerySet(IngestDayQuerySet):
+    pass
+
+
+class RejectedItemQuerySet(IngestDayQuerySet):
+    def since(self, day):
+        return self.filter(received_at__date__gte=day)
+
+
+class SpanOwnerQuerySet(RestrictedQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)
+
+
+class PendingSpanQuerySet(IngestDayQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)

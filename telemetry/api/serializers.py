@@ -8,7 +8,10 @@ from telemetry.models import (
     DailyToolUsage,
     DailyUsage,
     IdentityAlias,
+    IngestDay,
     IngestToken,
+    RejectedItem,
+    RejectionCount,
     Sighting,
     TelemetrySource,
 )
@@ -33,7 +36,20 @@ class TelemetrySourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TelemetrySource
-        fields = ["url", "display", "id", "name", "kind", "description", "owner", "active", "created_at", "tokens"]
+        fields = [
+            "url",
+            "display",
+            "id",
+            "name",
+            "kind",
+            "description",
+            "owner",
+            "active",
+            "default_environment",
+            "environment_aliases",
+            "created_at",
+            "tokens",
+        ]
         read_only_fields = ["created_at"]
         validators: list = []
         extra_kwargs = {"name": {"validators": []}}
@@ -69,6 +85,7 @@ class SightingSerializer(serializers.ModelSerializer):
             "agent_name",
             "service_name",
             "environment",
+            "environment_label",
             "source",
             "first_seen_at",
             "last_seen_at",
@@ -148,3 +165,35 @@ class IdentityAliasSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
             self.fields["agent"].queryset = Agent.objects.for_user(request.user, "view")
+
+
+class RejectionCountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectionCount
+        fields = ["day", "reason", "count"]
+        read_only_fields = fields
+
+
+class IngestDaySerializer(serializers.ModelSerializer):
+    rejected_share = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = IngestDay
+        fields = ["day", "received", "rejected", "rejected_share"]
+        read_only_fields = fields
+
+
+class RejectedItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectedItem
+        fields = ["id", "received_at", "reason", "message", "payload"]
+        read_only_fields = fields
+
+
+class SourceRejectionsSerializer(serializers.Serializer):
+    """What a source had refused: per day, per day and reason, and the last items in full."""
+
+    days = IngestDaySerializer(many=True)
+    reasons = RejectionCountSerializer(many=True)
+    items = RejectedItemSerializer(many=True)
+    held_spans = serializers.IntegerField(help_text="Child spans waiting now for their agent span.")

@@ -3,7 +3,10 @@
 Ingest itself is not here: see ``telemetry.endpoints`` (source tokens, OTLP).
 """
 
+from datetime import timedelta
+
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -21,6 +24,7 @@ from telemetry.api.serializers import (
     NewTokenSerializer,
     RevokeTokenSerializer,
     SightingSerializer,
+    SourceRejectionsSerializer,
     TelemetrySourceSerializer,
 )
 from telemetry.filtersets import (
@@ -31,12 +35,17 @@ from telemetry.filtersets import (
     SightingFilterSet,
     TelemetrySourceFilterSet,
 )
+from telemetry.ingest import REJECTED_ITEMS_KEPT
 from telemetry.models import (
     DailyEvaluation,
     DailyToolUsage,
     DailyUsage,
     IdentityAlias,
+    IngestDay,
     IngestToken,
+    PendingSpan,
+    RejectedItem,
+    RejectionCount,
     Sighting,
     TelemetrySource,
 )
@@ -77,6 +86,22 @@ class TelemetrySourceViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         token, raw = services.create_ingest_token(source, actor=request.user, name=body.validated_data.get("name", ""))
         return Response({"token": raw, "detail": IngestTokenSerializer(token).data}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=SourceRejectionsSerializer)
+    @action(detail=True, methods=["get"], url_path="rejections")
+    def rejections(self, request, pk=None):
+        """What this source had refused over the last 14 days (per day and reason) and its last 50
+        refused items in full."""
+        source = self.get_object()
+        since = timezone.now().date() - timedelta(days=13)
+        user = request.user
+        data = {
+            "days": IngestDay.objects.for_user(user).filter(source=source).since(since),
+            "reasons": RejectionCount.objects.for_user(user).filter(source=source).since(since),
+            "items": RejectedItem.objects.for_user(user).filter(source=source)[:REJECTED_ITEMS_KEPT],
+            "held_spans": PendingSpan.objects.for_user(user).filter(source=source).count(),
+        }
+        return Response(SourceRejectionsSerializer(data).data)
 
     @extend_schema(request=RevokeTokenSerializer, responses=IngestTokenSerializer)
     @action(detail=True, methods=["post"], url_path="revoke-token")
