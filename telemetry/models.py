@@ -615,6 +615,13 @@ class PendingSpan(models.Model):
         blank=True,
         help_text="Whether an invoke_agent ancestor met so far carries token totals (empty: none met yet).",
     )
+    tool_name = models.CharField(max_length=200, blank=True, default="", help_text="The tool of a held tool call.")
+    tool_server = models.CharField(
+        max_length=255, blank=True, default="", help_text="The MCP server address of a held tool call."
+    )
+    evaluations = models.JSONField(
+        default=list, blank=True, help_text="Evaluation results on the held span: [name, score, label] each."
+    )
     payload = models.JSONField(default=dict, blank=True, help_text="The span as sent, shown if it is never attributed.")
 
     objects = PendingSpanQuerySet.as_manager()

@@ -29,7 +29,7 @@ from django.utils import timezone
 from telemetry import ingest
 from telemetry.choices import EventKind, RejectionReason
 from telemetry.identity import Identity
-from telemetry.ingest import Event, Rejection, record_rejections, store_events
+from telemetry.ingest import Evaluation, Event, Rejection, record_rejections, store_events
 from telemetry.models import PendingSpan, SpanOwner
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ def _event_of_held(row: PendingSpan, owner: Owner) -> Event:
         input_tokens=0 if zero else row.input_tokens,
         output_tokens=0 if zero else row.output_tokens,
         event_id=f"{row.trace_id}:{row.span_id}"[:100],
+        tool_name=row.tool_name,
+        tool_server=row.tool_server,
+        evaluations=tuple(Evaluation(name, score, label) for name, score, label in row.evaluations or ()),
     )
 
 
@@ -235,6 +238,9 @@ def _hold(source_id: int, pending: list, now: datetime) -> None:
                 input_tokens=p.event.input_tokens,
                 output_tokens=p.event.output_tokens,
                 agent_totals=p.agent_totals,
+                tool_name=p.event.tool_name,
+                tool_server=p.event.tool_server,
+                evaluations=[[e.name, e.score, e.label] for e in p.event.evaluations],
                 payload=p.payload,
             )
             for p in pending
