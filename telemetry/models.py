@@ -575,6 +575,9 @@ class SpanOwner(models.Model):
     service_name = models.CharField(max_length=200, blank=True)
     by_name = models.BooleanField(default=False)
     agent_totals = models.BooleanField(default=False)
+    tool_call = models.BooleanField(
+        default=False, help_text="An execute_tool span: an MCP tools/call span inside it is the same call."
+    )
     received_at = models.DateTimeField()
 
     objects = SpanOwnerQuerySet.as_manager()
@@ -616,6 +619,12 @@ class PendingSpan(models.Model):
         help_text="Whether an invoke_agent ancestor met so far carries token totals (empty: none met yet).",
     )
     tool_name = models.CharField(max_length=200, blank=True, default="", help_text="The tool of a held tool call.")
+    mcp_parent = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="For an MCP tools/call span: its parent span id (an execute_tool span wrapping it is the same call).",
+    )
     tool_server = models.CharField(
         max_length=255, blank=True, default="", help_text="The MCP server address of a held tool call."
     )

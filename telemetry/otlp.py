@@ -356,6 +356,9 @@ class PendingChild:
     # True when an invoke_agent ancestor in this export carries token totals (the child's tokens
     # were zeroed already); None when that is for the ancestor still to come to say.
     agent_totals: bool | None = None
+    # For an MCP ``tools/call`` span: its parent, which may be the framework's ``execute_tool`` span
+    # wrapping it (then the two are one call, counted on the wrapper).
+    mcp_parent: str = ""
 
 
 @dataclass
@@ -367,6 +370,8 @@ class SpanOwnership:
     span_id: str
     identity: object
     agent_totals: bool
+    # An execute_tool span (not itself MCP): an MCP tools/call span inside it is the same call.
+    tool_call: bool = False
 
 
 @dataclass
@@ -380,6 +385,8 @@ class Conversion:
     # Spans of this export by id (trace, span): a held child waiting for one of them resolves here.
     spans: dict = field(default_factory=dict)
     chains: dict = field(default_factory=dict)
+    # (trace, span) of this export's execute_tool spans that are not MCP spans themselves.
+    wrappers: set = field(default_factory=set)
 
     @property
     def received(self) -> int:
@@ -483,6 +490,7 @@ def spans_to_events(spans: list[Span], now: datetime, environments: EnvironmentT
             chain.identity = _main_agent_identity(s)
     conversion.chains = chains
     tools = _tool_calls(spans, by_id)
+    conversion.wrappers = {(s.trace_id, s.span_id) for s in spans if id(s) in tools and not _is_mcp_tool_call(s)}
     kinds = {"invoke_agent": EventKind.INVOCATION, "execute_tool": EventKind.TOOL_CALL}
     for s in spans:
         chain = chains[id(s)]
@@ -490,7 +498,15 @@ def spans_to_events(spans: list[Span], now: datetime, environments: EnvironmentT
         if chain.identity is not None and s.trace_id and s.span_id and op not in MODEL_OPERATIONS:
             # Any span of a named agent's trace may be the parent of a child in a later export, except a
             # model call: a leaf (remembering it would be most of the rows, for no child).
-            conversion.owners.append(SpanOwnership(s.trace_id, s.span_id, chain.identity, bool(chain.agent_totals)))
+            conversion.owners.append(
+                SpanOwnership(
+                    s.trace_id,
+                    s.span_id,
+                    chain.identity,
+                    bool(chain.agent_totals),
+                    tool_call=(s.trace_id, s.span_id) in conversion.wrappers,
+                )
+            )
         kind = kinds.get(op) or (EventKind.MODEL_CALL if op in MODEL_OPERATIONS else None)
         evaluations = _evaluations(s)
         if kind == EventKind.TOOL_CALL and id(s) not in tools:
@@ -545,7 +561,15 @@ def spans_to_events(spans: list[Span], now: datetime, environments: EnvironmentT
         if chain.identity is None:
             # Its agent span is in another export (earlier or later): held, see telemetry.traces.
             conversion.pending.append(
-                PendingChild(s.trace_id, s.span_id, chain.missing, event, span_payload(s), chain.agent_totals)
+                PendingChild(
+                    s.trace_id,
+                    s.span_id,
+                    chain.missing,
+                    event,
+                    span_payload(s),
+                    chain.agent_totals,
+                    mcp_parent=s.parent_span_id if _is_mcp_tool_call(s) else "",
+                )
             )
             continue
         conversion.events.append(event)

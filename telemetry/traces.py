@@ -46,10 +46,28 @@ def window() -> timedelta:
 class Owner:
     identity: Identity
     agent_totals: bool
+    tool_call: bool = False  # an execute_tool span: the MCP tools/call span inside it is the same call
 
 
 def _owner_of_row(row: SpanOwner) -> Owner:
-    return Owner(Identity(row.identity, row.agent_name, row.service_name, row.by_name), row.agent_totals)
+    return Owner(Identity(row.identity, row.agent_name, row.service_name, row.by_name), row.agent_totals, row.tool_call)
+
+
+def _inside_counted_call(mcp_parent: str, waiting_for: str, owner: Owner | None, wraps: bool = False) -> bool:
+    """An MCP tools/call span whose parent (the span it waits for) is a framework's execute_tool span:
+    one call with it, already counted there (the same rule as within one export)."""
+    return bool(mcp_parent) and mcp_parent == waiting_for and (wraps or (owner is not None and owner.tool_call))
+
+
+def _lend_server(events: list[Event], key: tuple, tool_name: str, tool_server: str) -> None:
+    """Give the wrapping execute_tool span's event (``key``) the MCP span's server (and tool name, if
+    it has none), as within one export."""
+    event_id = f"{key[0]}:{key[1]}"[:100]
+    for event in events:
+        if event.event_id == event_id:
+            event.tool_server = event.tool_server or tool_server
+            event.tool_name = event.tool_name or tool_name
+            return
 
 
 def _event_of_held(row: PendingSpan, owner: Owner) -> Event:
@@ -104,7 +122,9 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
     with transaction.atomic():
         events = list(conversion.events)
         owners: dict = {
-            (o.trace_id, o.span_id): Owner(o.identity, o.agent_totals) for o in conversion.owners if o.trace_id
+            (o.trace_id, o.span_id): Owner(o.identity, o.agent_totals, o.tool_call)
+            for o in conversion.owners
+            if o.trace_id
         }
         new_owners = dict(owners)
 
@@ -122,6 +142,8 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
             if owner is None:
                 still_pending.append(child)
                 continue
+            if _inside_counted_call(child.mcp_parent, child.waiting_for, owner):
+                continue  # its execute_tool span came earlier and was counted: one call
             event = child.event
             event.identity = owner.identity
             if event.kind != EventKind.INVOCATION and child.agent_totals is None and owner.agent_totals:
@@ -132,7 +154,8 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
             owner = earlier.get((span.trace_id, chain.missing))
             if owner is not None:
                 totals = chain.agent_totals if chain.agent_totals is not None else owner.agent_totals
-                new_owners[(span.trace_id, span.span_id)] = Owner(owner.identity, bool(totals))
+                key = (span.trace_id, span.span_id)
+                new_owners[key] = Owner(owner.identity, bool(totals), key in conversion.wrappers)
 
         # 2. Children held from earlier exports that this export completes, level by level.
         completed: list[int] = []
@@ -147,6 +170,11 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
                 key = (row.trace_id, row.waiting_for)
                 owner = new_owners.get(key)
                 span = conversion.spans.get(key)
+                if _inside_counted_call(row.mcp_parent, row.waiting_for, owner, key in conversion.wrappers):
+                    # Its execute_tool span is here (or was completed just now): one call, counted there.
+                    completed.append(row.pk)
+                    _lend_server(events + [p.event for p in still_pending], key, row.tool_name, row.tool_server)
+                    continue
                 if owner is None and span is not None:
                     chain = conversion.chains.get(id(span))
                     if chain is not None and chain.missing:
@@ -161,7 +189,9 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
                     continue  # its ancestry ends at a root no agent names: not an agent's span
                 events.append(_event_of_held(row, owner))
                 totals = row.agent_totals if row.agent_totals is not None else owner.agent_totals
-                new_owners[(row.trace_id, row.span_id)] = Owner(owner.identity, bool(totals))
+                new_owners[(row.trace_id, row.span_id)] = Owner(
+                    owner.identity, bool(totals), row.kind == EventKind.TOOL_CALL and not row.mcp_parent
+                )
                 frontier.add((row.trace_id, row.span_id))
 
         # The owners travel with the rollups, in one round trip (they are most of an export's rows).
@@ -189,6 +219,7 @@ OWNER_COLUMNS = [
     "service_name",
     "by_name",
     "agent_totals",
+    "tool_call",
     "received_at",
 ]
 
@@ -206,6 +237,7 @@ def _remember(source_id: int, owners: dict, now: datetime) -> list:
             o.identity.service_name,
             o.identity.by_name,
             o.agent_totals,
+            o.tool_call,
             received,
         ]
         for (trace_id, span_id), o in sorted(owners.items())
@@ -239,6 +271,7 @@ def _hold(source_id: int, pending: list, now: datetime) -> None:
                 output_tokens=p.event.output_tokens,
                 agent_totals=p.agent_totals,
                 tool_name=p.event.tool_name,
+                mcp_parent=p.mcp_parent[:16],
                 tool_server=p.event.tool_server,
                 evaluations=[[e.name, e.score, e.label] for e in p.event.evaluations],
                 payload=p.payload,
@@ -287,6 +320,8 @@ def close_trace_window(*, now: datetime | None = None) -> WindowResult:
             events, rejections = [], []
             for row in locked:
                 owner = owners.get((row.trace_id, row.waiting_for))
+                if _inside_counted_call(row.mcp_parent, row.waiting_for, owner):
+                    continue  # its execute_tool span was counted: one call
                 if owner is not None:
                     events.append(_event_of_held(row, owner))
                     continue

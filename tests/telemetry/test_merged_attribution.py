@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from telemetry import otlp, traces
-from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, PendingSpan, SpanOwner, ToolUse
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, PendingSpan, RejectedItem, SpanOwner, ToolUse
 
 TRACE = "1bf7651916cd43dd8448eb211c80319d"
 
@@ -139,3 +139,62 @@ def test_the_main_agent_names_a_span_no_ancestor_names_but_not_one_whose_ancesto
     # then the root call is the main agent's, and the child goes to the agent span it descends from
     assert list(DailyToolUsage.objects.filter(agent=main).values_list("tool_name", flat=True)) == ["search"]
     assert list(DailyToolUsage.objects.filter(agent=other).values_list("tool_name", flat=True)) == ["lookup"]
+
+
+WRAPPER = span(
+    "00000000000000b1",
+    "execute_tool leave_balance",
+    {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "leave_balance"},
+    parent="00000000000000a0",
+)
+INNER_MCP = span(
+    "00000000000000b2",
+    "tools/call leave_balance",
+    {"mcp.method.name": "tools/call", "gen_ai.tool.name": "leave_balance", "server.address": "hr.example.com"},
+    parent="00000000000000b1",
+)
+
+
+@pytest.mark.parametrize(
+    ("order", "server"),
+    [
+        ([[AGENT, WRAPPER, INNER_MCP]], "hr.example.com"),  # one export: the rule as it always was
+        ([[INNER_MCP], [AGENT, WRAPPER]], "hr.example.com"),  # the MCP span first, held
+        ([[INNER_MCP], [WRAPPER], [AGENT]], "hr.example.com"),  # the MCP span, then its held wrapper
+        ([[AGENT, WRAPPER], [INNER_MCP]], ""),  # the wrapper first: counted before its server was known
+        ([[WRAPPER], [INNER_MCP], [AGENT]], "hr.example.com"),  # both held, completed level by level
+    ],
+    ids=["together", "mcp-first", "mcp-then-wrapper-held", "wrapper-first", "both-held"],
+)
+def test_an_mcp_call_inside_an_execute_tool_span_is_one_call_whichever_export_each_comes_in(
+    db, make_agent, source, order, server
+):
+    agent = make_agent("ops.bot")
+    # when the agent span, the framework's execute_tool span and the MCP span inside it arrive as given
+    for spans in order:
+        export(source, *spans)
+    # then the agent made one tool call, nothing waits, and nothing was refused
+    usage = DailyUsage.objects.get(agent=agent)
+    assert (usage.invocations, usage.tool_calls) == (1, 1)
+    rows = list(DailyToolUsage.objects.filter(agent=agent).values_list("tool_name", "server_address", "calls"))
+    assert rows == [("leave_balance", server, 1)]
+    assert not PendingSpan.objects.exists()
+    assert not RejectedItem.objects.exists()
+
+
+def test_a_held_mcp_call_whose_execute_tool_span_is_found_when_the_window_closes_is_not_counted_again(
+    db, make_agent, source
+):
+    agent = make_agent("ops.bot")
+    now = timezone.now()
+    # given a held MCP span, and its execute_tool span counted by an export stored at the same moment
+    export(source, INNER_MCP, now=now)
+    SpanOwner.objects.create(
+        source=source, trace_id=TRACE, span_id=WRAPPER.span_id, identity="ops.bot", tool_call=True, received_at=now
+    )
+    # when the window closes on it
+    result = traces.close_trace_window(now=now + timedelta(minutes=16))
+    # then it is neither counted a second time nor reported as lost
+    assert (result.attributed, result.unattributed) == (0, 0)
+    assert not DailyToolUsage.objects.filter(agent=agent).exists()
+    assert not PendingSpan.objects.exists()
