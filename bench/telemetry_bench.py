@@ -97,7 +97,9 @@ def populate():
     # A half-built database (an interrupted run) starts again from empty.
     sql(
         "TRUNCATE telemetry_telemetryevent, telemetry_sighting, telemetry_monitoringstate, telemetry_dailyusage, "
-        "telemetry_dailytoolusage, telemetry_tooluse, telemetry_dailyevaluation, governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
+        "telemetry_dailytoolusage, telemetry_tooluse, telemetry_dailyevaluation, telemetry_ingestday, telemetry_rejectioncount, "
+        "telemetry_rejecteditem, telemetry_spanowner, telemetry_pendingspan, "
+        "governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
     )
     bench_versions = (
         "SELECT v.id FROM registry_agentversion v JOIN registry_agent a ON a.id = v.agent_id WHERE a.key LIKE %s"
