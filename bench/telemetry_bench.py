@@ -12,7 +12,14 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
    BENCH_THREADS=4 threads each, batches of 1,000) against a raw COPY of the same events plus the same rollups in SQL;
 3. single-event ingest latency (p50/p95) at 200 requests per second.
 
-BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts.
+4. store_events with tool names and evaluation results against the same batches without them
+   (in-process; BENCH_PARTS=rollups, not in the default parts).
+
+BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts; add otlp
+(ingest,otlp) to also post OTLP exports of whole agent runs and of runs split across two exports.
+The sweep includes ungranted_tool_use, with its own line: its share of the sweep, the sweep without
+it, and against its detection written by hand (tools called in 7 days that the running version grants
+under no spelling).
 """
 
 import json
@@ -90,8 +97,15 @@ def populate():
     # A half-built database (an interrupted run) starts again from empty.
     sql(
         "TRUNCATE telemetry_telemetryevent, telemetry_sighting, telemetry_monitoringstate, telemetry_dailyusage, "
+        "telemetry_dailytoolusage, telemetry_tooluse, telemetry_dailyevaluation, telemetry_ingestday, telemetry_rejectioncount, "
+        "telemetry_rejecteditem, telemetry_spanowner, telemetry_pendingspan, "
         "governance_findingevent, governance_webhookdelivery, governance_finding, governance_checkrun"
     )
+    bench_versions = (
+        "SELECT v.id FROM registry_agentversion v JOIN registry_agent a ON a.id = v.agent_id WHERE a.key LIKE %s"
+    )
+    sql(f"DELETE FROM registry_agentversiontool WHERE version_id IN ({bench_versions})", ["bench.agent-%"])  # noqa: S608
+    sql(f"DELETE FROM registry_agentversion WHERE id IN ({bench_versions})", ["bench.agent-%"])  # noqa: S608
     sql("DELETE FROM registry_agent WHERE key LIKE %s", ["bench.agent-%"])
     started = time.monotonic()
     unit, _ = BusinessUnit.objects.get_or_create(slug="bench", defaults={"name": "Bench", "path": "/bench/"})
@@ -176,6 +190,69 @@ def populate():
     assert TelemetrySource.objects.count() >= 1
 
 
+TOOLS = 32
+UNGRANTED_EVERY = 50
+
+
+def populate_tools():
+    """The tool side (once): 32 catalog tools, one version per running agent granting two of them, and
+    seven days of daily tool usage: every running agent calls its two tools, every 50th also calls a
+    tool nothing grants (an ungranted_tool_use finding)."""
+    from registry.models import Tool
+
+    if sql("SELECT count(*) FROM telemetry_tooluse")[0][0]:
+        print("tool usage present, reusing it")
+        return
+    sql("TRUNCATE telemetry_dailytoolusage")  # a half-built run starts again
+    started = time.monotonic()
+    Tool.objects.bulk_create(
+        [Tool(key=f"bench.tool-{n}", name=f"Bench tool {n}", supports_write=n % 3 == 0) for n in range(TOOLS)],
+        ignore_conflicts=True,
+    )
+    sql(
+        """
+        INSERT INTO registry_agentversion (agent_id, label, model_provider, model_name, model_version,
+          prompt_version, orchestration_version, change_summary, created_at)
+        SELECT a.id, '1.0.0', 'bench', 'model', '', '', '', '', now() - interval '90 days'
+        FROM registry_agent a WHERE a.key LIKE 'bench.agent-%%' AND a.lifecycle IN ('pilot', 'production')
+        ON CONFLICT DO NOTHING
+        """
+    )
+    sql(
+        """
+        INSERT INTO registry_agentversiontool (version_id, tool_id, access)
+        SELECT v.id, t.id, 'read' FROM registry_agentversion v
+        JOIN registry_tool t ON t.key IN ('bench.tool-' || (v.agent_id %% %s), 'bench.tool-' || ((v.agent_id + 1) %% %s))
+        ON CONFLICT DO NOTHING
+        """,
+        [TOOLS, TOOLS],
+    )
+    sql(
+        """
+        INSERT INTO telemetry_dailytoolusage (agent_id, day, tool_name, server_address, calls, errors, last_called_at)
+        SELECT v.agent_id, (now() - d * interval '1 day')::date, t.tool, '', 20, 0, now() - d * interval '1 day'
+        FROM registry_agentversion v
+        CROSS JOIN generate_series(0, 6) d
+        CROSS JOIN LATERAL (VALUES ('bench.tool-' || (v.agent_id %% %s)), ('Bench tool ' || ((v.agent_id + 1) %% %s)),
+                                   (CASE WHEN v.agent_id %% %s = 0 THEN 'web_search' END)) AS t (tool)
+        WHERE t.tool IS NOT NULL
+        """,
+        [TOOLS, TOOLS, UNGRANTED_EVERY],
+    )
+    sql(
+        """
+        INSERT INTO telemetry_tooluse (agent_id, tool_name, server_address, calls, first_called_at, last_called_at)
+        SELECT agent_id, tool_name, server_address, sum(calls), min(last_called_at), max(last_called_at)
+        FROM telemetry_dailytoolusage GROUP BY 1, 2, 3
+        """
+    )
+    sql("ANALYZE")
+    rows = sql("SELECT count(*) FROM telemetry_dailytoolusage")[0][0]
+    print(
+        f"populated {TOOLS} tools, versions with grants, {rows} daily tool-usage rows in {time.monotonic() - started:.0f}s"
+    )
+
+
 # --- 1. The sweep -------------------------------------------------------------------------
 
 HAND_SQL = {
@@ -184,7 +261,7 @@ HAND_SQL = {
           AND identity NOT IN (SELECT identity FROM telemetry_externalidentity WHERE expires_at > now())
         GROUP BY identity""",
     "unapproved_in_production": """SELECT s.agent_id AS subject, max(s.last_seen_at) FROM telemetry_sighting s
-        WHERE s.environment = 'production' AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
+        WHERE s.environment IN ('production', 'unspecified') AND s.agent_id IS NOT NULL AND s.last_seen_at >= now() - interval '7 days'
           AND s.agent_id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')
         GROUP BY s.agent_id""",
     "lapsed_monitoring": """SELECT m.agent_id AS subject, m.last_seen_at FROM telemetry_monitoringstate m
@@ -205,6 +282,29 @@ HAND_SQL = {
         WHERE a.lifecycle IN ('pilot', 'production')""",
     "evidence_expired": """SELECT agent_id AS subject, control_code FROM governance_evidence WHERE status = 'accepted'
         AND (valid_until <= now() OR invalidated_at <= now())""",
+    # Tools called in the last 7 days (one last-call row per agent, tool and server) that the running
+    # version (newest production release, else newest release, else newest version) grants under no
+    # spelling (key, name, MCP name on the same server): the check's own statement, grouped per agent.
+    "ungranted_tool_use": """SELECT u.agent_id AS subject, count(*) FROM telemetry_tooluse AS u
+        LEFT JOIN (
+          SELECT DISTINCT ON (agent_id) agent_id, version_id FROM (
+            SELECT agent_id, version_id, 0 AS rank, environment = 'production' AS production, approved_at AS at, id
+            FROM governance_release
+            WHERE agent_id IN (SELECT agent_id FROM telemetry_tooluse WHERE last_called_at >= now() - interval '7 days')
+            UNION ALL
+            SELECT agent_id, id, 1, false, created_at, id FROM registry_agentversion
+            WHERE agent_id IN (SELECT agent_id FROM telemetry_tooluse WHERE last_called_at >= now() - interval '7 days')
+          ) AS candidates ORDER BY agent_id, rank, production DESC, at DESC, id DESC) AS r ON r.agent_id = u.agent_id
+        WHERE u.last_called_at >= now() - interval '7 days' AND NOT EXISTS (
+          SELECT FROM registry_agentversiontool g JOIN registry_tool t ON t.id = g.tool_id
+          LEFT JOIN registry_mcpserver m ON m.id = t.mcp_server_id
+          WHERE g.version_id = r.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
+            AND (u.server_address = '' OR lower(m.host) = lower(u.server_address)))
+        GROUP BY u.agent_id""",
+    "telemetry_rejected": """SELECT 'telemetry source: ' || s.name AS subject FROM telemetry_ingestday d
+        JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.rejected * 100 > d.received * 5
+        GROUP BY s.name""",
 }
 
 
@@ -248,7 +348,7 @@ _APPLIES = [
 _REQUIRED = "array_remove(ARRAY[" + ", ".join(f"CASE WHEN {c} THEN '{code}' END" for code, c in _APPLIES) + "], NULL)"
 EQUIVALENT_SQL = {
     "shadow_agent": """SELECT identity AS subject,
-          CASE WHEN bool_or(environment = 'production') THEN 'high' ELSE 'medium' END AS severity,
+          CASE WHEN bool_or(environment IN ('production', 'unspecified')) THEN 'high' ELSE 'medium' END AS severity,
           jsonb_build_object('environments', jsonb_agg(DISTINCT environment ORDER BY environment)) AS details
         FROM telemetry_sighting
         WHERE agent_id IS NULL AND last_seen_at >= now() - interval '30 days'
@@ -258,7 +358,7 @@ EQUIVALENT_SQL = {
           CASE WHEN a.risk_tier IN ('high', 'critical') THEN 'critical' ELSE 'high' END AS severity,
           '{}'::jsonb AS details
         FROM registry_agent a
-        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment = 'production'
+        WHERE a.id IN (SELECT agent_id FROM telemetry_sighting WHERE environment IN ('production', 'unspecified')
                        AND agent_id IS NOT NULL AND last_seen_at >= now() - interval '7 days')
           AND a.id NOT IN (SELECT agent_id FROM governance_release WHERE environment = 'production')""",
     "lapsed_monitoring": f"""SELECT a.id AS subject, {_TIER_SEVERITY} AS severity,
@@ -309,12 +409,25 @@ EQUIVALENT_SQL = {
         FROM registry_agent WHERE lifecycle = 'production'
           AND production_since <= now() - interval '60 days' AND eligible_users > active_users * 5
           AND active_users IS NOT NULL""",
+    # The worst day of each source over today and yesterday, when over the default share (5%).
+    "telemetry_rejected": """SELECT DISTINCT ON (d.source_id) 'telemetry source: ' || s.name AS subject,
+          CASE WHEN round(100.0 * d.rejected / d.received, 1) >= 25 THEN 'high' ELSE 'medium' END AS severity,
+          jsonb_build_object('source', s.id, 'day', d.day::text, 'received', d.received, 'rejected', d.rejected,
+                             'threshold_percent', 5) AS details
+        FROM telemetry_ingestday d JOIN telemetry_telemetrysource s ON s.id = d.source_id
+        WHERE d.day >= (now() AT TIME ZONE 'UTC')::date - 1 AND d.day <= (now() AT TIME ZONE 'UTC')::date
+          AND d.received > 0 AND d.rejected * 100 > d.received * 5
+        ORDER BY d.source_id, d.rejected::float / d.received DESC, d.day""",
 }
+
+
+# Checks whose findings name an identity (a shadow agent, a telemetry source) rather than an agent.
+IDENTITY_KINDS = ("shadow_agent", "telemetry_rejected")
 
 
 def equivalent_sql(kind: str, wanted: str) -> str:
     """The steady-state reconciliation by hand: what would open, resolve and change."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""SELECT count(*) FILTER (WHERE o.id IS NULL), count(*) FILTER (WHERE w.subject IS NULL),
           count(*) FILTER (WHERE o.id IS NOT NULL AND w.subject IS NOT NULL
                            AND (o.severity <> w.severity OR o.details <> w.details))
@@ -326,7 +439,7 @@ def equivalent_sql(kind: str, wanted: str) -> str:
 def reconcile_sql(kind: str, detect: str) -> str:
     """The detection plus the steady-state reconciliation a sweep does: which wanted subjects have no
     open finding, which open findings are no longer wanted."""
-    col = "identity" if kind == "shadow_agent" else "agent_id"
+    col = "identity" if kind in IDENTITY_KINDS else "agent_id"
     return f"""WITH wanted AS ({detect}), open AS (
           SELECT {col} AS subject FROM governance_finding WHERE kind = '{kind}' AND resolved_at IS NULL)
         SELECT (SELECT count(*) FROM (SELECT subject FROM wanted EXCEPT SELECT subject FROM open) n),
@@ -394,6 +507,19 @@ def bench_sweep():
             f"   {statistics.median(equivalent[kind] or [0]) * 1000:11.0f} ms"
         )
     print(f"steady sweep: {sweep:.3f}s (runs {min(sweeps):.3f}-{max(sweeps):.3f}), {queries} queries")
+    # ungranted_tool_use's own line: its share of the sweep, the sweep without it, and its detection SQL.
+    mine = [seconds for seconds in per_check["ungranted_tool_use"]]
+    without = [total - own for total, own in zip(sweeps, mine, strict=True)]
+    open_count = sql(
+        "SELECT count(*) FROM governance_finding WHERE kind = 'ungranted_tool_use' AND resolved_at IS NULL"
+    )
+    print(
+        f"ungranted_tool_use: {statistics.median(mine) * 1000:.0f} ms ({open_count[0][0]} open findings), "
+        f"{statistics.median(mine) / sweep:.0%} of the sweep; sweep without it {statistics.median(without):.3f}s, "
+        f"with it {sweep:.3f}s (ratio {sweep / statistics.median(without):.2f}); "
+        f"vs its detection SQL {statistics.median(hand['ungranted_tool_use']) * 1000:.0f} ms "
+        f"(ratio {statistics.median(mine) / statistics.median(hand['ungranted_tool_use']):.2f})"
+    )
     for label, baseline, runs in (
         ("detection-only SQL (subjects, no severity or details)", raw, raws),
         ("equivalent SQL (same rows, same comparison)", full, fulls),
@@ -548,6 +674,76 @@ def bench_batch_ingest(token):
     return http_rate, raw_rate
 
 
+# --- 2b. OTLP exports, whole runs against runs split across exports (the trace window at work) ------
+
+
+def otlp_export(runs, *, parts=("invoke_agent", "chat", "execute_tool")) -> bytes:
+    """One OTLP/JSON export holding, for each run (trace id, agent number), the spans named in ``parts``."""
+    now_ns = time.time_ns()
+    spans = []
+    for trace_id, n in runs:
+        root = trace_id[:16]
+        for op in parts:
+            attrs = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
+            if op == "invoke_agent":
+                attrs.append({"key": "gen_ai.agent.id", "value": {"stringValue": f"bench.agent-{1 + n % AGENTS}"}})
+            elif op == "chat":
+                attrs += [
+                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "500"}},
+                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "80"}},
+                ]
+            spans.append(
+                {
+                    "traceId": trace_id,
+                    "spanId": root
+                    if op == "invoke_agent"
+                    else trace_id[16:24] + ("00000001" if op == "chat" else "00000002"),
+                    "parentSpanId": "" if op == "invoke_agent" else root,
+                    "name": op,
+                    "startTimeUnixNano": str(now_ns - 2_000_000_000),
+                    "endTimeUnixNano": str(now_ns - 1_000_000_000),
+                    "attributes": attrs,
+                }
+            )
+    # A labelled environment: code before issue 12 refused every span of an unlabelled resource.
+    resource = {
+        "attributes": [
+            {"key": "service.name", "value": {"stringValue": "bench"}},
+            {"key": "deployment.environment.name", "value": {"stringValue": "production"}},
+        ]
+    }
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}).encode()
+
+
+def bench_otlp(token, runs_per_export=50, exports=40):
+    """Spans per second through /v1/traces: each run's three spans in one export, against the same runs
+    with the children in one export and the agent spans in the next (held, then attributed)."""
+    print(f"\n== 2b. OTLP over HTTP: {exports} x {runs_per_export} runs of 3 spans, whole vs split")
+    url = f"http://127.0.0.1:{PORT}/v1/traces"
+
+    def runs(k):
+        return [(uuid.uuid4().hex, k * runs_per_export + i) for i in range(runs_per_export)]
+
+    whole = [otlp_export(runs(k)) for k in range(exports)]
+    split = []
+    for k in range(exports):
+        r = runs(k)
+        split.append((otlp_export(r, parts=("chat", "execute_tool")), otlp_export(r, parts=("invoke_agent",))))
+    post(url, token, whole[0])  # warm-up
+    rates = {}
+    for label, bodies in (("whole", [[b] for b in whole[1:]]), ("split", [list(p) for p in split[1:]])):
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            # The two halves of one run go one after the other (children first), runs in parallel.
+            list(pool.map(lambda pair: [post(url, token, b) for b in pair], bodies))
+        elapsed = time.monotonic() - started
+        spans = (exports - 1) * runs_per_export * 3
+        rates[label] = spans / elapsed
+        print(f"{label}: {spans} spans in {elapsed:.2f}s = {rates[label]:,.0f} spans/s")
+    print(f"split / whole: {rates['split'] / rates['whole']:.2f}")
+    return rates
+
+
 # --- 3. Single-event latency at 200 requests per second -----------------------------------------
 
 
@@ -599,9 +795,56 @@ def bench_single(token, rate=200, seconds=10):
     return p50, p95
 
 
+# --- 4. The tool and evaluation rollups at ingest ------------------------------------------
+
+
+def bench_tool_rollups(batches=20, size=1000):
+    """store_events of tool-call batches that name their tool (MCP server for half) and carry an
+    evaluation result, against the same batches without them, alternating, in-process: the cost of the
+    daily tool, last-call and evaluation upserts on top of the events, sightings and usage rollups."""
+    from telemetry.identity import identify
+    from telemetry.ingest import Evaluation, Event, store_events
+    from telemetry.models import TelemetrySource
+
+    print(f"\n== 4. tool and evaluation rollups at ingest ({batches} x {size} events, in-process)")
+    source = TelemetrySource.objects.get(name="Bench gateway")
+    now = datetime.now(UTC)
+
+    def events(offset, named):
+        result = []
+        for i in range(size):
+            n = offset + i
+            result.append(
+                Event(
+                    identity=identify(f"bench.agent-{1 + n % AGENTS}", None, None),
+                    environment="production",
+                    kind="tool_call",
+                    occurred_at=now,
+                    event_id=f"r-{n}-{uuid.uuid4().hex[:8]}",
+                    tool_name=f"bench.tool-{n % TOOLS}" if named else "",
+                    tool_server="mcp.bench.example" if named and n % 2 else "",
+                    evaluations=(Evaluation("relevance", (n % 100) / 100),) if named else (),
+                )
+            )
+        return result
+
+    plain, named = [], []
+    for b in range(batches):
+        for is_named, times in ((False, plain), (True, named)):
+            batch_events = events(b * size * 2 + (size if is_named else 0), is_named)
+            started = time.monotonic()
+            store_events(source.pk, batch_events, now=now)
+            times.append(time.monotonic() - started)
+    p, n = statistics.median(plain), statistics.median(named)
+    print(f"without tools: {size / p:,.0f} events/s; with tools and evaluations: {size / n:,.0f} events/s")
+    print(f"ratio {p / n:.2f} (with / without throughput)")
+    return p / n
+
+
 def main():
     call_command("migrate", verbosity=0)
     populate()
+    populate_tools()
     from registry.models import User
     from telemetry import services as telemetry_services
     from telemetry.models import TelemetrySource
@@ -623,6 +866,7 @@ def main():
         server = start_gunicorn()
         try:
             http_rate, raw_rate = bench_batch_ingest(raw_token)
+            otlp_rates = bench_otlp(raw_token) if "otlp" in PARTS else None
             p50, p95 = bench_single(raw_token)
         finally:
             server.terminate()
@@ -631,6 +875,14 @@ def main():
             f"batch ingest {http_rate:,.0f} events/s vs raw {raw_rate:,.0f} events/s ({http_rate / raw_rate:.2f})"
         )
         summary.append(f"single-event p50 {p50:.1f} ms, p95 {p95:.1f} ms at 200 req/s")
+        if otlp_rates:
+            summary.append(
+                f"OTLP whole runs {otlp_rates['whole']:,.0f} spans/s, split runs {otlp_rates['split']:,.0f} spans/s "
+                f"({otlp_rates['split'] / otlp_rates['whole']:.2f})"
+            )
+    if "rollups" in PARTS:
+        ratio = bench_tool_rollups()
+        summary.append(f"ingest with tool and evaluation rollups: {ratio:.2f} of the throughput without them")
     print("\n== summary")
     print("\n".join(summary))
 

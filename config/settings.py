@@ -378,6 +378,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
     # Each MCP server is rescanned MCP_SCAN_INTERVAL_SECONDS after its last scan; the task picks the due ones.
     "registry-scan-mcp-servers": _every("registry.scan_mcp_servers", "MCP_SCAN_POLL_SECONDS", 300, 10),
+    # Child spans whose agent span never came within the trace window are counted as rejected.
+    "telemetry-close-trace-window": _every(
+        "telemetry.close_trace_window", "TELEMETRY_TRACE_SWEEP_INTERVAL_SECONDS", 60, 5
+    ),
 }
 # MCP inventory: how often each server's tools are read again, and how long one read may take.
 MCP_SCAN_INTERVAL_SECONDS = envint("MCP_SCAN_INTERVAL_SECONDS", 3600)
@@ -440,6 +444,18 @@ WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
 TELEMETRY_INGEST_RATE_PER_MINUTE = envint("TELEMETRY_INGEST_RATE_PER_MINUTE", 600)
 # Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
 TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# How long a child span (chat, execute_tool) waits for its invoke_agent span to arrive in another export;
+# children still unattributed when it closes are counted as rejected for their source.
+TELEMETRY_TRACE_WINDOW_SECONDS = envint("TELEMETRY_TRACE_WINDOW_SECONDS", 900)
+# telemetry_rejected opens when a source has more than this share (percent) of a day's items refused.
+TELEMETRY_REJECTED_PERCENT = envint("TELEMETRY_REJECTED_PERCENT", 5)
+# Telemetry files reports under four environments (the registry's three and "unspecified"): name both sets.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "EnvironmentEnum": "registry.choices.Environment",
+        "TelemetryEnvironmentEnum": "telemetry.choices.TelemetryEnvironment",
+    }
+)
 SESSION_COOKIE_AGE = int(timedelta(hours=envint("SESSION_HOURS", 12)).total_seconds())
 
 # --- Governance -----------------------------------------------------------------

@@ -26,7 +26,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -46,7 +46,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import MD5, Cast, Concat, JSONObject
+from django.db.models.functions import MD5, Cast, Concat, JSONObject, Lower
 from django.utils import timezone
 
 from governance import hooks
@@ -71,9 +71,10 @@ from governance.models import (
     RiskPolicy,
     Waiver,
 )
-from registry.choices import RUNNING_STATES, Lifecycle
-from registry.models import Agent, AgentVersion, Tool
-from telemetry.models import ExternalIdentity, Sighting
+from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess
+from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
+from telemetry.choices import LIVE_ENVIRONMENTS
+from telemetry.models import ExternalIdentity, IngestDay, Sighting, ToolUse
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +233,8 @@ def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
     for identity, found_in in environments.items():
         envs = sorted(found_in)
         wanted[("identity", identity)] = Wanted(
-            severity=Severity.HIGH if "production" in envs else Severity.MEDIUM,
+            # An unlabelled report (unspecified) is read as live: the safe assumption.
+            severity=Severity.HIGH if set(envs) & set(LIVE_ENVIRONMENTS) else Severity.MEDIUM,
             summary=f"{identity} runs ({', '.join(envs)}) but no registered agent claims it.",
             details={"environments": envs},
         )
@@ -240,9 +242,10 @@ def shadow_agents(now: datetime) -> dict[Subject, Wanted]:
 
 
 def unapproved_in_production(now: datetime):
-    """Registered agents reporting from production recently without an approved production release."""
+    """Registered agents reporting from production recently without an approved production release.
+    Reports that name no known environment (unspecified) count as production: the agent is assumed live."""
     reporting = Sighting.objects.filter(
-        environment="production", agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
+        environment__in=LIVE_ENVIRONMENTS, agent__isnull=False, last_seen_at__gte=now - PRODUCTION_RECENCY
     ).values("agent_id")
     approved = Release.objects.filter(environment="production").values("agent_id")
     return wanted_rows(
@@ -664,6 +667,251 @@ def mcp_tool_changed(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+# Ungranted tool use: calls this recent keep the finding open; silence this long resolves it.
+UNGRANTED_TOOL_WINDOW = timedelta(days=7)
+SEVERITY_SCALE = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+# The tool's reach moves the tier's severity: a read-only tool one step down, execute one step up.
+ACCESS_SEVERITY_STEP = {ToolAccess.READ: -1, ToolAccess.WRITE: 0, ToolAccess.EXECUTE: 1}
+
+
+def _running_versions(agent_ids) -> dict[int, tuple[int, str, bool]]:
+    """agent id -> (version id, label) of the version it is taken to run: the newest production release,
+    else its newest release to any environment, else (never released) its newest version."""
+    chosen: dict[int, tuple[int, str, bool]] = {}
+    for agent_id, environment, version_id, label in (
+        Release.objects.filter(agent_id__in=agent_ids)
+        .order_by("agent_id", "-approved_at", "-id")
+        .values_list("agent_id", "environment", "version_id", "version__label")
+    ):
+        current = chosen.get(agent_id)
+        if current is None or (environment == "production" and not current[2]):
+            chosen[agent_id] = (version_id, label, environment == "production")
+    result = {agent_id: (version_id, label, True) for agent_id, (version_id, label, _prod) in chosen.items()}
+    missing = [agent_id for agent_id in agent_ids if agent_id not in result]
+    if missing:
+        for agent_id, version_id, label in (
+            AgentVersion.objects.filter(agent_id__in=missing)
+            .order_by("agent_id", "-created_at", "-id")
+            .values_list("agent_id", "id", "label")
+        ):
+            result.setdefault(agent_id, (version_id, label, False))
+    return result
+
+
+def _tool_access(supports_write: bool, supports_execute: bool) -> str:
+    if supports_execute:
+        return ToolAccess.EXECUTE
+    return ToolAccess.WRITE if supports_write else ToolAccess.READ
+
+
+# PostgreSQL: the recent calls no grant of the running version covers, under the same rules as
+# ungranted_tool_use (which re-checks them and builds the findings): the rules in one statement, so the
+# calls that are granted (nearly all) never reach Python.
+UNGRANTED_CALLS_SQL = """
+SELECT u.agent_id, u.tool_name, u.server_address
+FROM {uses} AS u
+LEFT JOIN (
+    -- The running version: the newest production release, else the newest release, else the newest version.
+    SELECT DISTINCT ON (agent_id) agent_id, version_id FROM (
+        SELECT agent_id, version_id, 0 AS rank, environment = 'production' AS production, approved_at AS at, id
+        FROM {release}
+        WHERE agent_id IN (SELECT agent_id FROM {uses} WHERE last_called_at >= %s)
+        UNION ALL
+        SELECT agent_id, id, 1, false, created_at, id FROM {version}
+        WHERE agent_id IN (SELECT agent_id FROM {uses} WHERE last_called_at >= %s)
+    ) AS candidates
+    ORDER BY agent_id, rank, production DESC, at DESC, id DESC
+) AS r ON r.agent_id = u.agent_id
+WHERE u.last_called_at >= %s AND NOT EXISTS (
+    SELECT FROM {grant} AS g
+    JOIN {tool} AS t ON t.id = g.tool_id
+    LEFT JOIN {server} AS m ON m.id = t.mcp_server_id
+    WHERE g.version_id = r.version_id AND u.tool_name IN (t.key, t.name, t.mcp_name)
+      AND (u.server_address = '' OR lower(m.host) = lower(u.server_address))
+)
+"""
+
+
+def _tool_calls_to_check(since: datetime) -> dict[int, set[tuple[str, str]]]:
+    """agent id -> {(tool name, server address)} called since ``since``: on PostgreSQL only those no grant
+    covers (``UNGRANTED_CALLS_SQL``), elsewhere all of them (SQLite catalogs are small)."""
+    seen: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    if connection.vendor == "postgresql":
+        statement = UNGRANTED_CALLS_SQL.format(
+            uses=ToolUse._meta.db_table,
+            release=Release._meta.db_table,
+            version=AgentVersion._meta.db_table,
+            grant=AgentVersionTool._meta.db_table,
+            tool=Tool._meta.db_table,
+            server=McpServer._meta.db_table,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [since, since, since])
+            rows = cursor.fetchall()
+    else:
+        rows = ToolUse.objects.called_since(since).order_by().values_list("agent_id", "tool_name", "server_address")
+    for agent_id, tool_name, server in rows:
+        seen[agent_id].add((tool_name, server.lower()))
+    return seen
+
+
+def _called(entry: dict) -> str:
+    """One ungranted call as the summary lists it: the tool, and for MCP the server and its standing."""
+    if not entry["server"]:
+        return entry["tool"]
+    if not entry["server_registered"]:
+        return f"{entry['tool']} on {entry['server']} (an unregistered MCP server)"
+    if not entry["server_granted"]:
+        return f"{entry['tool']} on {entry['server']} (no tool of this server granted)"
+    return f"{entry['tool']} on {entry['server']}"
+
+
+def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
+    """Agents whose telemetry showed, in the last seven days, a tool or an MCP server the version they
+    run does not grant (``_running_versions``). Reads the tools' last calls (``ToolUse``), the releases and grants
+    of those agents and the catalog tools named: small tables, never the event stream.
+
+    A telemetry name matches a catalog tool by key, name or MCP name; a call on an MCP server
+    (``server.address``) matches only the tools of the server registered with that host. Severity
+    follows the agent's tier, one step down for a read-only tool and one up for an execute tool; an
+    unknown tool counts as write. Releasing a version that grants the tools, or seven days without a
+    call, resolves the finding."""
+    seen = _tool_calls_to_check(now - UNGRANTED_TOOL_WINDOW)
+    if not seen:
+        return {}
+    agents, tiers = {}, {}
+    for pk, name, tier in Agent.objects.filter(pk__in=list(seen)).order_by().values_list("pk", "name", "risk_tier"):
+        agents[pk], tiers[pk] = name, tier
+    running = _running_versions(list(seen))
+    granted: dict[int, set[int]] = defaultdict(set)
+    for version_id, tool_id in (
+        AgentVersionTool.objects.filter(version_id__in=[v for v, _label, _released in running.values()])
+        .order_by()
+        .values_list("version_id", "tool_id")
+    ):
+        granted[version_id].add(tool_id)
+    names = {name for pairs in seen.values() for name, _server in pairs}
+    servers = {server for pairs in seen.values() for _name, server in pairs if server}
+    # Only the catalog tools the telemetry could mean (by key, name or MCP name), and the servers named.
+    tools = list(
+        Tool.objects.filter(Q(key__in=names) | Q(name__in=names) | Q(mcp_name__in=names))
+        .annotate(host=Lower("mcp_server__host"))
+        .order_by()
+        .values_list("pk", "key", "name", "mcp_name", "host", "supports_write", "supports_execute")
+    )
+    registered_servers = set(
+        McpServer.objects.annotate(lower_host=Lower("host"))
+        .filter(lower_host__in=servers)
+        .values_list("lower_host", flat=True)
+    )
+    # Every catalog tool of the servers named (whether the version grants anything on the server).
+    server_tools: dict[str, set[int]] = defaultdict(set)
+    if servers:
+        for pk, host in (
+            Tool.objects.annotate(host=Lower("mcp_server__host"))
+            .filter(host__in=servers)
+            .order_by()
+            .values_list("pk", "host")
+        ):
+            server_tools[host].add(pk)
+    by_name: dict[str, list[tuple]] = defaultdict(list)  # key, name or MCP name -> catalog tools
+    for tool in tools:
+        key, name, mcp_name = tool[1:4]
+        for spelling in {key, name, mcp_name} - {""}:
+            by_name[spelling].append(tool)
+    matched: dict[tuple[str, str], list[tuple]] = {}
+
+    def candidates(tool_name: str, server: str) -> list[tuple]:
+        key = (tool_name, server)
+        if key not in matched:
+            matched[key] = [t for t in by_name.get(tool_name, ()) if not server or t[4] == server]
+        return matched[key]
+
+    wanted = {}
+    for agent_id, pairs in seen.items():
+        if agent_id not in agents:
+            continue
+        version_id, label, released = running.get(agent_id, (None, "", False))
+        allowed = granted.get(version_id, set())
+        ungranted = []
+        for tool_name, server in sorted(pairs):
+            matches = candidates(tool_name, server)
+            if any(t[0] in allowed for t in matches):
+                continue
+            access = max(
+                (_tool_access(t[5], t[6]) for t in matches),
+                key=lambda a: ACCESS_SEVERITY_STEP[a],
+                default=ToolAccess.WRITE,
+            )
+            entry = {
+                "tool": tool_name,
+                "server": server,
+                "catalog_tool": matches[0][1] if len(matches) == 1 else None,
+                "access": access,
+            }
+            if server:
+                entry["server_registered"] = server in registered_servers
+                entry["server_granted"] = bool(server_tools.get(server, set()) & allowed)
+            ungranted.append(entry)
+        if not ungranted:
+            continue
+        base = SEVERITY_SCALE.index(TIER_SEVERITY.get(tiers.get(agent_id) or "", Severity.MEDIUM))
+        step = max(ACCESS_SEVERITY_STEP[e["access"]] for e in ungranted)
+        severity = SEVERITY_SCALE[min(max(base + step, 0), len(SEVERITY_SCALE) - 1)]
+        called = ", ".join(_called(e) for e in ungranted)
+        if released:
+            granted_by = f"its released version {label}"
+        else:
+            granted_by = f"its version {label} (never released)" if label else "no version of it"
+        wanted[_agent(agent_id)] = Wanted(
+            severity=severity,
+            summary=f"{agents[agent_id]} called tools {granted_by} does not grant: {called}.",
+            details={"version": label or None, "released": released, "tools": ungranted},
+        )
+    return wanted
+
+
+def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
+    """Telemetry sources that had more than TELEMETRY_REJECTED_PERCENT of what they sent refused on
+    today or yesterday (UTC): their agents' reports are being lost. Reads the per-day intake table
+    (a row per source and day), never the raw events. The subject is the source, by name."""
+    today = now.date() if timezone.is_naive(now) else timezone.localtime(now, UTC).date()
+    percent = settings.TELEMETRY_REJECTED_PERCENT
+    worst: dict[int, IngestDay] = {}
+    for day in (
+        IngestDay.objects.since(today - timedelta(days=1))
+        .filter(day__lte=today, received__gt=0, rejected__gt=0)
+        .select_related("source")
+        .order_by("day")
+    ):
+        # Integers: rejected / received > percent / 100, compared exactly.
+        if day.rejected * 100 > day.received * percent:
+            current = worst.get(day.source_id)
+            if current is None or day.rejected_share > current.rejected_share:
+                worst[day.source_id] = day
+    wanted = {}
+    for day in worst.values():
+        share = round(100 * day.rejected_share, 1)
+        wanted[("identity", telemetry_source_subject(day.source))] = Wanted(
+            severity=Severity.HIGH if share >= 25 else Severity.MEDIUM,
+            summary=f"Telemetry source {day.source.name} had {share}% of what it sent refused on {day.day:%d %b %Y} "
+            f"({day.rejected} of {day.received}); the agents behind it go unwatched.",
+            details={
+                "source": day.source_id,
+                "day": day.day.isoformat(),
+                "received": day.received,
+                "rejected": day.rejected,
+                "threshold_percent": percent,
+            },
+        )
+    return wanted
+
+
+def telemetry_source_subject(source) -> str:
+    """The identity a telemetry_rejected finding is filed under (a source is not an agent)."""
+    return f"telemetry source: {source.name}"
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -677,6 +925,8 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.DORMANT_AGENT: dormant_agents,
     FindingKind.ATTESTATION_OVERDUE: attestation_overdue,
     FindingKind.MCP_TOOL_CHANGED: mcp_tool_changed,
+    FindingKind.UNGRANTED_TOOL_USE: ungranted_tool_use,
+    FindingKind.TELEMETRY_REJECTED: telemetry_rejected,
 }
 
 

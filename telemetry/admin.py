@@ -2,7 +2,17 @@
 
 from django.contrib import admin
 
-from telemetry.models import DailyUsage, ExternalIdentity, IdentityAlias, IngestToken, Sighting, TelemetrySource
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    ExternalIdentity,
+    IdentityAlias,
+    IngestToken,
+    Sighting,
+    TelemetrySource,
+    ToolUse,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,3 +59,21 @@ class IdentityAliasAdmin(ReadOnlyAdmin):
 @admin.register(ExternalIdentity)
 class ExternalIdentityAdmin(ReadOnlyAdmin):
     list_display = ["identity", "expires_at", "marked_by", "marked_at"]
+
+
+@admin.register(DailyToolUsage)
+class DailyToolUsageAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "day", "tool_name", "server_address", "calls", "errors", "last_called_at"]
+    search_fields = ["tool_name", "server_address", "agent__key"]
+
+
+@admin.register(ToolUse)
+class ToolUseAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"]
+    search_fields = ["tool_name", "server_address", "agent__key"]
+
+
+@admin.register(DailyEvaluation)
+class DailyEvaluationAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "day", "name", "results", "scored", "mean_score", "score_min", "last_label"]
+    search_fields = ["name", "agent__key"]

@@ -18,17 +18,21 @@ class TelemetryConfig(AppConfig):
         registry_hooks.risk_tier_listeners.append(services.refresh_agent_deadline)
         registry_hooks.agent_change_listeners.append(panels.on_agent_changed)
         registry_hooks.agent_detail_panels.append(panels.agent_telemetry_panel)
+        registry_hooks.agent_detail_panels.append(panels.agent_tools_panel)
+        registry_hooks.agent_detail_panels.append(panels.agent_evaluations_panel)
 
         EXTRA_BADGES.update(
             {
                 "source_kind": (choices.SourceKind, choices.SOURCE_KIND_COLORS),
                 "event_kind": (choices.EventKind, choices.EVENT_KIND_COLORS),
                 "monitoring_status": (choices.MonitoringStatus, choices.MONITORING_STATUS_COLORS),
+                "telemetry_environment": (choices.TelemetryEnvironment, choices.TELEMETRY_ENVIRONMENT_COLORS),
+                "rejection_reason": (choices.RejectionReason, choices.REJECTION_REASON_COLORS),
             }
         )
 
         models = ["telemetrysource", "ingesttoken", "telemetryevent", "sighting", "identityalias"]
-        models += ["externalidentity", "monitoringstate", "dailyusage"]
+        models += ["externalidentity", "monitoringstate", "dailyusage", "dailytoolusage", "dailyevaluation", "tooluse"]
         ROLE_PERMISSIONS[Role.PLATFORM_ADMIN].extend(
             f"telemetry.{verb}_{model}" for model in models for verb in ("view", "add", "change", "delete")
         )
@@ -43,6 +47,15 @@ class TelemetryConfig(AppConfig):
                 "telemetry.change_externalidentity",
                 "telemetry.view_monitoringstate",
                 "telemetry.view_dailyusage",
+                "telemetry.view_dailytoolusage",
+                "telemetry.view_dailyevaluation",
             ]
         )
-        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(["telemetry.view_monitoringstate", "telemetry.view_dailyusage"])
+        ROLE_PERMISSIONS[Role.LEADERSHIP].extend(
+            [
+                "telemetry.view_monitoringstate",
+                "telemetry.view_dailyusage",
+                "telemetry.view_dailytoolusage",
+                "telemetry.view_dailyevaluation",
+            ]
+        )

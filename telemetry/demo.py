@@ -22,8 +22,8 @@ from registry.demo_data import ADMIN_USERNAME
 from registry.models import Agent, User
 from telemetry import services
 from telemetry.identity import identify
-from telemetry.ingest import Event, store_events
-from telemetry.models import DailyUsage, TelemetrySource
+from telemetry.ingest import Evaluation, Event, EventError, store_events
+from telemetry.models import DailyEvaluation, DailyToolUsage, DailyUsage, TelemetrySource, ToolUse
 
 SEED = 7
 GATEWAY = "Aldermoor AI gateway"
@@ -43,6 +43,12 @@ SHADOWS = (
     ("vendor.helpdesk-bot", "", "", "production", 60),
 )
 EXTERNAL = "vendor.helpdesk-bot"
+# Tool calls and evaluations: every agent calls the tools its newest version grants and reports two
+# evaluations; a few also call what nothing grants (raising ungranted_tool_use when the checks run).
+TOOL_HISTORY_DAYS = 30
+UNGRANTED_EVERY = 13
+UNGRANTED_TOOLS = (("web_search", ""), ("create_ticket", "mcp.servicedesk.aldermoor.example"))
+EVALUATIONS = (("relevance", 0.72, 0.97), ("groundedness", 0.6, 0.95))
 
 
 def running_plan():
@@ -147,6 +153,7 @@ def build(stdout) -> None:
             )
     DailyUsage.objects.bulk_create(rollups, ignore_conflicts=True, batch_size=2000)
     store_events(gateway.pk, events, now=now)
+    tool_rows = _tools_and_evaluations(rng, collector, agents, silent | never, now)
     shadow_events = []
     for agent_id, name, service, environment, days in SHADOWS:
         identity = identify(agent_id or None, name or None, service or None)
@@ -161,6 +168,7 @@ def build(stdout) -> None:
                 )
             )
     store_events(collector.pk, shadow_events, now=now)
+    intake = _collector_intake(collector, admin, now)
     services.mark_identity_external(
         EXTERNAL,
         actor=User.objects.filter(groups__name="governance_board", is_active=True).order_by("username").first()
@@ -171,8 +179,203 @@ def build(stdout) -> None:
     stdout.write(
         f"telemetry: 2 sources, {len(rollups)} daily rollups, {len(events)} recent events for "
         f"{len(agents) - len(never)} agents ({len(silent)} silent long enough to lapse, {len(never)} never reporting), "
-        f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external)."
+        f"{len(SHADOWS)} unregistered identities ({EXTERNAL} marked external), "
+        f"{tool_rows} daily tool and evaluation rollups; {intake}."
     )
+
+
+# Exports the collector received as real frameworks send them: a label of its own, none at all, a
+# common one, and a run whose agent span never arrived. (which running agent, environment label, trace id)
+COLLECTOR_RUNS = (
+    (0, "blue-eu", "4bf92f3577b34da6a3ce929d0e0e4736"),
+    (1, None, "5ca03f4688c45eb7b4df03a1f1f15847"),
+    (1, "uat", "6db14a5799d56fc8c5e014b2a2a26958"),
+)
+LOST_TRACE = "7ec25b68aae67ad9d6f125c3b3b37a69"
+
+
+def _collector_intake(collector, admin, now) -> str:
+    """The collector's own environment table, a few labelled or unlabelled runs, some refused events
+    and two child spans whose agent span never came: its page shows what it rejected, and the share
+    is high enough for the telemetry_rejected check to raise a finding."""
+    from telemetry import otlp, traces
+    from telemetry.environments import table_for
+    from telemetry.ingest import Rejection, parse_batch_event
+
+    collector = services.update_source(
+        collector, actor=admin, default_environment="unspecified", environment_aliases={"blue-*": "production"}
+    )
+    end_ns = int((now - timedelta(minutes=20)).timestamp() * 1e9)
+
+    def span(trace_id, span_id, name, attributes, parent="", environment=None):
+        resource = {"service.name": "claims-platform"}
+        if environment:
+            resource["deployment.environment.name"] = environment
+        return otlp.Span(trace_id, span_id, parent, name, end_ns - 2_000_000_000, end_ns, attributes, 0, resource)
+
+    keys = [key for key, _target in running_plan()]
+    spans = []
+    for n, (which, label, trace_id) in enumerate(COLLECTOR_RUNS):
+        agent_id = keys[which]
+        root = f"{n + 1:016x}"
+        spans.append(
+            span(
+                trace_id,
+                root,
+                "invoke_agent",
+                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": agent_id},
+                environment=label,
+            )
+        )
+        spans.append(
+            span(
+                trace_id,
+                f"{n + 11:016x}",
+                "chat",
+                {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 900, "gen_ai.usage.output_tokens": 120},
+                parent=root,
+                environment=label,
+            )
+        )
+    table = table_for(collector)
+    traces.store_conversion(collector.pk, otlp.spans_to_events(spans, now, table), now=now)
+    lost = [
+        span(LOST_TRACE, "00000000000000a1", "chat", {"gen_ai.operation.name": "chat"}, parent="00000000000000a0"),
+        span(
+            LOST_TRACE,
+            "00000000000000a2",
+            "execute_tool",
+            {"gen_ai.operation.name": "execute_tool"},
+            parent="00000000000000a0",
+        ),
+    ]
+    held_at = now - traces.window() - timedelta(minutes=1)
+    traces.store_conversion(collector.pk, otlp.spans_to_events(lost, now, table), now=held_at)
+    closed = traces.close_trace_window(now=now)
+    refused = [
+        {"agent": keys[0], "timestamp": "yesterday", "kind": "invocation"},
+        {"agent_name": "", "environment": "prod", "timestamp": now.isoformat(), "kind": "invocation"},
+    ]
+    rejections = []
+    for index, raw in enumerate(refused):
+        try:
+            parse_batch_event(raw, now, table)
+        except EventError as exc:
+            reason = "no_identity" if "agent" in exc.errors else "bad_time"
+            detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+            rejections.append(Rejection(reason, f"event {index}: {detail}", raw))
+    store_events(collector.pk, [], now=now, rejections=rejections)
+    return (
+        f"collector: {len(spans)} spans, {closed.unattributed} unattributed children, {len(rejections)} refused events"
+    )
+
+
+def _granted_tools(agents: dict) -> dict[int, list[str]]:
+    """agent id -> keys of the tools its newest version grants."""
+    from registry.models import AgentVersion
+
+    newest: dict[int, list[str]] = {}
+    for version in (
+        AgentVersion.objects.filter(agent__in=list(agents.values()))
+        .order_by("agent_id", "-created_at", "-id")
+        .prefetch_related("tools")
+    ):
+        newest.setdefault(version.agent_id, [t.key for t in version.tools.all()])
+    return newest
+
+
+def _tools_and_evaluations(rng, collector, agents: dict, quiet: set, now) -> int:
+    """Thirty days of tool-call and evaluation rollups for the reporting agents (bulk-written, like the
+    usage history), then today's calls through the ingest pipeline, through the collector."""
+    granted = _granted_tools(agents)
+    targets = dict(running_plan())
+    tool_rows, evaluation_rows, events = [], [], []
+    for index, (key, agent) in enumerate(sorted(agents.items())):
+        if key in quiet:
+            continue
+        calls = [(tool, "") for tool in granted.get(agent.pk, [])]
+        if index % UNGRANTED_EVERY == UNGRANTED_EVERY - 1:
+            calls.append(UNGRANTED_TOOLS[(index // UNGRANTED_EVERY) % len(UNGRANTED_TOOLS)])
+        for offset in range(TOOL_HISTORY_DAYS, 1, -1):
+            day_at = (now - timedelta(days=offset)).replace(hour=12, minute=0, second=0)
+            for tool, server in calls:
+                count = rng.randint(5, 80)
+                tool_rows.append(
+                    DailyToolUsage(
+                        agent=agent,
+                        day=day_at.date(),
+                        tool_name=tool,
+                        server_address=server,
+                        calls=count,
+                        errors=int(count * rng.uniform(0, 0.05)),
+                        last_called_at=day_at,
+                    )
+                )
+            for name, low, high in EVALUATIONS:
+                results = rng.randint(3, 30)
+                scores = [rng.uniform(low, high) for _ in range(results)]
+                evaluation_rows.append(
+                    DailyEvaluation(
+                        agent=agent,
+                        day=day_at.date(),
+                        name=name,
+                        results=results,
+                        scored=results,
+                        score_sum=sum(scores),
+                        score_min=min(scores),
+                        score_max=max(scores),
+                        last_label="pass" if min(scores) >= 0.7 else "review",
+                        last_at=day_at,
+                    )
+                )
+        identity = identify(key, None, None)
+        environment = environment_for(targets.get(key, Lifecycle.PRODUCTION))
+        at = now - timedelta(minutes=rng.randint(5, 50))
+        for tool, server in calls:
+            events.append(
+                Event(
+                    identity=identity,
+                    environment=environment,
+                    kind="tool_call",
+                    occurred_at=at,
+                    count=rng.randint(1, 5),
+                    tool_name=tool,
+                    tool_server=server,
+                )
+            )
+        events.append(
+            Event(
+                identity=identity,
+                environment=environment,
+                kind="evaluation",
+                occurred_at=at,
+                evaluations=tuple(
+                    Evaluation(name, round(rng.uniform(low, high), 3)) for name, low, high in EVALUATIONS
+                ),
+            )
+        )
+    DailyToolUsage.objects.bulk_create(tool_rows, ignore_conflicts=True, batch_size=2000)
+    # Each tool's first and last call over the history (today's calls below move the last one on).
+    uses: dict[tuple, ToolUse] = {}
+    for row in tool_rows:
+        use = uses.get((row.agent_id, row.tool_name, row.server_address))
+        if use is None:
+            uses[(row.agent_id, row.tool_name, row.server_address)] = ToolUse(
+                agent=row.agent,
+                tool_name=row.tool_name,
+                server_address=row.server_address,
+                calls=row.calls,
+                first_called_at=row.last_called_at,
+                last_called_at=row.last_called_at,
+            )
+        else:
+            use.calls += row.calls
+            use.first_called_at = min(use.first_called_at, row.last_called_at)
+            use.last_called_at = max(use.last_called_at, row.last_called_at)
+    ToolUse.objects.bulk_create(list(uses.values()), ignore_conflicts=True, batch_size=2000)
+    DailyEvaluation.objects.bulk_create(evaluation_rows, ignore_conflicts=True, batch_size=2000)
+    store_events(collector.pk, events, now=now)
+    return len(tool_rows) + len(evaluation_rows)
 
 
 def settle_deadlines(stdout) -> None:

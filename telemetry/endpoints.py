@@ -18,8 +18,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from telemetry import otlp, services, throttle
-from telemetry.ingest import EventError, parse_batch_event, store_events
+from telemetry import otlp, services, throttle, traces
+from telemetry.choices import RejectionReason
+from telemetry.environments import table_for
+from telemetry.ingest import EventError, Rejection, parse_batch_event, record_rejections, store_events
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,31 @@ def _token(request):
     return token
 
 
+def _is_chunked(request) -> bool:
+    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "")
+    return "chunked" in encoding.lower() and not request.META.get("CONTENT_LENGTH")
+
+
+def _read_chunked(request, limit: int) -> bytes:
+    """A chunked body (no Content-Length): Django's request stream is sized by Content-Length and would
+    read it as empty, so read the server's input directly, which is only safe where the server says
+    it ends the stream at the body's end (``wsgi.input_terminated``: gunicorn does). Elsewhere 411:
+    never a 2xx for a body that was not read."""
+    stream = request.META.get("wsgi.input")
+    if stream is None or not request.META.get("wsgi.input_terminated"):
+        raise IngestRefused(411, "Send a Content-Length with the body; this server cannot read a chunked body.")
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(65536, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise IngestRefused(413, f"The body is larger than {limit} bytes; send smaller batches.")
+    return b"".join(parts)
+
+
 def _body(request) -> bytes:
     limit = settings.TELEMETRY_MAX_BODY_BYTES
     try:
@@ -68,7 +95,7 @@ def _body(request) -> bytes:
     if declared > limit:
         raise IngestRefused(413, f"The body is larger than {limit} bytes; send smaller batches.")
     try:
-        body = request.read(limit + 1)
+        body = _read_chunked(request, limit) if _is_chunked(request) else request.read(limit + 1)
     except (RequestDataTooBig, OSError) as exc:
         raise IngestRefused(413, f"The body is larger than {limit} bytes; send smaller batches.") from exc
     if len(body) > limit:
@@ -87,6 +114,28 @@ def _body(request) -> bytes:
     return body
 
 
+def _refused(token, exc: IngestRefused) -> None:
+    """A request refused after its source was known counts as one rejected item (413, 400 …)."""
+    if token is None or exc.status not in (400, 411, 413, 415):
+        return
+    reason = RejectionReason.TOO_LARGE if exc.status == 413 else RejectionReason.MALFORMED
+    record_rejections(token.source_id, [Rejection(reason, f"HTTP {exc.status}: {exc.message}")], received=1)
+
+
+# Which reason an event's field errors come under, first match wins.
+_REASON_OF_FIELD = (
+    ({"agent", "agent_key", "agent_name", "service"}, RejectionReason.NO_IDENTITY),
+    ({"timestamp"}, RejectionReason.BAD_TIME),
+)
+
+
+def _reason(errors: dict) -> str:
+    for fields, reason in _REASON_OF_FIELD:
+        if fields & set(errors):
+            return reason
+    return RejectionReason.INVALID_FIELD
+
+
 def _media_type(request) -> str:
     return (request.content_type or "").split(";")[0].strip().lower()
 
@@ -95,6 +144,7 @@ def _media_type(request) -> str:
 @require_POST
 def batch_events(request):
     """Store a JSON batch of up to 5,000 events; invalid ones are reported by index, the rest kept."""
+    token = None
     try:
         token = _token(request)
         if _media_type(request) != "application/json":
@@ -110,15 +160,24 @@ def batch_events(request):
         if len(raw_events) > MAX_BATCH_EVENTS:
             raise IngestRefused(413, f"At most {MAX_BATCH_EVENTS} events per batch; this one has {len(raw_events)}.")
     except IngestRefused as exc:
+        _refused(token, exc)
         return _with_retry_after(JsonResponse({"detail": exc.message}, status=exc.status), exc)
     now = timezone.now()
-    events, rejected = [], []
+    environments = table_for(token.source)
+    events, rejected, rejections = [], [], []
     for index, raw in enumerate(raw_events):
         try:
-            events.append(parse_batch_event(raw, now))
+            events.append(parse_batch_event(raw, now, environments))
         except EventError as exc:
             rejected.append({"index": index, "errors": exc.errors})
-    result = store_events(token.source_id, events, now=now)
+            rejections.append(
+                Rejection(
+                    _reason(exc.errors),
+                    f"event {index}: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items()),
+                    raw,
+                )
+            )
+    result = store_events(token.source_id, events, now=now, rejections=rejections)
     return JsonResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected},
         status=200,
@@ -136,21 +195,24 @@ def otlp_traces(request):
     def fail(status: int, message: str, code: int) -> HttpResponse:
         return HttpResponse(otlp.status_body(message, code, as_json=as_json), status=status, content_type=content_type)
 
+    token = None
     try:
         token = _token(request)
         if media not in ("application/x-protobuf", "application/protobuf", "application/json"):
             raise IngestRefused(415, "Send OTLP as application/x-protobuf or application/json.")
         body = _body(request)
     except IngestRefused as exc:
-        grpc_code = {401: 16, 413: 8, 415: 3, 429: 8}.get(exc.status, 3)
+        _refused(token, exc)
+        grpc_code = {401: 16, 411: 3, 413: 8, 415: 3, 429: 8}.get(exc.status, 3)
         return _with_retry_after(fail(exc.status, exc.message, grpc_code), exc)
     try:
         spans = otlp.decode_json(body) if as_json else otlp.decode_protobuf(body)
     except otlp.OtlpDecodeError as exc:
+        _refused(token, IngestRefused(400, str(exc)))
         return fail(400, str(exc), 3)
     now = timezone.now()
-    conversion = otlp.spans_to_events(spans, now)
-    store_events(token.source_id, conversion.events, now=now)
+    conversion = otlp.spans_to_events(spans, now, table_for(token.source))
+    traces.store_conversion(token.source_id, conversion, now=now)
     message = "; ".join(conversion.messages)
     return HttpResponse(
         otlp.response_body(conversion.rejected, message, as_json=as_json), status=200, content_type=content_type

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.text import slugify
 
 from registry.models import Agent, User
-from telemetry.choices import SourceKind
+from telemetry.choices import SourceKind, TelemetryEnvironment
 from telemetry.models import TelemetrySource
 
 
@@ -47,3 +47,36 @@ def suggested_key(identity: str, agent_name: str) -> str:
     """A registry key to pre-fill the registration form with."""
     base = identity.split("@", 1)[0] if "@" in identity else identity
     return slugify((agent_name or base).replace(".", "-").replace("_", "-"))[:100] or "new-agent"
+
+
+class SourceEnvironmentsForm(forms.Form):
+    """A source's default environment and its own alias table, one ``label = environment`` per line."""
+
+    default_environment = forms.ChoiceField(
+        choices=TelemetryEnvironment.choices,
+        help_text="Where reports that name no environment are filed. Unspecified is read as production.",
+    )
+    aliases = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line, e.g. “blue-* = production”. A label ending in * matches every label it starts; "
+        "these are read before the default table.",
+    )
+
+    def clean_aliases(self) -> dict:
+        aliases = {}
+        for number, line in enumerate(self.cleaned_data.get("aliases", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            label, sep, environment = line.partition("=")
+            if not sep or not label.strip() or not environment.strip():
+                raise forms.ValidationError(f"Line {number}: write “label = environment”.")
+            aliases[label.strip().lower()] = environment.strip().lower()
+        return aliases
+
+    @staticmethod
+    def initial_for(source) -> dict:
+        return {
+            "default_environment": source.default_environment,
+            "aliases": "\n".join(f"{k} = {v}" for k, v in sorted(source.environment_aliases.items())),
+        }

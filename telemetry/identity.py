@@ -26,12 +26,17 @@ class Identity:
     by_name: bool = False
 
 
-def identify(agent_id: str | None, agent_name: str | None, service_name: str | None) -> Identity | None:
-    """The identity for these attributes, or None when nothing stable names the agent."""
+def identify(
+    agent_id: str | None, agent_name: str | None, service_name: str | None, *, provider_assigned: bool = False
+) -> Identity | None:
+    """The identity for these attributes, or None when nothing stable names the agent.
+
+    ``provider_assigned``: the id comes from an identity provider (``gen_ai.agent.identity.id``), so
+    it is stable even when it is UUID-shaped (directory object ids are)."""
     agent_id = (agent_id or "").strip()
     agent_name = (agent_name or "").strip()
     service_name = (service_name or "").strip()
-    if agent_id and not is_unstable_id(agent_id):
+    if agent_id and (provider_assigned or not is_unstable_id(agent_id)):
         return Identity(agent_id[:MAX_IDENTITY_LENGTH], agent_name[:200], service_name[:200])
     if agent_name:
         value = f"{agent_name}@{service_name or UNKNOWN_SERVICE}"

@@ -8,6 +8,7 @@ plain ``INSERT … ON CONFLICT``, which PostgreSQL and SQLite both understand.
 """
 
 import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,18 +22,45 @@ from django.utils.dateparse import parse_datetime
 from registry import services as registry_services
 from registry.models import Agent
 from telemetry import hooks
-from telemetry.choices import BATCH_EVENT_KINDS, ENVIRONMENT_ALIASES, EventKind
+from telemetry.choices import BATCH_EVENT_KINDS, EventKind
+from telemetry.environments import DEFAULT_TABLE, EnvironmentTable
 from telemetry.identity import Identity, candidate_keys, identify
-from telemetry.models import DailyUsage, IdentityAlias, MonitoringState, Sighting, TelemetryEvent
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    IngestDay,
+    MonitoringState,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetryEvent,
+    ToolUse,
+)
 
 MAX_FUTURE_SKEW = timedelta(days=1)
+MAX_TOOL_NAME = 200
+MAX_SERVER_ADDRESS = 255
+MAX_EVALUATION_NAME = 200
+MAX_EVALUATION_LABEL = 100
 # Rows per INSERT statement: well under PostgreSQL's 65,535 bind parameters and SQLite's 32,766.
 INSERT_CHUNK = 1000
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation result (``gen_ai.evaluation.*``): its name, numeric score if any, label if any."""
+
+    name: str
+    score: float | None = None
+    label: str = ""
+
+
 @dataclass
 class Event:
-    """One validated event, ready to store."""
+    """One validated event, ready to store. ``tool_name`` (and ``tool_server``, an MCP server's
+    address) name the tool of a tool call; ``evaluations`` are the results reported with the event."""
 
     identity: Identity
     environment: str
@@ -45,6 +73,10 @@ class Event:
     output_tokens: int = 0
     cost: Decimal = Decimal(0)
     event_id: str | None = None
+    tool_name: str = ""
+    tool_server: str = ""
+    evaluations: tuple[Evaluation, ...] = ()
+    environment_label: str = ""
 
 
 @dataclass
@@ -64,13 +96,6 @@ class EventError(Exception):
 
 def retention() -> timedelta:
     return timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
-
-
-def normalise_environment(value) -> str:
-    env = ENVIRONMENT_ALIASES.get(str(value or "").strip().lower())
-    if env is None:
-        raise EventError({"environment": f"Unknown environment {value!r}; use development, staging or production."})
-    return env
 
 
 def check_timestamp(occurred_at: datetime, now: datetime, name: str = "timestamp") -> datetime:
@@ -133,8 +158,9 @@ def _string(raw: dict, name: str, max_length: int) -> str:
     return value
 
 
-def parse_batch_event(raw, now: datetime) -> Event:
-    """Validate one event of a JSON batch. Raises EventError naming every field at fault."""
+def parse_batch_event(raw, now: datetime, environments: EnvironmentTable = DEFAULT_TABLE) -> Event:
+    """Validate one event of a JSON batch. Raises EventError naming every field at fault.
+    The environment label is never at fault: ``environments`` (the source's table) reads it."""
     if not isinstance(raw, dict):
         raise EventError({"event": "Each event must be a JSON object."})
     errors: dict[str, str] = {}
@@ -152,7 +178,7 @@ def parse_batch_event(raw, now: datetime) -> Event:
     identity = identify(key, name, service)
     if identity is None and "agent" not in errors and "agent_key" not in errors:
         errors["agent"] = "Name the agent: its key (agent), or agent_name with service."
-    environment = attempt(normalise_environment, raw.get("environment"))
+    environment, environment_label = environments.resolve(raw.get("environment"))
     kind = raw.get("kind", EventKind.HEARTBEAT)
     if kind not in BATCH_EVENT_KINDS:
         errors["kind"] = f"Unknown kind {kind!r}; use one of {', '.join(BATCH_EVENT_KINDS)}."
@@ -175,6 +201,12 @@ def parse_batch_event(raw, now: datetime) -> Event:
             cost = cost.quantize(Decimal("0.000001"))
         except (InvalidOperation, ValueError):
             errors["cost"] = "Must be a non-negative amount."
+    tool_name = attempt(_string, raw, "tool", MAX_TOOL_NAME) or ""
+    tool_server = attempt(_string, raw, "mcp_server", MAX_SERVER_ADDRESS) or ""
+    if (tool_name or tool_server) and kind != EventKind.TOOL_CALL:
+        errors["tool"] = "Only tool_call events name a tool (tool, mcp_server)."
+    elif tool_server and not tool_name:
+        errors["tool"] = "Name the tool called on the MCP server."
     event_id = raw.get("event_id")
     if event_id is not None and (not isinstance(event_id, (str, int)) or isinstance(event_id, bool)):
         errors["event_id"] = "Must be a string."
@@ -196,6 +228,9 @@ def parse_batch_event(raw, now: datetime) -> Event:
         output_tokens=output_tokens,
         cost=cost,
         event_id=event_id,
+        tool_name=tool_name,
+        tool_server=tool_server.lower(),
+        environment_label=environment_label,
     )
 
 
@@ -286,6 +321,7 @@ def _insert_events(source_id: int, events: list[Event], agents: dict, now: datet
         "identity",
         "agent_id",
         "environment",
+        "environment_label",
         "kind",
         "occurred_at",
         "received_at",
@@ -311,6 +347,7 @@ def _insert_events(source_id: int, events: list[Event], agents: dict, now: datet
                         e.identity.value,
                         agent.pk if agent else None,
                         e.environment,
+                        e.environment_label,
                         e.kind,
                         _dt(e.occurred_at),
                         received,
@@ -398,18 +435,20 @@ def _upsert_sightings(source_id: int, events: list[Event], agents: dict) -> list
         key = (e.identity.value, e.environment)
         g = groups.get(key)
         if g is None:
-            groups[key] = [e.identity, e.occurred_at, e.occurred_at, e.count]
+            groups[key] = [e.identity, e.occurred_at, e.occurred_at, e.count, e.environment_label]
         else:
             g[1] = min(g[1], e.occurred_at)
-            g[2] = max(g[2], e.occurred_at)
+            if e.occurred_at >= g[2]:
+                g[2], g[4] = e.occurred_at, e.environment_label
             g[3] += e.count
     rows = []
-    for (value, environment), (ident, first, last, count) in sorted(groups.items()):
+    for (value, environment), (ident, first, last, count, label) in sorted(groups.items()):
         agent = agents.get(value)
         rows.append(
             [
                 value,
                 environment,
+                label,
                 source_id,
                 agent.pk if agent else None,
                 ident.agent_name,
@@ -424,6 +463,7 @@ def _upsert_sightings(source_id: int, events: list[Event], agents: dict) -> list
         [
             "identity",
             "environment",
+            "environment_label",
             "source_id",
             "agent_id",
             "agent_name",
@@ -440,6 +480,8 @@ def _upsert_sightings(source_id: int, events: list[Event], agents: dict) -> list
             "service_name": f"CASE WHEN {{x}}.{_q('service_name')} <> '' THEN {{x}}.{_q('service_name')} "
             f"ELSE {{t}}.{_q('service_name')} END",
             "first_seen_at": _earlier("first_seen_at"),
+            # The label of the latest report (SET reads the row as it was, so last_seen_at is the old one).
+            "environment_label": _later("last_seen_at", "environment_label"),
             "last_seen_at": _later("last_seen_at"),
             "event_count": _add("event_count"),
         },
@@ -551,11 +593,213 @@ def _upsert_usage(events: list[Event], agents: dict) -> list:
     )
 
 
-def store_events(source_id: int, events: list[Event], *, now: datetime | None = None) -> StoreResult:
-    """Store validated events of one source in one transaction and update what the checks read."""
+def _day(value):
+    day = value.astimezone(UTC).date()
+    return day.isoformat() if connection.vendor == "sqlite" else day
+
+
+def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
+    """Calls per (agent, day, tool, MCP server) of registered agents' tool calls that name their tool."""
+    totals: dict[tuple, list] = {}
+    for e in events:
+        if not e.tool_name:
+            continue
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        key = (agent.pk, e.occurred_at.astimezone(UTC).date(), e.tool_name, e.tool_server)
+        t = totals.get(key)
+        if t is None:
+            totals[key] = [e.count, e.count if e.is_error else 0, e.occurred_at, e.occurred_at]
+        else:
+            t[0] += e.count
+            t[1] += e.count if e.is_error else 0
+            t[2] = max(t[2], e.occurred_at)
+            t[3] = min(t[3], e.occurred_at)
+    rows = [
+        [pk, _day(last), tool, server, calls, errors, _dt(last)]
+        for (pk, _d, tool, server), (calls, errors, last, _first) in sorted(totals.items())
+    ]
+    uses: dict[tuple, list] = {}
+    for (pk, _d, tool, server), (calls, _errors, last, first) in totals.items():
+        use = uses.get((pk, tool, server))
+        if use is None:
+            uses[(pk, tool, server)] = [calls, first, last]
+        else:
+            use[0] += calls
+            use[1] = min(use[1], first)
+            use[2] = max(use[2], last)
+    use_rows = [
+        [pk, tool, server, calls, _dt(first), _dt(last)]
+        for (pk, tool, server), (calls, first, last) in sorted(uses.items())
+    ]
+    return _upsert(
+        DailyToolUsage,
+        ["agent_id", "day", "tool_name", "server_address", "calls", "errors", "last_called_at"],
+        ["agent_id", "day", "tool_name", "server_address"],
+        {"calls": _add("calls"), "errors": _add("errors"), "last_called_at": _later("last_called_at")},
+        rows,
+    ) + _upsert(
+        ToolUse,
+        ["agent_id", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"],
+        ["agent_id", "tool_name", "server_address"],
+        {
+            "calls": _add("calls"),
+            "first_called_at": _earlier("first_called_at"),
+            "last_called_at": _later("last_called_at"),
+        },
+        use_rows,
+    )
+
+
+def _upsert_evaluations(events: list[Event], agents: dict) -> list:
+    """Results per (agent, day, evaluation name): counts, score sum, minimum and maximum, latest label."""
+    totals: dict[tuple, dict] = {}
+    for e in events:
+        if not e.evaluations:
+            continue
+        agent = agents.get(e.identity.value)
+        if agent is None:
+            continue
+        for ev in e.evaluations:
+            key = (agent.pk, e.occurred_at.astimezone(UTC).date(), ev.name)
+            t = totals.setdefault(
+                key, {"results": 0, "scored": 0, "sum": 0.0, "min": None, "max": None, "label": "", "at": None}
+            )
+            t["results"] += 1
+            if ev.score is not None:
+                t["scored"] += 1
+                t["sum"] += ev.score
+                t["min"] = ev.score if t["min"] is None else min(t["min"], ev.score)
+                t["max"] = ev.score if t["max"] is None else max(t["max"], ev.score)
+            if t["at"] is None or e.occurred_at >= t["at"]:
+                t["at"] = e.occurred_at
+                t["label"] = ev.label or t["label"]
+    rows = [
+        [pk, _day(t["at"]), name, t["results"], t["scored"], t["sum"], t["min"], t["max"], t["label"], _dt(t["at"])]
+        for (pk, _d, name), t in sorted(totals.items())
+    ]
+
+    def least(col, pick):
+        # NULL (no score yet) on either side gives the other side.
+        x, t = f"{{x}}.{_q(col)}", f"{{t}}.{_q(col)}"
+        return f"CASE WHEN {t} IS NULL OR ({x} IS NOT NULL AND {x} {pick} {t}) THEN {x} ELSE {t} END"
+
+    return _upsert(
+        DailyEvaluation,
+        ["agent_id", "day", "name", "results", "scored", "score_sum"]
+        + ["score_min", "score_max", "last_label", "last_at"],
+        ["agent_id", "day", "name"],
+        {
+            "results": _add("results"),
+            "scored": _add("scored"),
+            "score_sum": _add("score_sum"),
+            "score_min": least("score_min", "<"),
+            "score_max": least("score_max", ">"),
+            "last_label": f"CASE WHEN {{x}}.{_q('last_label')} <> '' "
+            f"AND {{x}}.{_q('last_at')} >= {{t}}.{_q('last_at')} "
+            f"THEN {{x}}.{_q('last_label')} ELSE {{t}}.{_q('last_label')} END",
+            "last_at": _later("last_at"),
+        },
+        rows,
+    )
+
+
+@dataclass
+class Rejection:
+    """One item refused at ingest: why, in words, and the item as sent."""
+
+    reason: str
+    message: str
+    payload: object = None
+
+
+# Rejected items kept in full per source (the source page shows them).
+REJECTED_ITEMS_KEPT = 50
+
+
+def _tally(source_id: int, now: datetime, received: int, rejections: list[Rejection]) -> list:
+    """The day's intake of the source (received, rejected), the rejections per reason, and the rejected
+    items in full (the last REJECTED_ITEMS_KEPT; older ones are trimmed in the same round trip)."""
+    day = now.astimezone(UTC).date()
+    day_value = day.isoformat() if connection.vendor == "sqlite" else day
+    statements = _upsert(
+        IngestDay,
+        ["source_id", "day", "received", "rejected"],
+        ["source_id", "day"],
+        {"received": _add("received"), "rejected": _add("rejected")},
+        [[source_id, day_value, received, len(rejections)]],
+    )
+    if not rejections:
+        return statements
+    per_reason: dict[str, int] = defaultdict(int)
+    for r in rejections:
+        per_reason[r.reason] += 1
+    statements += _upsert(
+        RejectionCount,
+        ["source_id", "day", "reason", "count"],
+        ["source_id", "day", "reason"],
+        {"count": _add("count")},
+        [[source_id, day_value, reason, n] for reason, n in sorted(per_reason.items())],
+    )
+    received_at = _dt(now)
+    kept = rejections[-REJECTED_ITEMS_KEPT:]
+    items_insert, params = _rows_insert(
+        RejectedItem,
+        ["source_id", "received_at", "reason", "message", "payload"],
+        [[source_id, received_at, r.reason, r.message[:2000], _json(r.payload)] for r in kept],
+    )
+    if connection.vendor == "postgresql":
+        # unnest() hands jsonb over as text arrays: cast the column back.
+        items_insert = items_insert.replace("%s::jsonb[]", "%s::text[]::jsonb[]")
+    statements.append((items_insert, params))
+    table = _q(RejectedItem._meta.db_table)
+    statements.append(
+        (
+            f"DELETE FROM {table} WHERE {_q('source_id')} = %s AND {_q('id')} NOT IN "  # noqa: S608
+            f"(SELECT {_q('id')} FROM {table} WHERE {_q('source_id')} = %s "
+            f"ORDER BY {_q('received_at')} DESC, {_q('id')} DESC LIMIT {REJECTED_ITEMS_KEPT})",
+            [source_id, source_id],
+        )
+    )
+    return statements
+
+
+def _json(value) -> str:
+    return json.dumps(value if value is not None else {}, default=str)[:20000]
+
+
+def record_rejections(source_id: int, rejections: list[Rejection], *, received: int = 0, now=None) -> None:
+    """Count refused items (and items received) for a source outside a batch store: a whole request
+    refused, or held spans the trace window closed on."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _execute_all(_tally(source_id, now, received, rejections))
+
+
+def store_events(
+    source_id: int,
+    events: list[Event],
+    *,
+    now: datetime | None = None,
+    rejections: list[Rejection] | None = None,
+    received: int | None = None,
+    extra_statements: list | None = None,
+) -> StoreResult:
+    """Store validated events of one source in one transaction and update what the checks read.
+
+    ``rejections`` (what was refused from the same request) and ``received`` (how many items the
+    request carried; by default the events plus the rejections) go to the source's daily intake.
+    ``extra_statements`` (sql, params) travel in the same round trip, after the rollups."""
     now = now or timezone.now()
     result = StoreResult()
+    rejections = rejections or []
+    if received is None:
+        received = len(events) + len(rejections)
     if not events:
+        if received or rejections or extra_statements:
+            with transaction.atomic():
+                _execute_all(_tally(source_id, now, received, rejections) + (extra_statements or []))
         return result
     # A repeated id inside one batch is the same event sent twice: keep the first.
     seen_ids: set = set()
@@ -572,13 +816,19 @@ def store_events(source_id: int, events: list[Event], *, now: datetime | None = 
         stored = _insert_events(source_id, unique, agents, now)
         result.duplicates += len(unique) - len(stored)
         result.accepted = len(stored)
+        statements = _tally(source_id, now, received, rejections) + (extra_statements or [])
         if stored:
             # Built first (the deadlines read the policy), then sent together, in this fixed order.
-            _execute_all(
+            statements = (
                 _upsert_sightings(source_id, stored, agents)
                 + _upsert_monitoring(source_id, stored, agents, now)
                 + _upsert_usage(stored, agents)
+                + _upsert_tool_usage(stored, agents)
+                + _upsert_evaluations(stored, agents)
+                + statements
             )
+        _execute_all(statements)
+        if stored:
             # An agent's key is fixed once telemetry has reported it (through the key, not an alias).
             reported_keys = {key for e in stored for key in candidate_keys(e.identity)}
             for agent in {a.pk: a for a in agents.values()}.values():
@@ -587,3 +837,8 @@ def store_events(source_id: int, events: list[Event], *, now: datetime | None = 
                     agent.key_locked_at = now
         result.agents = {a.pk for a in agents.values()}
     return result
+
+
+# For telemetry.traces, which writes its bookkeeping rows in the same round trip as the rollups.
+rows_insert = _rows_insert
+adapt_datetime = _dt

@@ -4,21 +4,32 @@ raw stream (sightings, monitoring state, daily usage, aliases).
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from registry.choices import Environment
-from telemetry.choices import EventKind, MonitoringStatus, SourceKind
+from telemetry.choices import EventKind, MonitoringStatus, RejectionReason, SourceKind, TelemetryEnvironment
 from telemetry.querysets import (
+    DailyEvaluationQuerySet,
+    DailyToolUsageQuerySet,
     DailyUsageQuerySet,
     ExternalIdentityQuerySet,
     IdentityAliasQuerySet,
+    IngestDayQuerySet,
     IngestTokenQuerySet,
     MonitoringStateQuerySet,
+    PendingSpanQuerySet,
+    RejectedItemQuerySet,
+    RejectionCountQuerySet,
     SightingQuerySet,
+    SpanOwnerQuerySet,
     TelemetryEventQuerySet,
     TelemetrySourceQuerySet,
+    ToolUseQuerySet,
 )
+
+# The longest raw environment label kept as sent (deployment.environment.name or the batch's environment).
+ENVIRONMENT_LABEL_LENGTH = 64
 
 
 class TelemetrySource(models.Model):
@@ -36,6 +47,19 @@ class TelemetrySource(models.Model):
         help_text="The person who runs this source and answers when it goes quiet.",
     )
     active = models.BooleanField(default=True, help_text="An inactive source's tokens are refused.")
+    default_environment = models.CharField(
+        max_length=16,
+        choices=TelemetryEnvironment.choices,
+        default=TelemetryEnvironment.UNSPECIFIED,
+        db_default=TelemetryEnvironment.UNSPECIFIED,
+        help_text="Where reports that name no environment are filed.",
+    )
+    environment_aliases = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="This source's own labels (a label, or a prefix ending in *) and the environment each means; "
+        "read before the default table.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -45,10 +69,22 @@ class TelemetrySource(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(default_environment__in=TelemetryEnvironment.values), name="source_default_env_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from telemetry.environments import alias_errors
+
+        errors = alias_errors(self.environment_aliases)
+        if errors:
+            raise ValidationError({"environment_aliases": errors})
 
 
 class IngestToken(models.Model):
@@ -99,7 +135,10 @@ class TelemetryEvent(models.Model):
     agent = models.ForeignKey(
         "registry.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="telemetry_events"
     )
-    environment = models.CharField(max_length=16, choices=Environment.choices)
+    environment = models.CharField(max_length=16, choices=TelemetryEnvironment.choices)
+    environment_label = models.CharField(
+        max_length=ENVIRONMENT_LABEL_LENGTH, blank=True, default="", db_default="", help_text="The label as sent."
+    )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
@@ -127,7 +166,7 @@ class TelemetryEvent(models.Model):
             ),
             models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="telemetry_event_kind_valid"),
             models.CheckConstraint(
-                condition=Q(environment__in=Environment.values), name="telemetry_event_environment_valid"
+                condition=Q(environment__in=TelemetryEnvironment.values), name="telemetry_event_environment_valid"
             ),
         ]
 
@@ -143,7 +182,14 @@ class Sighting(models.Model):
     """
 
     identity = models.CharField(max_length=300)
-    environment = models.CharField(max_length=16, choices=Environment.choices)
+    environment = models.CharField(max_length=16, choices=TelemetryEnvironment.choices)
+    environment_label = models.CharField(
+        max_length=ENVIRONMENT_LABEL_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The environment label as last sent (empty: none was sent).",
+    )
     source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="sightings")
     agent = models.ForeignKey(
         "registry.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="sightings"
@@ -167,7 +213,9 @@ class Sighting(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["identity", "environment", "source"], name="sighting_unique"),
-            models.CheckConstraint(condition=Q(environment__in=Environment.values), name="sighting_environment_valid"),
+            models.CheckConstraint(
+                condition=Q(environment__in=TelemetryEnvironment.values), name="sighting_environment_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(last_seen_at__gte=models.F("first_seen_at")), name="sighting_seen_order"
             ),
@@ -270,7 +318,7 @@ class DailyUsage(models.Model):
 
     agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_usage")
     day = models.DateField()
-    environment = models.CharField(max_length=16, choices=Environment.choices)
+    environment = models.CharField(max_length=16, choices=TelemetryEnvironment.choices)
     invocations = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     tool_calls = models.BigIntegerField(default=0)
@@ -290,7 +338,9 @@ class DailyUsage(models.Model):
         indexes = [models.Index(fields=["-day", "agent"], name="daily_usage_day_idx")]
         constraints = [
             models.UniqueConstraint(fields=["agent", "day", "environment"], name="daily_usage_unique"),
-            models.CheckConstraint(condition=Q(environment__in=Environment.values), name="daily_usage_env_valid"),
+            models.CheckConstraint(
+                condition=Q(environment__in=TelemetryEnvironment.values), name="daily_usage_env_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -303,3 +353,303 @@ class DailyUsage(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class DailyToolUsage(models.Model):
+    """One registered agent's calls of one tool on one UTC day, summed at ingest.
+
+    ``tool_name`` is the name telemetry gives (``gen_ai.tool.name``, the tool of an MCP ``tools/call``
+    span, or ``tool`` in a JSON batch event); ``server_address`` is the MCP server's ``server.address``,
+    empty for a tool called without MCP. The ungranted-tool-use check reads this table, never the raw
+    events, and matches the names to catalog tools when it runs (so a tool added to the catalog later
+    still matches).
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_tool_usage")
+    day = models.DateField()
+    tool_name = models.CharField(max_length=200)
+    server_address = models.CharField(max_length=255, blank=True, default="")
+    calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    last_called_at = models.DateTimeField()
+
+    objects = DailyToolUsageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "agent", "tool_name", "server_address"]
+        verbose_name_plural = "daily tool usage"
+        indexes = [
+            # The ungranted-tool-use check (governance.checks) reads the last seven days' calls.
+            models.Index(fields=["-day", "agent"], name="daily_tool_usage_day_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "day", "tool_name", "server_address"], name="daily_tool_usage_unique"
+            ),
+            models.CheckConstraint(condition=~Q(tool_name=""), name="daily_tool_usage_tool_named"),
+            models.CheckConstraint(
+                condition=Q(calls__gte=0) & Q(errors__gte=0) & Q(errors__lte=models.F("calls")),
+                name="daily_tool_usage_counts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" on {self.server_address}" if self.server_address else ""
+        return f"{self.agent_id} {self.day} {self.tool_name}{where}"
+
+
+class ToolUse(models.Model):
+    """One registered agent's use of one tool (on one MCP server) over all time: first and last call, calls.
+
+    The daily rollup above answers "how much, which day"; this one row per (agent, tool, server) answers
+    "still in use?" for the ungranted-tool-use check, which reads the rows called recently through the
+    index below instead of grouping a week of daily rows.
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="tool_uses")
+    tool_name = models.CharField(max_length=200)
+    server_address = models.CharField(max_length=255, blank=True, default="")
+    calls = models.BigIntegerField(default=0)
+    first_called_at = models.DateTimeField()
+    last_called_at = models.DateTimeField()
+
+    objects = ToolUseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "tool_name", "server_address"]
+        indexes = [
+            # The ungranted-tool-use check (governance.checks) reads the tools called in the last 7 days.
+            models.Index(fields=["last_called_at"], name="tool_use_last_called_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "tool_name", "server_address"], name="tool_use_unique"),
+            models.CheckConstraint(condition=~Q(tool_name=""), name="tool_use_tool_named"),
+            models.CheckConstraint(
+                condition=Q(last_called_at__gte=models.F("first_called_at")), name="tool_use_called_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" on {self.server_address}" if self.server_address else ""
+        return f"{self.agent_id} {self.tool_name}{where}"
+
+
+class DailyEvaluation(models.Model):
+    """One registered agent's evaluation results of one evaluation (``gen_ai.evaluation.name``) on one UTC day.
+
+    The sum of the scores is kept, not their mean, so days and sources combine exactly:
+    mean = ``score_sum`` / ``scored``. ``results`` counts every result, ``scored`` those with a numeric
+    ``gen_ai.evaluation.score.value``; a label-only result counts in ``results`` alone.
+    """
+
+    agent = models.ForeignKey("registry.Agent", on_delete=models.CASCADE, related_name="daily_evaluations")
+    day = models.DateField()
+    name = models.CharField(max_length=200)
+    results = models.BigIntegerField(default=0)
+    scored = models.BigIntegerField(default=0)
+    score_sum = models.FloatField(default=0)
+    score_min = models.FloatField(null=True, blank=True)
+    score_max = models.FloatField(null=True, blank=True)
+    last_label = models.CharField(max_length=100, blank=True, help_text="gen_ai.evaluation.score.label of the latest.")
+    last_at = models.DateTimeField()
+
+    objects = DailyEvaluationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "agent", "name"]
+        indexes = [models.Index(fields=["-day", "agent"], name="daily_evaluation_day_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "day", "name"], name="daily_evaluation_unique"),
+            models.CheckConstraint(condition=~Q(name=""), name="daily_evaluation_named"),
+            models.CheckConstraint(
+                condition=Q(scored__gte=0) & Q(scored__lte=models.F("results")), name="daily_evaluation_counts_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scored=0) | (Q(score_min__isnull=False) & Q(score_max__isnull=False)),
+                name="daily_evaluation_scored_has_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.day} {self.name}"
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.scored if self.scored else None
+
+
+class IngestDay(models.Model):
+    """What one source sent on one UTC day and how much of it was refused, summed at ingest.
+
+    ``received`` counts the items the source sent (batch events, GenAI spans); ``rejected`` those
+    refused, whatever the reason (per reason in RejectionCount). The telemetry_rejected check reads
+    this small table, never the raw events.
+    """
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="ingest_days")
+    day = models.DateField()
+    received = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+
+    objects = IngestDayQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "source"]
+        indexes = [
+            # The telemetry_rejected check reads the last two days of every source.
+            models.Index(fields=["-day", "source"], name="ingest_day_recent_idx")
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "day"], name="ingest_day_unique"),
+            models.CheckConstraint(condition=Q(received__gte=0, rejected__gte=0), name="ingest_day_counts_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day}: {self.rejected}/{self.received} rejected"
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected / self.received if self.received else 0.0
+
+
+class RejectionCount(models.Model):
+    """How many items one source had refused on one UTC day for one reason."""
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="rejection_counts")
+    day = models.DateField()
+    reason = models.CharField(max_length=16, choices=RejectionReason.choices)
+    count = models.BigIntegerField(default=0)
+
+    objects = RejectionCountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "source", "reason"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "day", "reason"], name="rejection_count_unique"),
+            models.CheckConstraint(condition=Q(reason__in=RejectionReason.values), name="rejection_reason_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day} {self.reason}: {self.count}"
+
+
+class RejectedItem(models.Model):
+    """One refused item in full (the event or span as sent) and why; the last REJECTED_ITEMS_KEPT per
+    source are kept, older ones are deleted as new ones arrive."""
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="rejected_items")
+    received_at = models.DateTimeField()
+    reason = models.CharField(max_length=16, choices=RejectionReason.choices)
+    message = models.TextField(max_length=2000)
+    payload = models.JSONField(default=dict, blank=True, help_text="The item as sent.")
+
+    objects = RejectedItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The source page's last 50, and the trim after each insert.
+            models.Index(fields=["source", "-received_at", "-id"], name="rejected_item_source_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(reason__in=RejectionReason.values), name="rejected_item_reason_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.reason} {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class SpanOwner(models.Model):
+    """One span of a recent OTLP trace and the agent identity it belongs to (its own, or its nearest
+    named ancestor's), so a child span arriving in a later export finds its agent.
+
+    Kept for TELEMETRY_TRACE_WINDOW_SECONDS after it was received. ``agent_totals`` says whether the
+    nearest ``invoke_agent`` span carries token totals: then those count, and its children's do not.
+    """
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    identity = models.CharField(max_length=300)
+    agent_name = models.CharField(max_length=200, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    by_name = models.BooleanField(default=False)
+    agent_totals = models.BooleanField(default=False)
+    tool_call = models.BooleanField(
+        default=False, help_text="An execute_tool span: an MCP tools/call span inside it is the same call."
+    )
+    received_at = models.DateTimeField()
+
+    objects = SpanOwnerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # telemetry.tasks.close_trace_window deletes owners older than the window.
+            models.Index(fields=["received_at"], name="span_owner_received_idx")
+        ]
+        constraints = [models.UniqueConstraint(fields=["source", "trace_id", "span_id"], name="span_owner_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}:{self.span_id} → {self.identity}"
+
+
+class PendingSpan(models.Model):
+    """One GenAI child span (``chat``, ``execute_tool`` …) whose named ancestor has not arrived yet:
+    held, not counted, until an export brings the span it waits for (``waiting_for``, the highest
+    ancestor it could reach), or until the trace window closes, when it is counted as rejected
+    (unattributed) for its source."""
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="pending_spans")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    waiting_for = models.CharField(max_length=16, help_text="The ancestor span id this span waits for.")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    environment = models.CharField(max_length=16, choices=TelemetryEnvironment.choices)
+    environment_label = models.CharField(max_length=ENVIRONMENT_LABEL_LENGTH, blank=True, default="")
+    is_error = models.BooleanField(default=False)
+    latency_ms = models.FloatField(null=True, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    agent_totals = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether an invoke_agent ancestor met so far carries token totals (empty: none met yet).",
+    )
+    tool_name = models.CharField(max_length=200, blank=True, default="", help_text="The tool of a held tool call.")
+    mcp_parent = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="For an MCP tools/call span: its parent span id (an execute_tool span wrapping it is the same call).",
+    )
+    tool_server = models.CharField(
+        max_length=255, blank=True, default="", help_text="The MCP server address of a held tool call."
+    )
+    evaluations = models.JSONField(
+        default=list, blank=True, help_text="Evaluation results on the held span: [name, score, label] each."
+    )
+    payload = models.JSONField(default=dict, blank=True, help_text="The span as sent, shown if it is never attributed.")
+
+    objects = PendingSpanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [
+            # Ingest: the held children an export's spans complete.
+            models.Index(fields=["source", "trace_id", "waiting_for"], name="pending_span_waiting_idx"),
+            # telemetry.tasks.close_trace_window: held past the window.
+            models.Index(fields=["received_at"], name="pending_span_received_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "trace_id", "span_id"], name="pending_span_unique"),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="pending_span_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(environment__in=TelemetryEnvironment.values), name="pending_span_environment_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}:{self.span_id} waiting for {self.waiting_for}"

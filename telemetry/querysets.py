@@ -87,3 +87,77 @@ class DailyUsageQuerySet(AgentChildQuerySet):
             output_tokens=Sum("output_tokens"),
             cost=Sum("cost"),
         )
+
+
+class DailyToolUsageQuerySet(AgentChildQuerySet):
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+    def per_tool(self):
+        """One row per (tool, server): calls, errors, first and last day, last call."""
+        return (
+            self.values("tool_name", "server_address")
+            .annotate(
+                calls=Sum("calls"),
+                errors=Sum("errors"),
+                first_day=Min("day"),
+                last_called_at=Max("last_called_at"),
+            )
+            .order_by("-calls", "tool_name", "server_address")
+        )
+
+
+class ToolUseQuerySet(AgentChildQuerySet):
+    def called_since(self, moment):
+        """Tools called at or after ``moment`` (index tool_use_last_called_idx)."""
+        return self.filter(last_called_at__gte=moment)
+
+
+class DailyEvaluationQuerySet(AgentChildQuerySet):
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+    def per_name(self):
+        """One row per evaluation name: results, scored results, score sum and minimum (mean = sum / scored)."""
+        return (
+            self.values("name")
+            .annotate(
+                results=Sum("results"),
+                scored=Sum("scored"),
+                score_sum=Sum("score_sum"),
+                score_min=Min("score_min"),
+                last_at=Max("last_at"),
+            )
+            .order_by("name")
+        )
+
+
+class IngestDayQuerySet(RestrictedQuerySet):
+    """Per source and day; read with the source (administrators, the board)."""
+
+    def _restrict(self, user, action: str):
+        if action == "view" and user.has_perm("telemetry.view_telemetrysource"):
+            return self
+        return super()._restrict(user, action)
+
+    def since(self, day):
+        return self.filter(day__gte=day)
+
+
+class RejectionCountQuerySet(IngestDayQuerySet):
+    pass
+
+
+class RejectedItemQuerySet(IngestDayQuerySet):
+    def since(self, day):
+        return self.filter(received_at__date__gte=day)
+
+
+class SpanOwnerQuerySet(RestrictedQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)
+
+
+class PendingSpanQuerySet(IngestDayQuerySet):
+    def older_than(self, cutoff):
+        return self.filter(received_at__lt=cutoff)

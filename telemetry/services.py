@@ -21,7 +21,7 @@ from registry import services as registry_services
 from registry.models import Agent
 from registry.roles import is_board, is_platform_admin
 from telemetry import hooks
-from telemetry.choices import SourceKind
+from telemetry.choices import SourceKind, TelemetryEnvironment
 from telemetry.ingest import deadline_for
 from telemetry.models import (
     ExternalIdentity,
@@ -36,7 +36,7 @@ from telemetry.models import (
 INGEST_TOKEN_PREFIX = "ing_"  # noqa: S105 (a public prefix, not a secret)
 # Touch last_used_at at most this often per token, so ingest does not write it on every batch.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-SOURCE_FIELDS = ("name", "kind", "description", "owner", "active")
+SOURCE_FIELDS = ("name", "kind", "description", "owner", "active", "default_environment", "environment_aliases")
 
 
 def _ensure(allowed: bool, message: str) -> None:
@@ -56,14 +56,32 @@ def hash_token(raw: str) -> str:
 
 
 def create_source(
-    *, actor, name: str, kind: str = SourceKind.COLLECTOR, description: str = "", owner=None, active: bool = True
+    *,
+    actor,
+    name: str,
+    kind: str = SourceKind.COLLECTOR,
+    description: str = "",
+    owner=None,
+    active: bool = True,
+    default_environment: str = TelemetryEnvironment.UNSPECIFIED,
+    environment_aliases: dict | None = None,
 ):
     """Register a telemetry source and mint its first token. Returns (source, raw token); the raw token
     is shown once and never stored."""
     _ensure_perm(actor, "telemetry.add_telemetrysource", "Only platform administrators manage telemetry sources.")
     with transaction.atomic():
+        aliases = environment_aliases or {}
+        if isinstance(aliases, dict):
+            aliases = {str(k).strip().lower(): v for k, v in aliases.items()}
         source = TelemetrySource(
-            name=(name or "").strip(), kind=kind, description=description, owner=owner, active=active, created_by=actor
+            name=(name or "").strip(),
+            kind=kind,
+            description=description,
+            owner=owner,
+            active=active,
+            default_environment=default_environment,
+            environment_aliases=aliases,
+            created_by=actor,
         )
         source.full_clean()
         try:
@@ -87,6 +105,9 @@ def update_source(source: TelemetrySource, *, actor, **changes) -> TelemetrySour
         current = TelemetrySource.objects.select_for_update().get(pk=source.pk)
         before = audit.snapshot(current, SOURCE_FIELDS)
         for name, value in changes.items():
+            if name == "environment_aliases" and isinstance(value, dict):
+                # Labels compare case-insensitively: store them as they are compared.
+                value = {str(k).strip().lower(): v for k, v in value.items()}
             setattr(current, name, value)
         current.full_clean()
         try:

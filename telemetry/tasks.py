@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from telemetry import services
+from telemetry import services, traces
 
 
 @shared_task(name="telemetry.purge_old_events")
@@ -13,3 +13,8 @@ def purge_old_events() -> dict:
 @shared_task(name="telemetry.refresh_monitoring_deadlines")
 def refresh_monitoring_deadlines() -> dict:
     return {"changed": services.refresh_monitoring_deadlines()}
+
+
+@shared_task(name="telemetry.close_trace_window")
+def close_trace_window() -> dict:
+    return traces.close_trace_window().as_dict()

@@ -1,7 +1,9 @@
 """Telemetry pages: sources and their tokens (administrators), and the triage of unknown agents."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,8 +17,25 @@ from django.views.decorators.http import require_http_methods, require_POST
 from registry.forms import QuickAgentForm, add_service_errors
 from registry.roles import is_board, is_platform_admin
 from telemetry import services
-from telemetry.forms import ExternalIdentityForm, LinkIdentityForm, SourceForm, suggested_key
-from telemetry.models import ExternalIdentity, IngestToken, Sighting, TelemetrySource
+from telemetry.choices import DEFAULT_ENVIRONMENT_ALIASES, LIVE_ENVIRONMENTS, TelemetryEnvironment
+from telemetry.forms import (
+    ExternalIdentityForm,
+    LinkIdentityForm,
+    SourceEnvironmentsForm,
+    SourceForm,
+    suggested_key,
+)
+from telemetry.ingest import REJECTED_ITEMS_KEPT
+from telemetry.models import (
+    ExternalIdentity,
+    IngestDay,
+    IngestToken,
+    PendingSpan,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetrySource,
+)
 
 PAGE_SIZE = 50
 
@@ -56,14 +75,58 @@ def source_list(request):
     )
 
 
+# Days of rejection counts a source page shows.
+REJECTION_DAYS = 14
+
+
+def _rejections(source, user, today):
+    """The source's intake per day (received, rejected, per reason) over the last REJECTION_DAYS, newest
+    first, and its last rejected items in full."""
+    since = today - timedelta(days=REJECTION_DAYS - 1)
+    days = {d.day: d for d in IngestDay.objects.for_user(user).filter(source=source).since(since)}
+    reasons: dict = {}
+    for row in RejectionCount.objects.for_user(user).filter(source=source).since(since):
+        reasons.setdefault(row.day, []).append(row)
+    rows = []
+    for day in sorted(set(days) | set(reasons), reverse=True):
+        intake = days.get(day)
+        rows.append(
+            {
+                "day": day,
+                "received": intake.received if intake else 0,
+                "rejected": intake.rejected if intake else 0,
+                "share": round(100 * intake.rejected_share, 1) if intake else 0,
+                "reasons": sorted(reasons.get(day, []), key=lambda r: -r.count),
+            }
+        )
+    items = RejectedItem.objects.for_user(user).filter(source=source)[:REJECTED_ITEMS_KEPT]
+    return rows, items
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def source_detail(request, pk):
     source = get_object_or_404(TelemetrySource.objects.for_user(request.user, "view"), pk=pk)
     new_token = None
+    environments_form = SourceEnvironmentsForm(initial=SourceEnvironmentsForm.initial_for(source))
     if request.method == "POST":
         if not request.user.has_perm("telemetry.change_telemetrysource"):
             raise PermissionDenied("Only administrators manage telemetry sources.")
+        if "environments" in request.POST:
+            environments_form = SourceEnvironmentsForm(request.POST)
+            if environments_form.is_valid():
+                try:
+                    source = services.update_source(
+                        source,
+                        actor=request.user,
+                        default_environment=environments_form.cleaned_data["default_environment"],
+                        environment_aliases=environments_form.cleaned_data["aliases"],
+                    )
+                except ValidationError as exc:
+                    add_service_errors(environments_form, exc)
+                else:
+                    messages.success(request, f"Environments of {source.name} saved.")
+                    return redirect("telemetry:source-detail", pk=source.pk)
         if "revoke" in request.POST:
             token = get_object_or_404(IngestToken.objects.filter(source=source), pk=request.POST["revoke"])
             services.revoke_ingest_token(token, actor=request.user)
@@ -76,6 +139,7 @@ def source_detail(request, pk):
         _token, new_token = services.create_ingest_token(
             source, actor=request.user, name=request.POST.get("name", "")[:100]
         )
+    rejection_days, rejected_items = _rejections(source, request.user, timezone.now().date())
     return render(
         request,
         "telemetry/source_detail.html",
@@ -86,6 +150,12 @@ def source_detail(request, pk):
             "new_token": new_token,
             "sightings": source.sightings.select_related("agent")[:50],
             "can_manage": request.user.has_perm("telemetry.change_telemetrysource"),
+            "environments_form": environments_form,
+            "default_aliases": sorted(DEFAULT_ENVIRONMENT_ALIASES.items(), key=lambda kv: (kv[1], kv[0])),
+            "rejection_days": rejection_days,
+            "rejected_items": rejected_items,
+            "held_spans": PendingSpan.objects.for_user(request.user).filter(source=source).count(),
+            "trace_window_minutes": settings.TELEMETRY_TRACE_WINDOW_SECONDS // 60,
         },
     )
 
@@ -103,8 +173,13 @@ def identity_list(request):
     elif show == "external":
         rows = rows.filter(identity__in=list(external))
     environment = request.GET.get("environment")
-    if environment:
+    if environment in TelemetryEnvironment.values:
         rows = rows.filter(environment=environment)
+    else:
+        environment = ""
+    label = request.GET.get("label", "").strip()[:64]
+    if label:
+        rows = rows.filter(environment_label__iexact=label)
     page = Paginator(rows.identities_summary(), PAGE_SIZE).get_page(request.GET.get("page"))
     for row in page:
         row["external_until"] = external.get(row["identity"])
@@ -113,7 +188,14 @@ def identity_list(request):
     return render(
         request,
         "telemetry/identity_list.html",
-        {"nav": "telemetry", "page": page, "show": show, "environment": environment, "query": query.urlencode()},
+        {
+            "nav": "telemetry",
+            "page": page,
+            "show": show,
+            "environment": environment,
+            "label": label,
+            "query": query.urlencode(),
+        },
     )
 
 
@@ -136,7 +218,7 @@ def identity_detail(request):
                 "name": first.agent_name or identity,
                 "description": f"Seen in telemetry as {identity}"
                 + (f" (service {first.service_name})" if first.service_name else ""),
-                "runs_in_production": "on" if sightings.filter(environment="production").exists() else "",
+                "runs_in_production": "on" if sightings.filter(environment__in=LIVE_ENVIRONMENTS).exists() else "",
             }
         )
     )

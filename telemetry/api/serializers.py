@@ -4,7 +4,18 @@ from rest_framework import serializers
 
 from registry.api.fields import LookupField
 from registry.models import Agent, User
-from telemetry.models import DailyUsage, IdentityAlias, IngestToken, Sighting, TelemetrySource
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    IngestDay,
+    IngestToken,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetrySource,
+)
 
 
 class IngestTokenSerializer(serializers.ModelSerializer):
@@ -24,7 +35,20 @@ class TelemetrySourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TelemetrySource
-        fields = ["url", "display", "id", "name", "kind", "description", "owner", "active", "created_at", "tokens"]
+        fields = [
+            "url",
+            "display",
+            "id",
+            "name",
+            "kind",
+            "description",
+            "owner",
+            "active",
+            "default_environment",
+            "environment_aliases",
+            "created_at",
+            "tokens",
+        ]
         read_only_fields = ["created_at"]
         validators: list = []
         extra_kwargs = {"name": {"validators": []}}
@@ -60,6 +84,7 @@ class SightingSerializer(serializers.ModelSerializer):
             "agent_name",
             "service_name",
             "environment",
+            "environment_label",
             "source",
             "first_seen_at",
             "last_seen_at",
@@ -97,6 +122,31 @@ class DailyUsageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DailyToolUsageSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:dailytoolusage-detail")
+    display = serializers.CharField(source="__str__", read_only=True)
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = DailyToolUsage
+        fields = ["url", "display", "id", "agent", "day", "tool_name", "server_address", "calls", "errors"]
+        fields += ["last_called_at"]
+        read_only_fields = fields
+
+
+class DailyEvaluationSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:dailyevaluation-detail")
+    display = serializers.CharField(source="__str__", read_only=True)
+    agent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    mean_score = serializers.FloatField(read_only=True, allow_null=True, help_text="score_sum / scored.")
+
+    class Meta:
+        model = DailyEvaluation
+        fields = ["url", "display", "id", "agent", "day", "name", "results", "scored", "score_sum", "mean_score"]
+        fields += ["score_min", "score_max", "last_label", "last_at"]
+        read_only_fields = fields
+
+
 class IdentityAliasSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:identityalias-detail")
     display = serializers.CharField(source="__str__", read_only=True)
@@ -114,3 +164,35 @@ class IdentityAliasSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
             self.fields["agent"].queryset = Agent.objects.for_user(request.user, "view")
+
+
+class RejectionCountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectionCount
+        fields = ["day", "reason", "count"]
+        read_only_fields = fields
+
+
+class IngestDaySerializer(serializers.ModelSerializer):
+    rejected_share = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = IngestDay
+        fields = ["day", "received", "rejected", "rejected_share"]
+        read_only_fields = fields
+
+
+class RejectedItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectedItem
+        fields = ["id", "received_at", "reason", "message", "payload"]
+        read_only_fields = fields
+
+
+class SourceRejectionsSerializer(serializers.Serializer):
+    """What a source had refused: per day, per day and reason, and the last items in full."""
+
+    days = IngestDaySerializer(many=True)
+    reasons = RejectionCountSerializer(many=True)
+    items = RejectedItemSerializer(many=True)
+    held_spans = serializers.IntegerField(help_text="Child spans waiting now for their agent span.")

@@ -14,4 +14,6 @@ def register(router) -> None:
     router.register("telemetry/sources", views.TelemetrySourceViewSet, basename="telemetrysource")
     router.register("telemetry/sightings", views.SightingViewSet, basename="sighting")
     router.register("telemetry/usage", views.DailyUsageViewSet, basename="dailyusage")
+    router.register("telemetry/tool-usage", views.DailyToolUsageViewSet, basename="dailytoolusage")
+    router.register("telemetry/evaluations", views.DailyEvaluationViewSet, basename="dailyevaluation")
     router.register("telemetry/aliases", views.IdentityAliasViewSet, basename="identityalias")

@@ -3,7 +3,10 @@
 Ingest itself is not here: see ``telemetry.endpoints`` (source tokens, OTLP).
 """
 
+from datetime import timedelta
+
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,21 +16,39 @@ from rest_framework.response import Response
 from telemetry import services
 from telemetry.api.serializers import (
     CreatedTokenSerializer,
+    DailyEvaluationSerializer,
+    DailyToolUsageSerializer,
     DailyUsageSerializer,
     IdentityAliasSerializer,
     IngestTokenSerializer,
     NewTokenSerializer,
     RevokeTokenSerializer,
     SightingSerializer,
+    SourceRejectionsSerializer,
     TelemetrySourceSerializer,
 )
 from telemetry.filtersets import (
+    DailyEvaluationFilterSet,
+    DailyToolUsageFilterSet,
     DailyUsageFilterSet,
     IdentityAliasFilterSet,
     SightingFilterSet,
     TelemetrySourceFilterSet,
 )
-from telemetry.models import DailyUsage, IdentityAlias, IngestToken, Sighting, TelemetrySource
+from telemetry.ingest import REJECTED_ITEMS_KEPT
+from telemetry.models import (
+    DailyEvaluation,
+    DailyToolUsage,
+    DailyUsage,
+    IdentityAlias,
+    IngestDay,
+    IngestToken,
+    PendingSpan,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetrySource,
+)
 
 
 class TelemetrySourceViewSet(viewsets.ModelViewSet):
@@ -66,6 +87,22 @@ class TelemetrySourceViewSet(viewsets.ModelViewSet):
         token, raw = services.create_ingest_token(source, actor=request.user, name=body.validated_data.get("name", ""))
         return Response({"token": raw, "detail": IngestTokenSerializer(token).data}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=SourceRejectionsSerializer)
+    @action(detail=True, methods=["get"], url_path="rejections")
+    def rejections(self, request, pk=None):
+        """What this source had refused over the last 14 days (per day and reason) and its last 50
+        refused items in full."""
+        source = self.get_object()
+        since = timezone.now().date() - timedelta(days=13)
+        user = request.user
+        data = {
+            "days": IngestDay.objects.for_user(user).filter(source=source).since(since),
+            "reasons": RejectionCount.objects.for_user(user).filter(source=source).since(since),
+            "items": RejectedItem.objects.for_user(user).filter(source=source)[:REJECTED_ITEMS_KEPT],
+            "held_spans": PendingSpan.objects.for_user(user).filter(source=source).count(),
+        }
+        return Response(SourceRejectionsSerializer(data).data)
+
     @extend_schema(request=RevokeTokenSerializer, responses=IngestTokenSerializer)
     @action(detail=True, methods=["post"], url_path="revoke-token")
     def revoke_token(self, request, pk=None):
@@ -95,6 +132,26 @@ class DailyUsageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return DailyUsage.objects.for_user(self.request.user, "view").select_related("agent")
+
+
+class DailyToolUsageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Tool calls per agent, day, tool and MCP server, as telemetry reported them."""
+
+    serializer_class = DailyToolUsageSerializer
+    filterset_class = DailyToolUsageFilterSet
+
+    def get_queryset(self):
+        return DailyToolUsage.objects.for_user(self.request.user, "view").select_related("agent")
+
+
+class DailyEvaluationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Evaluation results per agent, day and evaluation name (mean = score_sum / scored)."""
+
+    serializer_class = DailyEvaluationSerializer
+    filterset_class = DailyEvaluationFilterSet
+
+    def get_queryset(self):
+        return DailyEvaluation.objects.for_user(self.request.user, "view").select_related("agent")
 
 
 class IdentityAliasViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -51,6 +51,30 @@ def reported(c):
         c.extra["usage"] = c.agent.daily_usage.get()
 
 
+def tools_reported(c):
+    """One tool call with an evaluation result from the matrix agent: its tool and evaluation rollups."""
+    from telemetry.identity import identify
+    from telemetry.ingest import Evaluation, Event, store_events
+
+    if "tool_usage" not in c.extra:
+        store_events(
+            source(c).pk,
+            [
+                Event(
+                    identity=identify(c.agent.key, None, None),
+                    environment="staging",
+                    kind="tool_call",
+                    occurred_at=timezone.now(),
+                    tool_name="leave_balance",
+                    tool_server="mcp.matrix.example",
+                    evaluations=(Evaluation("relevance", 0.8, "relevant"),),
+                )
+            ],
+        )
+        c.extra["tool_usage"] = c.agent.daily_tool_usage.get()
+        c.extra["evaluation"] = c.agent.daily_evaluations.get()
+
+
 def alias(c):
     from telemetry.models import IdentityAlias
 
@@ -86,6 +110,16 @@ ROUTES = [
         audit="telemetry_source.created",
     ),
     Route("telemetry:source-detail", "GET", SOURCE_DETAIL, setup=source, kwargs=lambda c: {"pk": source(c).pk}),
+    Route(
+        "telemetry:source-detail",
+        "POST",
+        statuses(404, board=403, admin=302, anonymous=302),
+        setup=source,
+        kwargs=lambda c: {"pk": source(c).pk},
+        data=lambda c, user: {"environments": "1", "default_environment": "staging", "aliases": "blue-* = production"},
+        audit="telemetry_source.changed",
+        label="environments",
+    ),
     Route(
         "telemetry:source-detail",
         "POST",
@@ -194,10 +228,33 @@ ROUTES = [
         data=lambda c, user: {"token_id": source(c).tokens.get().pk},
         audit="ingest_token.revoked",
     ),
+    Route(
+        "api:telemetrysource-rejections",
+        "GET",
+        statuses(404, board=200, admin=200, anonymous=401),
+        setup=source,
+        kwargs=lambda c: {"pk": source(c).pk},
+    ),
     Route("api:sighting-list", "GET", API_LIST, setup=reported),
     Route("api:sighting-detail", "GET", API_AGENT_ROW, setup=reported, kwargs=lambda c: {"pk": c.extra["sighting"].pk}),
     Route("api:dailyusage-list", "GET", API_LIST, setup=reported),
     Route("api:dailyusage-detail", "GET", API_AGENT_ROW, setup=reported, kwargs=lambda c: {"pk": c.extra["usage"].pk}),
+    Route("api:dailytoolusage-list", "GET", API_LIST, setup=tools_reported),
+    Route(
+        "api:dailytoolusage-detail",
+        "GET",
+        API_AGENT_ROW,
+        setup=tools_reported,
+        kwargs=lambda c: {"pk": c.extra["tool_usage"].pk},
+    ),
+    Route("api:dailyevaluation-list", "GET", API_LIST, setup=tools_reported),
+    Route(
+        "api:dailyevaluation-detail",
+        "GET",
+        API_AGENT_ROW,
+        setup=tools_reported,
+        kwargs=lambda c: {"pk": c.extra["evaluation"].pk},
+    ),
     Route("api:identityalias-list", "GET", API_LIST),
     Route(
         "api:identityalias-list",

@@ -12,7 +12,17 @@ from django.core.management import call_command
 from registry.demo_data import ADMIN_USERNAME
 from registry.roles import Role
 from telemetry import demo
-from telemetry.models import DailyUsage, ExternalIdentity, MonitoringState, Sighting, TelemetryEvent
+from telemetry.models import (
+    DailyEvaluation,
+    DailyUsage,
+    ExternalIdentity,
+    MonitoringState,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetryEvent,
+    TelemetrySource,
+)
 from tests.factories import UserFactory
 
 
@@ -37,9 +47,19 @@ def test_the_demo_sends_telemetry_and_the_live_sender_posts_heartbeats(live_serv
     assert Sighting.objects.filter(agent__isnull=True).values("identity").distinct().count() == len(demo.SHADOWS)
     assert Sighting.objects.filter(identity="Expense checker@finance-api").exists()
     assert ExternalIdentity.objects.filter(identity=demo.EXTERNAL).exists()
+    # and the collector shows labels read through its own table, an unlabelled run, and what it rejected
+    collector = TelemetrySource.objects.get(name=demo.COLLECTOR)
+    assert collector.environment_aliases == {"blue-*": "production"}
+    assert Sighting.objects.filter(source=collector, environment="production", environment_label="blue-eu").exists()
+    assert Sighting.objects.filter(source=collector, environment="unspecified", environment_label="").exists()
+    assert RejectionCount.objects.get(source=collector, reason="unattributed").count == 2
+    assert RejectedItem.objects.filter(source=collector).count() == 4
     silent_state = MonitoringState.objects.get(agent__key=silent)
     fresh_state = MonitoringState.objects.get(agent__key=keys[0])
     assert silent_state.last_seen_at < fresh_state.last_seen_at
+    # and the reporting agents' tool calls and evaluation results, with one agent calling what nothing grants
+    assert DailyEvaluation.objects.filter(agent__key=keys[0], name="relevance").count() >= 28
+    assert not DailyEvaluation.objects.filter(agent__key=silent).exists()
     # and the live sender posts a batch of heartbeats through the endpoint
     before = TelemetryEvent.objects.count()
     sent = io.StringIO()

@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from registry.models import AuditEvent
 from telemetry import services as telemetry_services
-from telemetry.models import DailyUsage, MonitoringState, Sighting, TelemetryEvent
+from telemetry.models import (
+    DailyUsage,
+    IngestDay,
+    MonitoringState,
+    RejectedItem,
+    RejectionCount,
+    Sighting,
+    TelemetryEvent,
+)
 
 
 @pytest.fixture
@@ -77,7 +85,7 @@ def test_a_repeated_event_id_is_stored_and_counted_once(frozen, ingest, agent):
     assert Sighting.objects.get().event_count == 3
 
 
-def test_it_accepts_the_valid_rest_of_a_batch_and_names_each_bad_event(frozen, ingest, agent):
+def test_it_accepts_the_valid_rest_of_a_batch_and_names_each_bad_event(frozen, ingest, agent, source):
     # when
     response = ingest(
         [
@@ -95,17 +103,33 @@ def test_it_accepts_the_valid_rest_of_a_batch_and_names_each_bad_event(frozen, i
     # then
     body = response.json()
     assert response.status_code == 200
-    assert body["accepted"] == 1
+    # an unknown environment label is no fault: kept raw, filed under unspecified
+    assert body["accepted"] == 2
     errors = {r["index"]: r["errors"] for r in body["rejected"]}
+    assert 3 not in errors
     assert "more than a day in the future" in errors[1]["timestamp"]
     assert "retention" in errors[2]["timestamp"]
-    assert "Unknown environment" in errors[3]["environment"]
     assert "Unknown kind" in errors[4]["kind"]
     assert "ISO 8601" in errors[5]["timestamp"]
     assert "JSON object" in errors[6]["event"]
     assert "agent" in errors[7]
     assert "count" in errors[8]
-    assert TelemetryEvent.objects.count() == 1
+    assert TelemetryEvent.objects.count() == 2
+    assert TelemetryEvent.objects.get(environment_label="moon").environment == "unspecified"
+    # and the source's day counts what it sent and what was refused, per reason, with the items in full
+    day = IngestDay.objects.get(source=source)
+    assert (day.received, day.rejected) == (9, 7)
+    assert dict(RejectionCount.objects.filter(source=source).values_list("reason", "count")) == {
+        "bad_time": 3,
+        "invalid_field": 3,
+        "no_identity": 1,
+    }
+    items = list(RejectedItem.objects.filter(source=source).order_by("id"))
+    assert len(items) == 7
+    assert items[0].payload["timestamp"] == "2026-03-04T12:00:00Z"
+    assert items[0].reason == "bad_time"
+    assert "event 1: timestamp" in items[0].message
+    assert items[4].payload == "not an object"
 
 
 def test_a_framework_uuid_id_is_identified_by_name_and_service(frozen, ingest):

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from telemetry.models import DailyUsage, Sighting, TelemetryEvent
+from telemetry.models import DailyUsage, IngestDay, RejectedItem, Sighting, TelemetryEvent
 
 
 def _provider(endpoint: str, token: str, *, service: str, environment: str, attr="deployment.environment.name"):
@@ -202,7 +202,7 @@ def test_a_resent_export_is_counted_once(db, post_otlp, make_agent):
     assert DailyUsage.objects.get(agent=agent).invocations == 1
 
 
-def test_it_reports_rejected_spans_as_partial_success(db, post_otlp):
+def test_it_reports_rejected_spans_as_partial_success(db, post_otlp, source):
     body = _json_export(
         [
             _span(
@@ -217,10 +217,16 @@ def test_it_reports_rejected_spans_as_partial_success(db, post_otlp):
     response = post_otlp(json.dumps(body).encode(), content_type="application/json")
     assert response.status_code == 200
     partial = response.json()["partialSuccess"]
-    assert partial["rejectedSpans"] == "2"
-    assert "Unknown environment" in partial["errorMessage"]
+    # the unknown label refuses nothing: only the span without identity is rejected
+    assert partial["rejectedSpans"] == "1"
     assert "no stable agent identity" in partial["errorMessage"]
-    assert TelemetryEvent.objects.count() == 0
+    stored = TelemetryEvent.objects.get()
+    assert (stored.identity, stored.environment, stored.environment_label) == ("ok.agent", "unspecified", "moon")
+    # and the refusal is counted for the source, with the span in full
+    day = IngestDay.objects.get(source=source)
+    assert (day.received, day.rejected) == (2, 1)
+    item = RejectedItem.objects.get(source=source)
+    assert (item.reason, item.payload["span_id"]) == ("no_identity", "bbb19b7ec3c1b175")
 
 
 def test_protobuf_partial_success_is_protobuf(db, post_otlp):
