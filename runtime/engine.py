@@ -13,7 +13,7 @@ from django.utils import timezone
 from registry.choices import TOOL_ACCESS_RANK, DataClassification, Environment, StopScope, ToolAccess
 from runtime.choices import USER_REASONS, ActionCategory, ReasonCode
 from runtime.snapshot import Snapshot, lifecycle_allows
-from telemetry.choices import ENVIRONMENT_ALIASES
+from telemetry.environments import DEFAULT_TABLE
 from telemetry.identity import is_unstable_id
 
 # Actions that run the agent itself rather than call a tool.
@@ -151,7 +151,12 @@ def parse(body, prefix: str = "") -> Ask:
         env_raw = resource_id
     environment = Environment.PRODUCTION
     if env_raw is not None:
-        environment = ENVIRONMENT_ALIASES.get(str(env_raw).strip().lower()) if isinstance(env_raw, str) else None
+        # The labels telemetry reads (prod, uat, staging-eu ...); a label it cannot place is refused here,
+        # since a decision must know which environment it is for.
+        environment = None
+        if isinstance(env_raw, str):
+            mapped, _label = DEFAULT_TABLE.resolve(env_raw)
+            environment = None if mapped == "unspecified" else mapped
         if env_raw == "pilot":
             environment = Environment.STAGING
         if environment is None:
