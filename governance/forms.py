@@ -2,7 +2,16 @@
 
 from django import forms
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
+from governance.choices import (
+    ActionImpact,
+    AuthorityReportKind,
+    Decision,
+    EUAIActCategory,
+    EvidenceKind,
+    PeopleAffected,
+    SeriousIncidentCategory,
+    Severity,
+)
 from registry.choices import Environment, RiskTier
 from registry.models import AgentVersion
 
@@ -101,6 +110,23 @@ class IncidentForm(forms.Form):
 
 class ResolveIncidentForm(forms.Form):
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
+class SeriousIncidentForm(forms.Form):
+    category = forms.ChoiceField(choices=SeriousIncidentCategory.choices, label="Serious-incident category")
+    aware_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label="Organisation became aware",
+        help_text="The report clock runs from this time (UTC).",
+    )
+
+
+class AuthorityReportForm(forms.Form):
+    kind = forms.ChoiceField(choices=AuthorityReportKind.choices)
+    sent_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Sent (UTC)")
+    authority = forms.CharField(max_length=200, help_text="The market surveillance authority it went to.")
+    reference = forms.CharField(max_length=120, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, required=False)
 
 
 class WaiverForm(forms.Form):

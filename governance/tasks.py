@@ -27,6 +27,7 @@ def run_all_checks(triggered_by_id: int | None = None) -> dict:
     # leaving its remaining checks to the next scheduled sweep.
     results = checks.run_all_checks(triggered_by_id=triggered_by_id)
     notify_owners.delay()
+    notify_report_clocks.delay()
     return {r.kind: {"found": r.found, "resolved": r.resolved} for r in results}
 
 
@@ -43,3 +44,8 @@ def send_board_digest() -> dict:
 @shared_task(name="governance.deliver_due_webhooks")
 def deliver_due_webhooks() -> dict:
     return notifications.deliver_due()
+
+
+@shared_task(name="governance.notify_report_clocks")
+def notify_report_clocks() -> dict:
+    return {"alerts": notifications.notify_report_clocks()}

@@ -25,6 +25,8 @@ urlpatterns = [
     path("reviews/<int:pk>/cancel/", views.review_cancel, name="review-cancel"),
     path("conditions/<int:pk>/close/", views.condition_close, name="condition-close"),
     path("releases/<int:pk>/deploy/", views.release_deploy, name="release-deploy"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/regulator-report.pdf", views.incident_regulator_report, name="incident-regulator-report"),
     path("incidents/<int:pk>/resolve/", views.incident_resolve, name="incident-resolve"),
     path("waivers/<int:pk>/revoke/", views.waiver_revoke, name="waiver-revoke"),
 ]

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from governance import compliance, gate, services
 from governance.choices import ControlState, Validity
 from governance.forms import (
     AssessmentForm,
+    AuthorityReportForm,
     ConditionCloseForm,
     ConfirmAssessmentForm,
     DecisionForm,
@@ -28,6 +29,7 @@ from governance.forms import (
     ReasonForm,
     ReleaseReviewForm,
     ResolveIncidentForm,
+    SeriousIncidentForm,
     WaiverForm,
 )
 from governance.models import (
@@ -489,3 +491,87 @@ def control_catalog(request):
     policy = RiskPolicy.objects.for_user(request.user).order_by("-version").first()
     controls = Control.objects.for_user(request.user).filter(policy=policy) if policy else Control.objects.none()
     return render(request, "governance/controls.html", {"nav": "controls", "policy": policy, "controls": controls})
+
+
+# --- Serious incidents (EU AI Act Art. 73) ------------------------------------------------------------
+
+
+def _may_record(user, agent) -> bool:
+    return is_board(user) or registry_services.can_change_agent(user, agent)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_detail(request, pk):
+    """One incident: its report clock when serious (deadline, time left, reports sent, what is still
+    due), the forms to mark it serious and record reports, and the regulator report to download."""
+    from governance import eu_ai_act
+
+    incident = _get(Incident, request.user, pk)
+    agent = incident.agent
+    may_record = _may_record(request.user, agent)
+    serious_form = SeriousIncidentForm(
+        initial={"category": incident.serious_category, "aware_at": incident.aware_at}, prefix="serious"
+    )
+    report_form = AuthorityReportForm(prefix="report")
+    if request.method == "POST":
+        if not may_record:
+            raise PermissionDenied("Only the agent's owner, a delegate or the board record serious incidents.")
+        if "serious-category" in request.POST:
+            serious_form = SeriousIncidentForm(request.POST, prefix="serious")
+            if serious_form.is_valid():
+                try:
+                    services.mark_incident_serious(
+                        incident,
+                        actor=request.user,
+                        category=serious_form.cleaned_data["category"],
+                        aware_at=serious_form.cleaned_data["aware_at"],
+                    )
+                except ValidationError as exc:
+                    add_service_errors(serious_form, exc)
+                else:
+                    messages.success(request, "Marked a serious incident; the report clock is running.")
+                    return redirect("governance:incident-detail", pk=incident.pk)
+        else:
+            report_form = AuthorityReportForm(request.POST, prefix="report")
+            if report_form.is_valid():
+                try:
+                    services.record_authority_report(incident, actor=request.user, **report_form.cleaned_data)
+                except ValidationError as exc:
+                    add_service_errors(report_form, exc)
+                else:
+                    messages.success(request, "Report to the authority recorded.")
+                    return redirect("governance:incident-detail", pk=incident.pk)
+    reports = list(incident.authority_reports.select_related("recorded_by"))
+    clock = eu_ai_act.report_clock(incident, RiskPolicy.objects.current(), timezone.now(), reports=reports)
+    return render(
+        request,
+        "governance/incident.html",
+        {
+            "nav": "catalog",
+            "incident": incident,
+            "agent": agent,
+            "clock": clock,
+            "reports": reports,
+            "may_record": may_record,
+            "serious_form": serious_form if may_record else None,
+            "report_form": report_form if (may_record and incident.serious_category) else None,
+        },
+    )
+
+
+@login_required
+def incident_regulator_report(request, pk):
+    """The serious-incident report for the authority, as a PDF."""
+    from governance import documents
+
+    incident = _get(Incident, request.user, pk)
+    if not incident.serious_category:
+        raise Http404("Only a serious incident has a regulator report.")
+    now = timezone.now()
+    pdf = documents.render_pdf(*documents.regulator_report(incident, request.user, now))
+    return HttpResponse(
+        pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="serious-incident-{incident.pk}-{now:%Y-%m-%d}.pdf"'},
+    )

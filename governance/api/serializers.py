@@ -3,8 +3,17 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
+from governance.choices import (
+    ActionImpact,
+    Decision,
+    EUAIActCategory,
+    EvidenceKind,
+    PeopleAffected,
+    SeriousIncidentCategory,
+    Severity,
+)
 from governance.models import (
+    AuthorityReport,
     Control,
     Evidence,
     Incident,
@@ -77,6 +86,8 @@ class RiskPolicySerializer(DisplayMixin, serializers.ModelSerializer):
             "autonomy_floors",
             "eu_ai_act",
             "cadences",
+            "incident_report_days",
+            "eu_ai_act_timeline",
             "created_at",
         ]
 
@@ -380,6 +391,40 @@ class ReleaseSerializer(DisplayMixin, serializers.ModelSerializer):
         return username(obj.deployed_by)
 
 
+class ReportClockSerializer(serializers.Serializer):
+    """The report clock of a serious incident (Art. 73)."""
+
+    category = serializers.CharField()
+    days = serializers.IntegerField()
+    aware_at = serializers.DateTimeField()
+    deadline = serializers.DateTimeField()
+    stage = serializers.CharField()
+    time_left_seconds = serializers.SerializerMethodField()
+    still_due = serializers.ListField(child=serializers.CharField())
+
+    def get_time_left_seconds(self, obj) -> int:
+        return int(obj.time_left.total_seconds())
+
+
+class AuthorityReportSerializer(serializers.ModelSerializer):
+    sent_at = serializers.DateTimeField()
+    recorded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuthorityReport
+        fields = ["id", "kind", "sent_at", "authority", "reference", "notes", "recorded_by", "recorded_at"]
+        read_only_fields = ["recorded_at"]
+        extra_kwargs = {"reference": {"required": False}, "notes": {"required": False}}
+
+    def get_recorded_by(self, obj) -> str | None:
+        return username(obj.recorded_by)
+
+
+class MarkSeriousSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=SeriousIncidentCategory.choices)
+    aware_at = serializers.DateTimeField()
+
+
 class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:incident-detail")
     agent = AgentKeyField()
@@ -387,6 +432,8 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     suspend = serializers.BooleanField(write_only=True, required=False, default=False)
     reported_by = serializers.SerializerMethodField()
+    report_clock = serializers.SerializerMethodField()
+    authority_reports = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -407,12 +454,30 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
             "reported_by",
             "reported_at",
             "suspend",
+            "serious_category",
+            "aware_at",
+            "report_clock",
+            "authority_reports",
         ]
-        read_only_fields = ["status", "resolved_at", "resolution", "reported_at"]
+        read_only_fields = ["status", "resolved_at", "resolution", "reported_at", "serious_category", "aware_at"]
         extra_kwargs = {"detected_at": {"required": False}, "follow_up_actions": {"required": False}}
 
     def get_reported_by(self, obj) -> str | None:
         return username(obj.reported_by)
+
+    @extend_schema_field(AuthorityReportSerializer(many=True))
+    def get_authority_reports(self, obj):
+        return AuthorityReportSerializer(obj.authority_reports.all(), many=True).data
+
+    @extend_schema_field(ReportClockSerializer(allow_null=True))
+    def get_report_clock(self, obj):
+        from django.utils import timezone
+
+        from governance import eu_ai_act
+
+        policy = self.context.get("policy") or RiskPolicy.objects.current()
+        clock = eu_ai_act.report_clock(obj, policy, timezone.now(), reports=list(obj.authority_reports.all()))
+        return ReportClockSerializer(clock).data if clock is not None else None
 
 
 class ResolveIncidentSerializer(serializers.Serializer):

@@ -14,12 +14,14 @@ from rest_framework.views import APIView
 
 from governance import compliance, gate, services
 from governance.api.serializers import (
+    AuthorityReportSerializer,
     CloseConditionSerializer,
     ConfirmAssessmentSerializer,
     ControlSerializer,
     DecisionSerializer,
     EvidenceSerializer,
     IncidentSerializer,
+    MarkSeriousSerializer,
     OptionalReasonSerializer,
     ReasonSerializer,
     ReleaseSerializer,
@@ -289,7 +291,55 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Incident.objects.for_user(self.request.user, "view").select_related("agent", "version", "reported_by")
+        return (
+            Incident.objects.for_user(self.request.user, "view")
+            .select_related("agent", "version", "reported_by")
+            .prefetch_related("authority_reports__recorded_by")
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "policy": RiskPolicy.objects.current()}
+
+    def _fresh(self, pk):
+        return self.get_serializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(request=MarkSeriousSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-serious")
+    def mark_serious(self, request, pk=None):
+        """Mark the incident a serious incident (EU AI Act Art. 3(49)); the report clock runs from ``aware_at``."""
+        body = MarkSeriousSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = services.mark_incident_serious(self.get_object(), actor=request.user, **body.validated_data)
+        return Response(self._fresh(incident.pk))
+
+    @extend_schema(request=AuthorityReportSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="authority-reports")
+    def authority_reports(self, request, pk=None):
+        """Record a report sent to the authority: the initial one (may be incomplete), follow-ups, the final one."""
+        body = AuthorityReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = self.get_object()
+        services.record_authority_report(incident, actor=request.user, **body.validated_data)
+        return Response(self._fresh(incident.pk), status=201)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="regulator-report")
+    def regulator_report(self, request, pk=None):
+        """The serious-incident report for the market surveillance authority, as a PDF."""
+        from django.http import Http404, HttpResponse
+
+        from governance import documents
+
+        incident = self.get_object()
+        if not incident.serious_category:
+            raise Http404("Only a serious incident has a regulator report.")
+        now = timezone.now()
+        pdf = documents.render_pdf(*documents.regulator_report(incident, request.user, now))
+        return HttpResponse(
+            pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="serious-incident-{incident.pk}.pdf"'},
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

@@ -4,11 +4,13 @@ from governance.models.assessments import RiskAssessment
 from governance.models.controls import Waiver
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
-from governance.models.incidents import Incident
+from governance.models.incidents import AuthorityReport, Incident, ReportClockAlert
 from governance.models.policy import Control, RiskPolicy
 from governance.models.reviews import Release, Review, ReviewCondition
 
 __all__ = [
+    "AuthorityReport",
+    "ReportClockAlert",
     "CheckRun",
     "DigestLog",
     "Finding",

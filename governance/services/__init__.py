@@ -32,6 +32,7 @@ from governance.services.reviews import (
     request_release_review,
     schedule_periodic_review,
 )
+from governance.services.serious_incidents import mark_incident_serious, record_authority_report
 
 __all__ = [
     "ALLOWED_UPLOADS",
@@ -45,6 +46,8 @@ __all__ = [
     "ensure_periodic_review",
     "grant_waiver",
     "invalidate_until_changed_evidence",
+    "mark_incident_serious",
+    "record_authority_report",
     "mark_assessment_stale",
     "mark_deployed",
     "publish_policy",

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from governance import eu_ai_act
 from governance.choices import GovernanceEvent, Validity
 from governance.models import Control, RiskPolicy
 from governance.policy import compute_tier
@@ -13,7 +14,16 @@ from registry.choices import RiskTier
 from registry.exceptions import Conflict
 from telemetry import services as telemetry_services
 
-POLICY_FIELDS = ("weights", "thresholds", "pattern_floors", "autonomy_floors", "eu_ai_act", "cadences")
+POLICY_FIELDS = (
+    "weights",
+    "thresholds",
+    "pattern_floors",
+    "autonomy_floors",
+    "eu_ai_act",
+    "cadences",
+    "incident_report_days",
+    "eu_ai_act_timeline",
+)
 CONTROL_FIELDS = (
     "name",
     "guidance",
@@ -60,6 +70,14 @@ def _validate_policy(values: dict) -> None:
             raise ValidationError(
                 {"cadences": f"Give {tier}: review_days, silence_production_hours, silence_pilot_hours."}
             )
+    for name, validate in (
+        ("incident_report_days", eu_ai_act.validate_report_days),
+        ("eu_ai_act_timeline", eu_ai_act.validate_timeline),
+    ):
+        if name in values:
+            message = validate(values[name])
+            if message:
+                raise ValidationError({name: message})
     try:
         compute_tier(SAMPLE_ANSWERS, values)
     except (KeyError, ValueError, TypeError, AttributeError) as exc:

@@ -95,6 +95,17 @@ def incident(c) -> None:
     )
 
 
+def serious_incident(c) -> None:
+    incident(c)
+    c.extra["incident"] = services.mark_incident_serious(
+        c.extra["incident"], actor=c.owner, category="health", aware_at=timezone.now()
+    )
+
+
+def now_minute() -> str:
+    return timezone.now().strftime("%Y-%m-%dT%H:%M")
+
+
 def waiver(c) -> None:
     c.extra["waiver"] = services.grant_waiver(
         c.agent, "escalation", actor=c.board, reason="Runbook next week", expires_at=timezone.now() + timedelta(days=7)
@@ -231,6 +242,35 @@ ROUTES = [
         kwargs=pk_of("incident"),
         data=lambda c, user: {"resolution": "Cache cleared"},
         audit="incident.resolved",
+    ),
+    Route("governance:incident-detail", "GET", AGENT_PAGE_READ, setup=serious_incident, kwargs=pk_of("incident")),
+    Route(
+        "governance:incident-detail",
+        "POST",
+        RECORDERS_POST,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"serious-category": "death", "serious-aware_at": now_minute()},
+        audit="incident.marked_serious",
+        label="mark serious",
+    ),
+    Route(
+        "governance:incident-detail",
+        "POST",
+        RECORDERS_POST,
+        setup=serious_incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {
+            "report-kind": "initial",
+            "report-sent_at": now_minute(),
+            "report-authority": "National market surveillance authority",
+            "report-reference": "MSA-1",
+        },
+        audit="incident.authority_reported",
+        label="authority report",
+    ),
+    Route(
+        "governance:incident-regulator-report", "GET", AGENT_PAGE_READ, setup=serious_incident, kwargs=pk_of("incident")
     ),
     Route("governance:waiver-revoke", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
     Route(
@@ -385,6 +425,30 @@ ROUTES = [
         data=lambda c, user: {"resolution": "Cache cleared"},
         audit="incident.resolved",
     ),
+    Route(
+        "api:incident-mark-serious",
+        "POST",
+        API_RECORDERS_ACT,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"category": "critical_infrastructure", "aware_at": timezone.now().isoformat()},
+        audit="incident.marked_serious",
+    ),
+    Route(
+        "api:incident-authority-reports",
+        "POST",
+        statuses(403, owner=201, delegate=201, board=201, admin=201, service_account=404, anonymous=401),
+        setup=serious_incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {
+            "kind": "initial",
+            "sent_at": timezone.now().isoformat(),
+            "authority": "National market surveillance authority",
+            "reference": "MSA-1",
+        },
+        audit="incident.authority_reported",
+    ),
+    Route("api:incident-regulator-report", "GET", API_AGENT_READ, setup=serious_incident, kwargs=pk_of("incident")),
     Route("api:waiver-list", "GET", API_READ),
     Route(
         "api:waiver-list",
