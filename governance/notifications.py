@@ -294,7 +294,7 @@ def notify_report_clocks(*, now: datetime | None = None) -> int:
                     url = settings.SITE_URL.rstrip("/") + reverse("governance:incident-detail", args=[incident.pk])
                     send_mail(
                         subject=(
-                            f"[Agent Registry] Serious incident report {clock.get_stage_label().lower()}: "
+                            f"[Agent Registry] Serious incident report, {clock.get_stage_label()}: "
                             f"{incident.agent.name}"
                         ),
                         message=(

@@ -71,6 +71,8 @@ def record_authority_report(
             raise ValidationError({"kind": "Choose initial, follow-up or final."})
         if kind != AuthorityReportKind.INITIAL and not any(r.kind == AuthorityReportKind.INITIAL for r in existing):
             raise ValidationError({"kind": "Record the initial report first."})
+        if kind == AuthorityReportKind.INITIAL and existing:
+            raise ValidationError({"kind": "The initial report is already sent; record a follow-up."})
         if any(r.kind == AuthorityReportKind.FINAL for r in existing):
             raise ValidationError({"kind": "The final report is already sent."})
         if sent_at is None:
