@@ -201,6 +201,7 @@ class GovernanceEvent(models.TextChoices):
     WAIVER_REVOKED = "waiver.revoked", "Waiver revoked"
     INCIDENT_MARKED_SERIOUS = "incident.marked_serious", "Incident marked serious (Art. 73)"
     INCIDENT_AUTHORITY_REPORTED = "incident.authority_reported", "Serious incident reported to the authority"
+    FRIA_SUBMITTED = "fria.submitted", "Fundamental-rights impact assessment submitted"
 
 
 # --- Findings and background checks (telemetry helper) ----------------------------

@@ -21,7 +21,8 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from governance import eu_ai_act
+from governance import compliance, eu_ai_act
+from governance.choices import ControlState
 from governance.models import Evidence, RiskAssessment, RiskPolicy
 
 MARGIN = 15 * mm
@@ -233,4 +234,234 @@ def regulator_report(incident, user, now: datetime) -> tuple[str, str, list[Sect
     ]
     title = f"Serious incident report (EU AI Act Art. 73): {incident.title}"
     subtitle = f"{incident.agent.name} ({incident.agent.key}) · generated {now:%d %B %Y %H:%M} UTC"
+    return title, subtitle, sections
+
+
+# --- Fundamental-rights impact assessment (Art. 27) -----------------------------------------------------
+
+FRIA_QUESTIONS = (
+    ("process_and_purpose", "Process and purpose (Art. 27(1)(a))"),
+    ("period_and_frequency", "Period and frequency of use (Art. 27(1)(b))"),
+    ("people_affected", "Categories of people affected (Art. 27(1)(c))"),
+    ("risks_of_harm", "Specific risks of harm (Art. 27(1)(d))"),
+    ("oversight_measures", "Human-oversight measures (Art. 27(1)(e))"),
+    ("materialisation_measures", "When risks materialise (Art. 27(1)(f))"),
+)
+
+
+def _oversight_evidence_lines(agent, user) -> list[str]:
+    visible = Evidence.objects.for_user(user, "view").filter(agent=agent, control_code="human-oversight")
+    return [
+        f"- {e.summary or e.statement[:300] or e.url} ({e.get_status_display().lower()}, {e.submitted_at:%d %b %Y})"
+        for e in visible.order_by("-submitted_at")[:5]
+    ]
+
+
+def fria_prefill(agent, user) -> dict[str, str]:
+    """What the registry already knows, as a first draft of each answer; the owner completes it."""
+    assessment = _current_assessment(agent)
+    purpose = [agent.objective or "", agent.description or ""]
+    if agent.allowed_actions:
+        purpose.append(f"It may: {agent.allowed_actions}")
+    environments = [
+        name
+        for name, on in (
+            ("development", agent.runs_in_development),
+            ("staging", agent.runs_in_staging),
+            ("production", agent.runs_in_production),
+        )
+        if on
+    ]
+    period = f"Lifecycle: {agent.get_lifecycle_display()}; runs in {', '.join(environments) or 'no environment yet'}."
+    people = []
+    if assessment is not None:
+        people.append(f"Scale: {assessment.get_people_affected_display()}.")
+    people.append(
+        "External people (customers, citizens) interact with it." if agent.external_facing else "Used by employees."
+    )
+    risks = [f"Data classification: {agent.get_data_classification_display()}."]
+    if assessment is not None and assessment.personal_or_regulated_data:
+        risks.append("It handles personal or regulated data.")
+    if agent.forbidden_actions:
+        risks.append(f"Boundaries (must never): {agent.forbidden_actions}")
+    oversight = [f"Autonomy level {agent.autonomy_level}, mode {agent.get_mode_display().lower()}."]
+    if agent.escalation_contact:
+        oversight.append(f"Escalation contact: {agent.escalation_contact}.")
+    oversight += _oversight_evidence_lines(agent, user)
+    materialise = []
+    if agent.escalation_procedure:
+        materialise.append(f"Escalation procedure: {agent.escalation_procedure}")
+    materialise.append(
+        "Incidents are recorded in the registry's incident register; serious incidents are reported to the "
+        "market surveillance authority within the Art. 73 deadlines; the agent can be suspended at once."
+    )
+    return {
+        "process_and_purpose": "\n".join(p for p in purpose if p).strip(),
+        "period_and_frequency": period,
+        "people_affected": " ".join(people),
+        "risks_of_harm": "\n".join(risks),
+        "oversight_measures": "\n".join(oversight),
+        "materialisation_measures": "\n".join(materialise),
+    }
+
+
+def fria_document(fria, user, now: datetime) -> tuple[str, str, list[Section]]:
+    agent = fria.agent
+    by = fria.submitted_by.get_full_name() or fria.submitted_by.username if fria.submitted_by else "unknown"
+    answers = Section(
+        "Assessment (Art. 27(1))",
+        f"answers submitted by {by} on {_when(fria.submitted_at)}, drafted from the agent record",
+    )
+    for name, label in FRIA_QUESTIONS:
+        answers.add(label, getattr(fria, name))
+    sections = [agent_section(agent), answers, oversight_section(agent, user)]
+    title = f"Fundamental-rights impact assessment: {agent.name}"
+    subtitle = f"{agent.key} · EU AI Act Art. 27 · generated {now:%d %B %Y %H:%M} UTC"
+    return title, subtitle, sections
+
+
+# --- Technical documentation (Annex IV style) ---------------------------------------------------------
+
+TECHNICAL_FILE_SECTIONS = (
+    "1. Purpose and intended use",
+    "2. Versions: model, prompt and tools",
+    "3. Data classification",
+    "4. Risk assessment",
+    "5. Controls and their evidence",
+    "6. Human oversight and escalation",
+    "7. Monitoring: telemetry and findings history",
+    "8. Incidents",
+    "9. EU AI Act obligations",
+)
+
+
+def technical_file(agent, user, now: datetime) -> tuple[str, str, list[Section]]:
+    """The per-agent technical file. Evidence is read through ``for_user``: what ``user`` may not read
+    is counted as withheld, never shown."""
+    from governance.models import Finding, Incident
+    from telemetry.models import MonitoringState
+
+    when = _when(agent.updated_at)
+    purpose = Section(TECHNICAL_FILE_SECTIONS[0], f"agent record {agent.key}, last changed {when}")
+    purpose.add("Name and key", f"{agent.name} ({agent.key})")
+    purpose.add("Owner", agent.owner.get_full_name() or agent.owner.username)
+    purpose.add("Business unit", agent.business_unit.name)
+    purpose.add("Objective", agent.objective)
+    purpose.add("Description", agent.description)
+    purpose.add("Allowed actions", agent.allowed_actions)
+    purpose.add("Forbidden actions", agent.forbidden_actions)
+    purpose.add("Inputs", agent.inputs)
+    purpose.add("Actions in other systems", agent.actions)
+    purpose.add("Pattern, topology", f"{agent.get_pattern_display()}, {agent.get_topology_display()}")
+    purpose.add("Lifecycle", agent.get_lifecycle_display())
+
+    versions = list(agent.versions.order_by("-created_at", "-id")[:10])
+    latest = _when(versions[0].created_at) if versions else "never"
+    version_section_ = Section(TECHNICAL_FILE_SECTIONS[1], f"version register, newest registered {latest}")
+    for version in versions:
+        grants = ", ".join(
+            f"{g.tool.name} ({g.access})" for g in version.tool_grants.select_related("tool").order_by("tool__name")
+        )
+        model = " ".join(x for x in (version.model_provider, version.model_name, version.model_version) if x)
+        version_section_.rows.append(
+            (
+                f"Version {version.label}",
+                f"model {model}; prompt {version.prompt_version or 'not recorded'}; tools: {grants or 'none'}"
+                f" (registered {_when(version.created_at)})",
+            )
+        )
+        if not version.prompt_version:
+            version_section_.gaps.append(f"Version {version.label}: prompt version not recorded.")
+    if not versions:
+        version_section_.gaps.append("No version registered.")
+
+    data = Section(TECHNICAL_FILE_SECTIONS[2], f"agent record {agent.key}, last changed {when}")
+    data.add("Data classification", agent.get_data_classification_display())
+    data.add("Handles personal data", "yes" if agent.handles_personal_data else "no")
+    data.add("Handles regulated data", "yes" if agent.handles_regulated_data else "no")
+
+    assessment = _current_assessment(agent)
+    risk = Section(
+        TECHNICAL_FILE_SECTIONS[3],
+        f"risk assessment confirmed {_when(assessment.confirmed_at)}" if assessment else "risk assessment register",
+    )
+    if assessment is None:
+        risk.gaps.append("No confirmed risk assessment.")
+    else:
+        risk.add("Risk tier", f"{assessment.tier} (score {assessment.score})")
+        risk.add("EU AI Act category", assessment.get_eu_ai_act_category_display())
+        risk.add("Reason for the category", getattr(assessment, "eu_ai_act_reason", ""))
+        risk.add("People affected", assessment.get_people_affected_display())
+        risk.add("Action impact", assessment.get_action_impact_display())
+        if assessment.is_stale:
+            risk.gaps.append("The assessment is stale: the facts it covered changed.")
+
+    statuses = compliance.checklist(agent, now)
+    controls = Section(TECHNICAL_FILE_SECTIONS[4], f"control catalog of the policy in force, evaluated {_when(now)}")
+    visible_ids = set(Evidence.objects.for_user(user, "view").filter(agent=agent).values_list("pk", flat=True))
+    withheld = 0
+    for status in statuses:
+        evidence = status.evidence or status.pending
+        line = str(ControlState(status.state).label)
+        if evidence is not None:
+            if evidence.pk in visible_ids:
+                line += f": {evidence.summary or evidence.statement[:300] or evidence.url or evidence.file_name}"
+                line += f" (submitted {_when(evidence.submitted_at)})"
+            else:
+                withheld += 1
+                line += ": evidence withheld"
+        controls.rows.append((f"{status.control.code} · {status.control.name}", line))
+        if status.is_gap:
+            controls.gaps.append(f"{status.control.code}: {line}.")
+    if withheld:
+        controls.gaps.append(f"{withheld} evidence item(s) withheld: you may not read this agent's evidence.")
+
+    oversight = oversight_section(agent, user, title=TECHNICAL_FILE_SECTIONS[5])
+
+    state = MonitoringState.objects.filter(agent=agent).first()
+    findings = list(Finding.objects.for_user(user).filter(agent=agent).order_by("-opened_at")[:15])
+    monitoring = Section(
+        TECHNICAL_FILE_SECTIONS[6],
+        f"telemetry monitoring state{f' (updated {_when(state.updated_at)})' if state else ''} and findings register",
+    )
+    if state is None or state.last_seen_at is None:
+        monitoring.gaps.append("No telemetry received from this agent.")
+    else:
+        monitoring.add("Last telemetry", f"{_when(state.last_seen_at)} from {state.last_environment}")
+    for finding in findings:
+        end = f", resolved {_when(finding.resolved_at)}" if finding.resolved_at else ", open"
+        monitoring.rows.append(
+            (f"Finding · {finding.get_kind_display()}", f"{finding.summary} (opened {_when(finding.opened_at)}{end})")
+        )
+    if not any(f.kind == "drift" for f in findings):
+        monitoring.paragraphs.append("Drift: no drift finding recorded.")
+
+    incidents = Section(TECHNICAL_FILE_SECTIONS[7], "incident register")
+    for incident in Incident.objects.for_user(user).filter(agent=agent).order_by("-detected_at")[:20]:
+        serious = f", serious: {incident.get_serious_category_display()}" if incident.serious_category else ""
+        incidents.rows.append(
+            (
+                f"{_when(incident.detected_at)}",
+                f"{incident.title} ({incident.get_severity_display()}, {incident.get_status_display()}{serious})",
+            )
+        )
+    if not incidents.rows:
+        incidents.paragraphs.append("No incident recorded.")
+
+    policy = RiskPolicy.objects.current()
+    category = assessment.eu_ai_act_category if assessment else None
+    reaching = eu_ai_act.obligations_for(policy, category, now.date())
+    obligations = Section(TECHNICAL_FILE_SECTIONS[8], f"obligations timeline of risk policy v{policy.version}")
+    for obligation in reaching["apply"]:
+        obligations.rows.append((obligation.title, f"applies since {obligation.applies_from:%d %b %Y}"))
+    for obligation in reaching["coming"]:
+        obligations.rows.append((obligation.title, f"applies from {obligation.applies_from:%d %b %Y}"))
+    if category is None:
+        obligations.gaps.append("Without a confirmed assessment, the obligations that reach the agent are unknown.")
+    elif not obligations.rows:
+        obligations.paragraphs.append("No obligation of the timeline reaches this category.")
+
+    sections = [purpose, version_section_, data, risk, controls, oversight, monitoring, incidents, obligations]
+    title = f"Technical documentation: {agent.name}"
+    subtitle = f"{agent.key} · EU AI Act Annex IV outline · generated {now:%d %B %Y %H:%M} UTC"
     return title, subtitle, sections

@@ -15,7 +15,17 @@ from governance.choices import (
     ReviewStatus,
     Severity,
 )
-from governance.models import Control, Evidence, Finding, Incident, Release, Review, RiskAssessment, Waiver
+from governance.models import (
+    Control,
+    Evidence,
+    Finding,
+    FundamentalRightsAssessment,
+    Incident,
+    Release,
+    Review,
+    RiskAssessment,
+    Waiver,
+)
 from registry import filtersets as registry_filtersets
 from registry.choices import Environment
 
@@ -74,12 +84,22 @@ class ReleaseFilterSet(AgentKeyFilterSet):
 
 
 class IncidentFilterSet(AgentKeyFilterSet):
+    serious = django_filters.BooleanFilter(method="filter_serious", label="Only serious incidents (Art. 73)")
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
 
     class Meta:
         model = Incident
-        fields = ["agent", "severity", "status"]
+        fields = ["agent", "severity", "status", "serious"]
+
+    def filter_serious(self, queryset, name, value):
+        return queryset.exclude(serious_category="") if value else queryset.filter(serious_category="")
+
+
+class FundamentalRightsAssessmentFilterSet(AgentKeyFilterSet):
+    class Meta:
+        model = FundamentalRightsAssessment
+        fields = ["agent"]
 
 
 class WaiverFilterSet(AgentKeyFilterSet):

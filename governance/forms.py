@@ -129,6 +129,29 @@ class AuthorityReportForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, required=False)
 
 
+class FriaForm(forms.Form):
+    """The six questions of Art. 27(1); the page fills them first from the agent record."""
+
+    process_and_purpose = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Process and purpose (Art. 27(1)(a))"
+    )
+    period_and_frequency = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Period and frequency of use (b)"
+    )
+    people_affected = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Categories of people affected (c)"
+    )
+    risks_of_harm = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Specific risks of harm (d)"
+    )
+    oversight_measures = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Human-oversight measures (e)"
+    )
+    materialisation_measures = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=8000, label="What happens when risks materialise (f)"
+    )
+
+
 class WaiverForm(forms.Form):
     control = forms.ChoiceField(choices=())
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from governance import findings_views, views
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("agents/<str:key>/evidence/<slug:code>/", views.evidence_submit, name="evidence-submit"),
     path("agents/<str:key>/reviews/", views.review_request, name="review-request"),
     path("agents/<str:key>/incidents/", views.incident_report, name="incident-report"),
+    path("agents/<str:key>/fria/", views.fria_submit, name="fria-submit"),
+    re_path(r"^agents/(?P<key>[^/]+)/technical-file\.(?P<fmt>pdf|md)$", views.technical_file, name="technical-file"),
+    path("fria/<int:pk>/pdf/", views.fria_pdf, name="fria-pdf"),
     path("agents/<str:key>/waivers/", views.waiver_grant, name="waiver-grant"),
     path("assessments/<int:pk>/decide/", views.assessment_decide, name="assessment-decide"),
     path("evidence/<int:pk>/file/", views.evidence_file, name="evidence-file"),

@@ -25,6 +25,7 @@ from governance.forms import (
     DecisionForm,
     EvidenceForm,
     EvidenceReviewForm,
+    FriaForm,
     IncidentForm,
     ReasonForm,
     ReleaseReviewForm,
@@ -35,6 +36,7 @@ from governance.forms import (
 from governance.models import (
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -574,4 +576,69 @@ def incident_regulator_report(request, pk):
         pdf,
         content_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="serious-incident-{incident.pk}-{now:%Y-%m-%d}.pdf"'},
+    )
+
+
+# --- Fundamental-rights impact assessment (Art. 27) and the technical file (Annex IV) ----------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fria_submit(request, key):
+    """The FRIA form, prefilled from the record; submitting it files its PDF as evidence for ``fria``."""
+    from governance import documents
+
+    agent = get_agent_for_user(request.user, key, "change")
+    applies = services.fria_applies(agent)
+    form = FriaForm(request.POST or None, initial=documents.fria_prefill(agent, request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submit_fria(agent, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Impact assessment submitted as evidence for the board's review.")
+            return _back_to_agent(agent)
+    previous = FundamentalRightsAssessment.objects.for_user(request.user).filter(agent=agent)[:5]
+    return render(
+        request,
+        "governance/fria_form.html",
+        {"nav": "catalog", "agent": agent, "form": form, "applies": applies, "previous": previous},
+    )
+
+
+@login_required
+def fria_pdf(request, pk):
+    """A submitted FRIA as PDF (read like its evidence)."""
+    from governance import documents
+
+    fria = _get(FundamentalRightsAssessment, request.user, pk)
+    pdf = documents.render_pdf(*documents.fria_document(fria, request.user, fria.submitted_at))
+    return HttpResponse(
+        pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="fria-{fria.agent.key}-{fria.pk}.pdf"'},
+    )
+
+
+@login_required
+def technical_file(request, key, fmt):
+    """The agent's technical documentation (Annex IV outline), as PDF or Markdown, drawn from the record
+    as the requesting user may read it."""
+    from governance import documents
+
+    agent = get_agent_for_user(request.user, key)
+    now = timezone.now()
+    parts = documents.technical_file(agent, request.user, now)
+    name = f"technical-file-{agent.key}-{now:%Y-%m-%d}"
+    if fmt == "md":
+        return HttpResponse(
+            documents.render_markdown(*parts),
+            content_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
+        )
+    return HttpResponse(
+        documents.render_pdf(*parts),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
     )

@@ -16,6 +16,7 @@ from governance.models import (
     AuthorityReport,
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -478,6 +479,39 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
         policy = self.context.get("policy") or RiskPolicy.objects.current()
         clock = eu_ai_act.report_clock(obj, policy, timezone.now(), reports=list(obj.authority_reports.all()))
         return ReportClockSerializer(clock).data if clock is not None else None
+
+
+class FundamentalRightsAssessmentSerializer(DisplayMixin, serializers.ModelSerializer):
+    """A FRIA (Art. 27). POST the six answers; the PDF is filed as evidence for ``fria``."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:fundamentalrightsassessment-detail")
+    agent = AgentKeyField()
+    evidence = serializers.PrimaryKeyRelatedField(read_only=True)
+    evidence_status = serializers.CharField(source="evidence.status", read_only=True)
+    submitted_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FundamentalRightsAssessment
+        fields = [
+            "url",
+            "display",
+            "id",
+            "agent",
+            "process_and_purpose",
+            "period_and_frequency",
+            "people_affected",
+            "risks_of_harm",
+            "oversight_measures",
+            "materialisation_measures",
+            "evidence",
+            "evidence_status",
+            "submitted_by",
+            "submitted_at",
+        ]
+        read_only_fields = ["submitted_at"]
+
+    def get_submitted_by(self, obj) -> str | None:
+        return username(obj.submitted_by)
 
 
 class ResolveIncidentSerializer(serializers.Serializer):

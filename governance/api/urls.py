@@ -6,6 +6,7 @@ from governance.api import views
 
 extra_urlpatterns: list = [
     path("agents/<str:key>/requirements/", views.AgentRequirementsView.as_view(), name="agent-requirements"),
+    path("agents/<str:key>/technical-file/", views.TechnicalFileView.as_view(), name="agent-technical-file"),
     path("evidence/<int:pk>/download/", views.EvidenceDownloadView.as_view(), name="evidence-download"),
 ]
 
@@ -20,6 +21,11 @@ def register(router) -> None:
     router.register("releases", views.ReleaseViewSet, basename="release")
     router.register("incidents", views.IncidentViewSet, basename="incident")
     router.register("waivers", views.WaiverViewSet, basename="waiver")
+    router.register(
+        "fundamental-rights-assessments",
+        views.FundamentalRightsAssessmentViewSet,
+        basename="fundamentalrightsassessment",
+    )
 
     from governance.api import findings
 

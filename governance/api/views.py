@@ -1,11 +1,11 @@
 """Governance API. Every viewset reads through ``for_user`` and writes through governance services."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -20,6 +20,7 @@ from governance.api.serializers import (
     ControlSerializer,
     DecisionSerializer,
     EvidenceSerializer,
+    FundamentalRightsAssessmentSerializer,
     IncidentSerializer,
     MarkSeriousSerializer,
     OptionalReasonSerializer,
@@ -37,6 +38,7 @@ from governance.api.serializers import (
 from governance.filtersets import (
     ControlFilterSet,
     EvidenceFilterSet,
+    FundamentalRightsAssessmentFilterSet,
     IncidentFilterSet,
     ReleaseFilterSet,
     ReviewFilterSet,
@@ -46,6 +48,7 @@ from governance.filtersets import (
 from governance.models import (
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -431,3 +434,56 @@ class AgentRequirementsView(APIView):
             ],
         }
         return Response(RequirementsSerializer(data).data)
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    return HttpResponse(
+        content, content_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+class FundamentalRightsAssessmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Fundamental-rights impact assessments (EU AI Act Art. 27), read like evidence. POST submits one
+    (owner side, high-risk agents only); its PDF is filed as evidence for the ``fria`` control."""
+
+    serializer_class = FundamentalRightsAssessmentSerializer
+    filterset_class = FundamentalRightsAssessmentFilterSet
+
+    def get_queryset(self):
+        return FundamentalRightsAssessment.objects.for_user(self.request.user, "view").select_related(
+            "agent", "evidence", "submitted_by"
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        agent = data.pop("agent")
+        serializer.instance = services.submit_fria(agent, actor=self.request.user, **data)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        from governance import documents
+
+        fria = self.get_object()
+        return _pdf(
+            documents.render_pdf(*documents.fria_document(fria, request.user, fria.submitted_at)), f"fria-{fria.pk}.pdf"
+        )
+
+
+class TechnicalFileView(APIView):
+    """The agent's technical documentation (Annex IV outline) drawn from the record as the caller may
+    read it: ``?format=md`` for Markdown, otherwise PDF."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=["pdf", "md"], required=False)],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "text/markdown"): OpenApiTypes.STR},
+    )
+    def get(self, request, key):
+        from governance import documents
+
+        agent = get_object_or_404(Agent.objects.for_user(request.user, "view"), key=key)
+        now = timezone.now()
+        parts = documents.technical_file(agent, request.user, now)
+        if request.query_params.get("as") == "md":
+            return HttpResponse(documents.render_markdown(*parts), content_type="text/markdown; charset=utf-8")
+        return _pdf(documents.render_pdf(*parts), f"technical-file-{agent.key}.pdf")

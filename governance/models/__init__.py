@@ -2,6 +2,7 @@
 
 from governance.models.assessments import RiskAssessment
 from governance.models.controls import Waiver
+from governance.models.eu_ai_act import FundamentalRightsAssessment
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
 from governance.models.incidents import AuthorityReport, Incident, ReportClockAlert
@@ -19,6 +20,7 @@ __all__ = [
     "WebhookEndpoint",
     "Control",
     "Evidence",
+    "FundamentalRightsAssessment",
     "Incident",
     "Release",
     "Review",

@@ -13,6 +13,7 @@ from governance.services.assessments import (
     submit_assessment,
 )
 from governance.services.evidence import ALLOWED_UPLOADS, accept_evidence, reject_evidence, submit_evidence
+from governance.services.fria import fria_applies, submit_fria
 from governance.services.incidents import (
     grant_waiver,
     report_incident,
@@ -44,6 +45,7 @@ __all__ = [
     "decide_review",
     "deploy_release",
     "ensure_periodic_review",
+    "fria_applies",
     "grant_waiver",
     "invalidate_until_changed_evidence",
     "mark_incident_serious",
@@ -60,6 +62,7 @@ __all__ = [
     "schedule_periodic_review",
     "submit_assessment",
     "submit_evidence",
+    "submit_fria",
     "suspend_for_incident",
     "update_incident",
 ]

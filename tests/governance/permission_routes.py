@@ -102,6 +102,27 @@ def serious_incident(c) -> None:
     )
 
 
+FRIA_ANSWERS = {
+    "process_and_purpose": "Screens job applications for the recruiting team.",
+    "period_and_frequency": "Every working day, all year.",
+    "people_affected": "Applicants.",
+    "risks_of_harm": "Unfair rejection.",
+    "oversight_measures": "A recruiter reviews every rejection.",
+    "materialisation_measures": "Complaints go to HR; the agent is suspended.",
+}
+
+
+def high_risk(c) -> None:
+    assessment = services.submit_assessment(c.agent, actor=c.owner, **{**ANSWERS, "eu_ai_act_category": "high_risk"})
+    services.confirm_assessment(assessment, actor=c.board)
+    c.agent.refresh_from_db()
+
+
+def fria(c) -> None:
+    high_risk(c)
+    c.extra["fria"] = services.submit_fria(c.agent, actor=c.owner, **FRIA_ANSWERS)
+
+
 def now_minute() -> str:
     return timezone.now().strftime("%Y-%m-%dT%H:%M")
 
@@ -271,6 +292,37 @@ ROUTES = [
     ),
     Route(
         "governance:incident-regulator-report", "GET", AGENT_PAGE_READ, setup=serious_incident, kwargs=pk_of("incident")
+    ),
+    Route("governance:fria-submit", "GET", OWNER_SIDE_PAGE, setup=high_risk, kwargs=key),
+    Route(
+        "governance:fria-submit",
+        "POST",
+        OWNER_SIDE_POST,
+        setup=high_risk,
+        kwargs=key,
+        data=lambda c, user: FRIA_ANSWERS,
+        audit="fria.submitted",
+    ),
+    Route(
+        "governance:fria-pdf",
+        "GET",
+        statuses(200, employee=404, outsider=404, service_account=404, anonymous=302),
+        setup=fria,
+        kwargs=pk_of("fria"),
+    ),
+    Route(
+        "governance:technical-file",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=lambda c: {"key": c.agent.key, "fmt": "pdf"},
+        label="pdf",
+    ),
+    Route(
+        "governance:technical-file",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=lambda c: {"key": c.agent.key, "fmt": "md"},
+        label="md",
     ),
     Route("governance:waiver-revoke", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
     Route(
@@ -449,6 +501,18 @@ ROUTES = [
         audit="incident.authority_reported",
     ),
     Route("api:incident-regulator-report", "GET", API_AGENT_READ, setup=serious_incident, kwargs=pk_of("incident")),
+    Route("api:fundamentalrightsassessment-list", "GET", API_READ),
+    Route(
+        "api:fundamentalrightsassessment-list",
+        "POST",
+        API_OWNER_SIDE_CREATE,
+        setup=high_risk,
+        data=lambda c, user: {"agent": c.agent.key, **FRIA_ANSWERS},
+        audit="fria.submitted",
+    ),
+    Route("api:fundamentalrightsassessment-detail", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
+    Route("api:fundamentalrightsassessment-pdf", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
+    Route("api:agent-technical-file", "GET", API_AGENT_READ, kwargs=key),
     Route("api:waiver-list", "GET", API_READ),
     Route(
         "api:waiver-list",
