@@ -143,7 +143,9 @@ def test_the_technical_file_has_every_section_with_its_source_and_gaps(
 
 
 @pytest.mark.django_db
-def test_the_technical_file_withholds_evidence_from_readers_without_access(high_risk_agent, owner, employee, client_for):
+def test_the_technical_file_withholds_evidence_from_readers_without_access(
+    high_risk_agent, owner, employee, client_for
+):
     services.submit_evidence(
         high_risk_agent, "human-oversight", actor=owner, kind="statement", statement="x", summary="Recruiter sign-off"
     )
