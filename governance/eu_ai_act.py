@@ -171,3 +171,33 @@ def obligations_for(policy, category: str | None, today: date) -> dict[str, list
         "apply": [o for o in reaching if o.applies_on(today)],
         "coming": [o for o in reaching if not o.applies_on(today)],
     }
+
+
+@dataclass
+class ObligationView:
+    """One obligation of the timeline with the agents it reaches (for the portfolio page)."""
+
+    obligation: Obligation
+    applies: bool
+    agents: list = None  # type: ignore[assignment]
+
+
+def portfolio_obligations(policy, agents, today: date) -> list[ObligationView]:
+    """Every obligation of the timeline, whether it applies ``today``, and which of ``agents`` (an Agent
+    queryset the reader may see) it reaches through their confirmed assessment's category."""
+    from governance.models import RiskAssessment
+
+    categories = dict(
+        RiskAssessment.objects.filter(status="confirmed", agent__in=agents.values("pk")).values_list(
+            "agent_id", "eu_ai_act_category"
+        )
+    )
+    by_id = {a.pk: a for a in agents.filter(pk__in=list(categories)).select_related("business_unit")}
+    views = []
+    for obligation in obligations(policy):
+        reached = sorted(
+            (by_id[agent_id] for agent_id, category in categories.items() if category in obligation.categories),
+            key=lambda a: a.name,
+        )
+        views.append(ObligationView(obligation, obligation.applies_on(today), reached))
+    return views

@@ -152,6 +152,26 @@ class FriaForm(forms.Form):
     )
 
 
+class ObligationDatesForm(forms.Form):
+    """One date per obligation of the timeline, and why it moves."""
+
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Why the dates change (the legal source)"
+    )
+
+    def __init__(self, *args, timeline=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for entry in timeline:
+            self.fields[f"date_{entry['code']}"] = forms.DateField(
+                label=entry["title"],
+                initial=entry["applies_from"],
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+
+    def dates(self) -> dict:
+        return {name.removeprefix("date_"): v for name, v in self.cleaned_data.items() if name.startswith("date_")}
+
+
 class WaiverForm(forms.Form):
     control = forms.ChoiceField(choices=())
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("owe/", views.what_i_owe, name="owe"),
     path("queue/", views.board_queue, name="queue"),
     path("controls/", views.control_catalog, name="controls"),
+    path("eu-ai-act/", views.obligations, name="obligations"),
     path("agents/<str:key>/", views.agent_governance, name="agent"),
     path("agents/<str:key>/assessment/", views.assessment_submit, name="assessment-submit"),
     path("agents/<str:key>/evidence/<slug:code>/", views.evidence_submit, name="evidence-submit"),

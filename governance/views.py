@@ -27,6 +27,7 @@ from governance.forms import (
     EvidenceReviewForm,
     FriaForm,
     IncidentForm,
+    ObligationDatesForm,
     ReasonForm,
     ReleaseReviewForm,
     ResolveIncidentForm,
@@ -131,8 +132,20 @@ def agent_governance(request, key):
         "decision_form": DecisionForm(),
         "confirm_form": ConfirmAssessmentForm(),
         "evidence_review_form": EvidenceReviewForm(),
+        "obligations": _agent_obligations(agent, now),
     }
     return render(request, "governance/agent.html", context)
+
+
+def _agent_obligations(agent, now):
+    from governance import eu_ai_act
+
+    assessment = compliance.current_assessment(agent)
+    category = assessment.eu_ai_act_category if assessment else None
+    return {
+        "known": category is not None,
+        **eu_ai_act.obligations_for(RiskPolicy.objects.current(), category, now.date()),
+    }
 
 
 @login_required
@@ -641,4 +654,39 @@ def technical_file(request, key, fmt):
         documents.render_pdf(*parts),
         content_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def obligations(request):
+    """The EU AI Act timeline for the portfolio: which obligations apply today and which are coming, with
+    the agents each reaches; platform administrators move the dates (a new, audited policy version)."""
+    from governance import eu_ai_act
+    from registry.roles import is_platform_admin
+
+    policy = RiskPolicy.objects.current()
+    may_edit = is_platform_admin(request.user)
+    form = ObligationDatesForm(request.POST or None, timeline=policy.eu_ai_act_timeline) if may_edit else None
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Only platform administrators change the policy.")
+        if form.is_valid():
+            try:
+                services.set_obligation_dates(
+                    policy, actor=request.user, dates=form.dates(), notes=form.cleaned_data["notes"]
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "The obligation dates are changed in a new policy version.")
+                return redirect("governance:obligations")
+    today = timezone.now().date()
+    rows = eu_ai_act.portfolio_obligations(policy, Agent.objects.for_user(request.user), today)
+    return render(
+        request,
+        "governance/obligations.html",
+        {"nav": "controls", "policy": policy, "today": today, "rows": rows, "form": form},
     )

@@ -577,3 +577,18 @@ class RequirementsSerializer(serializers.Serializer):
     compliant = serializers.BooleanField()
     gate = serializers.ListField(child=serializers.CharField(), help_text="What the production gate still misses.")
     requirements = RequirementSerializer(many=True)
+
+
+class ObligationSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    applies_from = serializers.DateField()
+    applies_today = serializers.BooleanField()
+    agents = serializers.ListField(child=serializers.CharField(), help_text="Keys of the agents it reaches.")
+
+
+class ObligationDatesSerializer(serializers.Serializer):
+    dates = serializers.DictField(
+        child=serializers.DateField(), help_text="Obligation code -> the date it applies from."
+    )
+    notes = serializers.CharField(max_length=4000, help_text="Why the dates change (the legal source).")

@@ -7,6 +7,7 @@ from governance.api import views
 extra_urlpatterns: list = [
     path("agents/<str:key>/requirements/", views.AgentRequirementsView.as_view(), name="agent-requirements"),
     path("agents/<str:key>/technical-file/", views.TechnicalFileView.as_view(), name="agent-technical-file"),
+    path("eu-ai-act/obligations/", views.ObligationsView.as_view(), name="eu-ai-act-obligations"),
     path("evidence/<int:pk>/download/", views.EvidenceDownloadView.as_view(), name="evidence-download"),
 ]
 

@@ -23,6 +23,8 @@ from governance.api.serializers import (
     FundamentalRightsAssessmentSerializer,
     IncidentSerializer,
     MarkSeriousSerializer,
+    ObligationDatesSerializer,
+    ObligationSerializer,
     OptionalReasonSerializer,
     ReasonSerializer,
     ReleaseSerializer,
@@ -487,3 +489,36 @@ class TechnicalFileView(APIView):
         if request.query_params.get("as") == "md":
             return HttpResponse(documents.render_markdown(*parts), content_type="text/markdown; charset=utf-8")
         return _pdf(documents.render_pdf(*parts), f"technical-file-{agent.key}.pdf")
+
+
+class ObligationsView(APIView):
+    """The EU AI Act timeline: each obligation, whether it applies today, and the agents (visible to the
+    caller) it reaches. POST moves dates (platform administrators; a new, audited policy version)."""
+
+    def _rows(self, request):
+        from governance import eu_ai_act
+
+        rows = eu_ai_act.portfolio_obligations(
+            RiskPolicy.objects.current(), Agent.objects.for_user(request.user, "view"), timezone.now().date()
+        )
+        return [
+            {
+                "code": r.obligation.code,
+                "title": r.obligation.title,
+                "applies_from": r.obligation.applies_from,
+                "applies_today": r.applies,
+                "agents": [a.key for a in r.agents],
+            }
+            for r in rows
+        ]
+
+    @extend_schema(responses=ObligationSerializer(many=True))
+    def get(self, request):
+        return Response(ObligationSerializer(self._rows(request), many=True).data)
+
+    @extend_schema(request=ObligationDatesSerializer, responses=ObligationSerializer(many=True))
+    def post(self, request):
+        body = ObligationDatesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_obligation_dates(RiskPolicy.objects.current(), actor=request.user, **body.validated_data)
+        return Response(ObligationSerializer(self._rows(request), many=True).data)

@@ -22,7 +22,7 @@ from governance.services.incidents import (
     suspend_for_incident,
     update_incident,
 )
-from governance.services.policy import publish_policy
+from governance.services.policy import publish_policy, set_obligation_dates
 from governance.services.reviews import (
     cancel_review,
     close_condition,
@@ -60,6 +60,7 @@ __all__ = [
     "return_assessment",
     "revoke_waiver",
     "schedule_periodic_review",
+    "set_obligation_dates",
     "submit_assessment",
     "submit_evidence",
     "submit_fria",

@@ -161,3 +161,22 @@ def publish_policy(
             },
         )
     return policy
+
+
+def set_obligation_dates(base: RiskPolicy, *, actor, dates: dict, notes: str) -> RiskPolicy:
+    """Move the dates the EU AI Act's obligations apply from (``{code: date}``): the law moves, so the
+    timeline is policy data; the change publishes the next policy version, audited with its notes."""
+    timeline = [dict(entry) for entry in base.eu_ai_act_timeline]
+    known = {entry["code"] for entry in timeline}
+    unknown = set(dates) - known
+    if unknown:
+        raise ValidationError({"dates": f"Unknown obligations: {', '.join(sorted(unknown))}."})
+    for entry in timeline:
+        if entry["code"] in dates:
+            value = dates[entry["code"]]
+            if value is None:
+                raise ValidationError({entry["code"]: "Give the date this obligation applies from."})
+            entry["applies_from"] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if timeline == base.eu_ai_act_timeline:
+        raise ValidationError({"dates": "No date changed."})
+    return publish_policy(base, actor=actor, notes=notes, changes={"eu_ai_act_timeline": timeline})

@@ -324,6 +324,18 @@ ROUTES = [
         kwargs=lambda c: {"key": c.agent.key, "fmt": "md"},
         label="md",
     ),
+    Route("governance:obligations", "GET", PAGE_READ),
+    Route(
+        "governance:obligations",
+        "POST",
+        statuses(403, admin=302, anonymous=302),
+        data=lambda c, user: {
+            **{f"date_{e['code']}": e["applies_from"] for e in RiskPolicy.objects.current().eu_ai_act_timeline},
+            "date_high_risk_annex_iii": "2028-01-03",
+            "notes": "Amendment moved Annex III",
+        },
+        audit="policy.published",
+    ),
     Route("governance:waiver-revoke", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
     Route(
         "governance:waiver-revoke",
@@ -513,6 +525,14 @@ ROUTES = [
     Route("api:fundamentalrightsassessment-detail", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
     Route("api:fundamentalrightsassessment-pdf", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
     Route("api:agent-technical-file", "GET", API_AGENT_READ, kwargs=key),
+    Route("api:eu-ai-act-obligations", "GET", API_READ),
+    Route(
+        "api:eu-ai-act-obligations",
+        "POST",
+        statuses(403, admin=200, anonymous=401),
+        data=lambda c, user: {"dates": {"high_risk_annex_iii": "2028-01-03"}, "notes": "Amendment moved Annex III"},
+        audit="policy.published",
+    ),
     Route("api:waiver-list", "GET", API_READ),
     Route(
         "api:waiver-list",
