@@ -27,7 +27,7 @@ def test_the_default_dates_follow_the_2026_amendment():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "today,applies,coming",
+    ("today", "applies", "coming"),
     [
         (date(2026, 8, 1), [], ["transparency", "high_risk_annex_iii"]),
         (date(2026, 8, 2), ["transparency"], ["high_risk_annex_iii"]),

@@ -45,6 +45,8 @@ class Command(BaseCommand):
         if governance_demo is not None:
             # Time passes after release: some production evidence runs out.
             self._step("governance after release", governance_demo.lapse_some_evidence)
+            if hasattr(governance_demo, "eu_ai_act_in_operation"):
+                self._step("EU AI Act in operation", governance_demo.eu_ai_act_in_operation)
         for label in TOP_LAYERS:
             self._layer(label)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
