@@ -422,7 +422,7 @@ class AuthorityReportSerializer(serializers.ModelSerializer):
 
 
 class MarkSeriousSerializer(serializers.Serializer):
-    category = serializers.ChoiceField(choices=SeriousIncidentCategory.choices)
+    serious_category = serializers.ChoiceField(choices=SeriousIncidentCategory.choices)
     aware_at = serializers.DateTimeField()
 
 

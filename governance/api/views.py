@@ -314,7 +314,12 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
         """Mark the incident a serious incident (EU AI Act Art. 3(49)); the report clock runs from ``aware_at``."""
         body = MarkSeriousSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        incident = services.mark_incident_serious(self.get_object(), actor=request.user, **body.validated_data)
+        incident = services.mark_incident_serious(
+            self.get_object(),
+            actor=request.user,
+            category=body.validated_data["serious_category"],
+            aware_at=body.validated_data["aware_at"],
+        )
         return Response(self._fresh(incident.pk))
 
     @extend_schema(request=AuthorityReportSerializer, responses=IncidentSerializer)

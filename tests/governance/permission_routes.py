@@ -495,7 +495,7 @@ ROUTES = [
         API_RECORDERS_ACT,
         setup=incident,
         kwargs=pk_of("incident"),
-        data=lambda c, user: {"category": "critical_infrastructure", "aware_at": timezone.now().isoformat()},
+        data=lambda c, user: {"serious_category": "critical_infrastructure", "aware_at": timezone.now().isoformat()},
         audit="incident.marked_serious",
     ),
     Route(

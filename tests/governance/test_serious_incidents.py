@@ -228,10 +228,10 @@ def test_the_api_marks_records_and_shows_the_clock(serious, agent, owner, api_fo
     api = api_for(owner)
     with time_machine.travel(T0 + timedelta(days=1), tick=False):
         url = reverse("api:incident-mark-serious", args=[incident.pk])
-        bad = api.post(url, {"category": "nope", "aware_at": "yesterday"}, format="json")
+        bad = api.post(url, {"serious_category": "nope", "aware_at": "yesterday"}, format="json")
         assert bad.status_code == 400
-        assert set(bad.json()) >= {"category", "aware_at"}
-        response = api.post(url, {"category": "fundamental_rights", "aware_at": T0.isoformat()}, format="json")
+        assert set(bad.json()) >= {"serious_category", "aware_at"}
+        response = api.post(url, {"serious_category": "fundamental_rights", "aware_at": T0.isoformat()}, format="json")
         assert response.status_code == 200
         body = response.json()
         assert body["report_clock"]["deadline"].startswith("2026-12-16T09:00")
