@@ -277,9 +277,15 @@ def notify_report_clocks(*, now: datetime | None = None) -> int:
     )
     sent = 0
     incidents = Incident.objects.filter(aware_at__isnull=False, authority_reports__isnull=True).select_related("agent")
+    # Alerts already sent are skipped without a round trip; the unique row still guards against a race.
+    done = set(
+        ReportClockAlert.objects.filter(incident__in=incidents.values("pk")).values_list(
+            "incident_id", "stage", "deadline"
+        )
+    )
     for incident in incidents.order_by("aware_at", "id"):
         clock = eu_ai_act.report_clock(incident, policy, now, reports=[])
-        if clock.stage not in eu_ai_act.ALERT_STAGES:
+        if clock.stage not in eu_ai_act.ALERT_STAGES or (incident.pk, clock.stage, clock.deadline) in done:
             continue
         try:
             with transaction.atomic():
