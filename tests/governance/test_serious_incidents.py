@@ -376,3 +376,32 @@ def test_the_page_box_check_catches_text_off_the_page():
     text, outside = pdf_text_and_positions(buffer.getvalue())
     assert "Inside the page" in text
     assert outside == ["This sentence runs past the right edge"]
+
+
+@pytest.mark.django_db
+def test_the_incident_list_reads_clocks_in_constant_queries(serious, owner, api_for, django_assert_num_queries):
+    # given one serious incident with a report
+    first = serious("health")
+    services.record_authority_report(first, actor=owner, kind="initial", sent_at=T0, authority="MSA")
+    api = api_for(owner)
+    url = reverse("api:incident-list")
+    api.get(url)  # warm the caches of the session and permissions
+
+    def count():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    one = count()
+    # when four more serious incidents with reports are added
+    for _ in range(4):
+        incident = serious("death")
+        services.record_authority_report(incident, actor=owner, kind="initial", sent_at=T0, authority="MSA")
+    # then the list costs the same number of queries
+    with django_assert_num_queries(one):
+        body = api.get(url).json()
+    assert len(body["results"]) == 5
+    assert all(row["report_clock"]["stage"] == "reported" for row in body["results"])
