@@ -63,6 +63,9 @@ class GovernanceConfig(AppConfig):
                 "incident_severity": (choices.Severity, choices.SEVERITY_COLORS),
                 "incident_status": (choices.IncidentStatus, choices.INCIDENT_STATUS_COLORS),
                 "eu_ai_act": (choices.EUAIActCategory, choices.EU_AI_ACT_COLORS),
+                "serious_incident": (choices.SeriousIncidentCategory, choices.SERIOUS_INCIDENT_COLORS),
+                "report_clock": (choices.ReportClockStage, choices.REPORT_CLOCK_COLORS),
+                "authority_report": (choices.AuthorityReportKind, choices.AUTHORITY_REPORT_COLORS),
             }
         )
 

@@ -907,6 +907,51 @@ def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+def incident_report_due(now: datetime) -> dict[Subject, Wanted]:
+    """Agents with a serious incident (Art. 73) whose first report to the authority is not sent and
+    half its time or more is gone: high at 50%, critical when nearly missed (90%) or missed. One
+    finding per agent names every such incident; it clears once each is reported."""
+    from governance import eu_ai_act
+    from governance.models import Incident
+
+    policy = RiskPolicy.objects.current()
+    incidents = (
+        Incident.objects.filter(aware_at__isnull=False, authority_reports__isnull=True)
+        .select_related("agent")
+        .order_by("agent_id", "aware_at", "id")
+    )
+    per_agent: dict[int, list] = defaultdict(list)
+    for incident in incidents:
+        clock = eu_ai_act.report_clock(incident, policy, now, reports=[])
+        if clock.stage in eu_ai_act.ALERT_STAGES:
+            per_agent[incident.agent_id].append((incident, clock))
+    wanted = {}
+    for agent_id, rows in per_agent.items():
+        critical = any(c.stage != "half" for _, c in rows)
+        incident, clock = min(rows, key=lambda row: row[1].deadline)
+        verb = "was due" if clock.stage == "missed" else "is due"
+        wanted[_agent(agent_id)] = Wanted(
+            severity=Severity.CRITICAL if critical else Severity.HIGH,
+            summary=(
+                f"{incident.agent.name}: the report of serious incident “{incident.title}” to the authority "
+                f"{verb} by {clock.deadline:%d %b %Y %H:%M} UTC ({clock.get_stage_label()})."
+            ),
+            details={
+                "incidents": [
+                    {
+                        "id": i.pk,
+                        "title": i.title,
+                        "category": i.serious_category,
+                        "deadline": c.deadline.isoformat(),
+                        "stage": c.stage,
+                    }
+                    for i, c in rows
+                ]
+            },
+        )
+    return wanted
+
+
 def telemetry_source_subject(source) -> str:
     """The identity a telemetry_rejected finding is filed under (a source is not an agent)."""
     return f"telemetry source: {source.name}"
@@ -927,6 +972,7 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.MCP_TOOL_CHANGED: mcp_tool_changed,
     FindingKind.UNGRANTED_TOOL_USE: ungranted_tool_use,
     FindingKind.TELEMETRY_REJECTED: telemetry_rejected,
+    FindingKind.INCIDENT_REPORT_DUE: incident_report_due,
 }
 
 

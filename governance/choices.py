@@ -199,6 +199,9 @@ class GovernanceEvent(models.TextChoices):
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
     WAIVER_GRANTED = "waiver.granted", "Waiver granted"
     WAIVER_REVOKED = "waiver.revoked", "Waiver revoked"
+    INCIDENT_MARKED_SERIOUS = "incident.marked_serious", "Incident marked serious (Art. 73)"
+    INCIDENT_AUTHORITY_REPORTED = "incident.authority_reported", "Serious incident reported to the authority"
+    FRIA_SUBMITTED = "fria.submitted", "Fundamental-rights impact assessment submitted"
 
 
 # --- Findings and background checks (telemetry helper) ----------------------------
@@ -344,3 +347,67 @@ class ContinuityEvent(models.TextChoices):
     ATTESTATION_ANSWERED = "attestation.answered", "Attestation answered"
     ATTESTATION_ENFORCED = "attestation.enforced", "Attestation overdue: enforcement applied"
     DORMANT_KEPT = "dormant.kept", "Dormant agent kept"
+
+
+# --- EU AI Act in operation ---------------------------------------------------------------------
+
+
+class SeriousIncidentCategory(models.TextChoices):
+    """The kinds of serious incident of Art. 3(49), split where the report deadline differs (Art. 73)."""
+
+    DEATH = "death", "Death of a person (Art. 3(49)(a))"
+    HEALTH = "health", "Serious harm to a person's health (Art. 3(49)(a))"
+    CRITICAL_INFRASTRUCTURE = (
+        "critical_infrastructure",
+        "Serious and irreversible disruption of critical infrastructure (Art. 3(49)(b))",
+    )
+    WIDESPREAD_INFRINGEMENT = (
+        "widespread_infringement",
+        "Widespread infringement of fundamental-rights obligations (Art. 3(49)(c), 3(61))",
+    )
+    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Infringement of fundamental-rights obligations (Art. 3(49)(c))"
+    PROPERTY_ENVIRONMENT = "property_environment", "Serious harm to property or the environment (Art. 3(49)(d))"
+
+
+SERIOUS_INCIDENT_COLORS = {
+    SeriousIncidentCategory.DEATH: "red",
+    SeriousIncidentCategory.HEALTH: "red",
+    SeriousIncidentCategory.CRITICAL_INFRASTRUCTURE: "red",
+    SeriousIncidentCategory.WIDESPREAD_INFRINGEMENT: "red",
+    SeriousIncidentCategory.FUNDAMENTAL_RIGHTS: "orange",
+    SeriousIncidentCategory.PROPERTY_ENVIRONMENT: "orange",
+}
+
+
+class AuthorityReportKind(models.TextChoices):
+    INITIAL = "initial", "Initial report (may be incomplete)"
+    FOLLOW_UP = "follow_up", "Follow-up report"
+    FINAL = "final", "Final report"
+
+
+AUTHORITY_REPORT_COLORS = {
+    AuthorityReportKind.INITIAL: "blue",
+    AuthorityReportKind.FOLLOW_UP: "yellow",
+    AuthorityReportKind.FINAL: "green",
+}
+
+
+class ReportClockStage(models.TextChoices):
+    """Where a serious incident's report clock stands; each stage past ``running`` alerts the board once."""
+
+    RUNNING = "running", "Clock running"
+    HALF = "half", "Half the time gone (50%)"
+    NEARLY_MISSED = "nearly_missed", "Nearly missed (90%)"
+    MISSED = "missed", "Deadline missed"
+    REPORTED = "reported", "Reported in time"
+    REPORTED_LATE = "reported_late", "Reported late"
+
+
+REPORT_CLOCK_COLORS = {
+    ReportClockStage.RUNNING: "blue",
+    ReportClockStage.HALF: "yellow",
+    ReportClockStage.NEARLY_MISSED: "orange",
+    ReportClockStage.MISSED: "red",
+    ReportClockStage.REPORTED: "green",
+    ReportClockStage.REPORTED_LATE: "orange",
+}

@@ -150,6 +150,55 @@ DEFAULT_CONTROLS = [
     for index, (code, name, expected, validity, days, rule, nist, iso, article, invalidated_by) in enumerate(_CATALOG)
 ]
 
+# Art. 73: days from awareness to report a serious incident, by Art. 3(49) category.
+DEFAULT_INCIDENT_REPORT_DAYS = {
+    "death": 10,
+    "health": 15,
+    "critical_infrastructure": 2,
+    "widespread_infringement": 2,
+    "fundamental_rights": 15,
+    "property_environment": 15,
+}
+
+# The dates the Act's obligations apply from, as amended in 2026 ("Digital Omnibus"); law that moves,
+# so policy data. ``categories``: the EU AI Act categories of the risk assessment it reaches (an empty
+# list reaches no assessed category: Annex I systems are classified outside the registry's categories).
+DEFAULT_EU_AI_ACT_TIMELINE = [
+    {
+        "code": "prohibited_practices",
+        "title": "Prohibited practices (Art. 5)",
+        "applies_from": "2025-02-02",
+        "categories": ["prohibited"],
+    },
+    {
+        "code": "transparency",
+        "title": "Transparency duties (Art. 50)",
+        "applies_from": "2026-08-02",
+        "categories": ["transparency", "high_risk"],
+    },
+    {
+        "code": "high_risk_annex_iii",
+        "title": "High-risk obligations, Annex III systems (incl. FRIA Art. 27, incident reports Art. 73)",
+        "applies_from": "2027-12-02",
+        "categories": ["high_risk"],
+    },
+    {
+        "code": "high_risk_annex_i",
+        "title": "High-risk obligations, Annex I systems (regulated products)",
+        "applies_from": "2028-08-02",
+        "categories": [],
+    },
+]
+
+
+def default_incident_report_days() -> dict:
+    return dict(DEFAULT_INCIDENT_REPORT_DAYS)
+
+
+def default_eu_ai_act_timeline() -> list:
+    return [dict(entry) for entry in DEFAULT_EU_AI_ACT_TIMELINE]
+
+
 DEFAULT_POLICY = {
     "version": 1,
     "notes": "Default policy v1 of the domain reference.",
@@ -159,4 +208,6 @@ DEFAULT_POLICY = {
     "autonomy_floors": DEFAULT_AUTONOMY_FLOORS,
     "eu_ai_act": DEFAULT_EU_AI_ACT,
     "cadences": DEFAULT_CADENCES,
+    "incident_report_days": DEFAULT_INCIDENT_REPORT_DAYS,
+    "eu_ai_act_timeline": DEFAULT_EU_AI_ACT_TIMELINE,
 }

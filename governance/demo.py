@@ -435,3 +435,95 @@ def operations_examples(stdout) -> None:
             },
         )
     stdout.write(f"governance: {'one' if created else 'no new'} failed webhook delivery for the operations overview")
+
+
+# --- EU AI Act in operation ---------------------------------------------------------------------------
+
+DEMO_AUTHORITY = "National market surveillance authority"
+
+
+def eu_ai_act_in_operation(stdout) -> None:
+    """A serious incident with its Art. 73 clock running and an initial report sent, a second one past
+    half its time with nothing sent (the board's warning), and a FRIA submitted for a high-risk agent;
+    every agent's technical file is a link on its governance page. Idempotent: each part is skipped
+    when it exists already."""
+    from django.urls import reverse
+
+    from governance.models import FundamentalRightsAssessment, Incident
+
+    high_risk = list(
+        Agent.objects.filter(
+            risk_assessments__status="confirmed",
+            risk_assessments__eu_ai_act_category="high_risk",
+            owner__is_active=True,
+            lifecycle__in=(Lifecycle.PRODUCTION, Lifecycle.PILOT),
+        )
+        .distinct()
+        .order_by("-lifecycle", "key")
+    )
+    if not high_risk:
+        stdout.write("governance: no high-risk agent in the demo; EU AI Act examples skipped.")
+        return
+    first = next((a for a in high_risk if "screen" in a.key), high_risk[0])
+    second = next((a for a in high_risk if a.pk != first.pk), first)
+    now = timezone.now()
+    token = audit.correlation_id_var.set(audit.new_correlation_id())
+    try:
+        if not Incident.objects.exclude(serious_category="").exists():
+            with transaction.atomic():
+                version = first.versions.order_by("-created_at", "-id").first()
+                incident = services.report_incident(
+                    first,
+                    actor=first.owner,
+                    title="Shortlist excluded applicants over 50",
+                    severity="critical",
+                    what_happened=(
+                        "A recruiter noticed that no applicant over 50 reached the shortlist for three weeks; "
+                        "the traces show the screening summaries penalised long careers."
+                    ),
+                    follow_up_actions="Re-screen the affected applications by hand; drop career length from rubric.",
+                    detected_at=now - timedelta(days=2),
+                    version=version,
+                )
+                services.mark_incident_serious(
+                    incident, actor=first.owner, category="fundamental_rights", aware_at=now - timedelta(days=2)
+                )
+                services.record_authority_report(
+                    incident,
+                    actor=first.owner,
+                    kind="initial",
+                    sent_at=now - timedelta(hours=6),
+                    authority=DEMO_AUTHORITY,
+                    reference="MSA-2026-0412",
+                    notes="Initial report; the root-cause analysis follows.",
+                )
+                other = services.report_incident(
+                    second,
+                    actor=second.owner,
+                    title="Automated rejections sent without review",
+                    severity="high",
+                    what_happened="A configuration change skipped the human review step for a day.",
+                    detected_at=now - timedelta(hours=30),
+                    version=second.versions.order_by("-created_at", "-id").first(),
+                )
+                services.mark_incident_serious(
+                    other, actor=second.owner, category="widespread_infringement", aware_at=now - timedelta(hours=30)
+                )
+            stdout.write(
+                f"governance: serious incidents on the Art. 73 clock: {incident.title!r} "
+                f"({reverse('governance:incident-detail', args=[incident.pk])}) and {other.title!r}"
+            )
+        if not FundamentalRightsAssessment.objects.exists():
+            from governance import documents
+
+            draft = documents.fria_prefill(first, first.owner)
+            draft["period_and_frequency"] += " Screens every application received, every working day."
+            draft["people_affected"] += " Job applicants, including people with disabilities and older applicants."
+            draft["risks_of_harm"] += "\nIndirect discrimination by age, gender or disability in the shortlist."
+            services.submit_fria(first, actor=first.owner, **draft)
+            stdout.write(f"governance: FRIA submitted for {first.name}, awaiting the board's review")
+    finally:
+        audit.correlation_id_var.reset(token)
+    stdout.write(
+        f"governance: technical file of {first.name}: {reverse('governance:technical-file', args=[first.key, 'pdf'])}"
+    )

@@ -24,6 +24,7 @@ from governance.models import (
     Control,
     Evidence,
     Finding,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -89,12 +90,22 @@ class ReleaseFilterSet(AgentKeyFilterSet):
 
 
 class IncidentFilterSet(AgentKeyFilterSet):
+    serious = django_filters.BooleanFilter(method="filter_serious", label="Only serious incidents (Art. 73)")
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
 
     class Meta:
         model = Incident
-        fields = ["agent", "severity", "status"]
+        fields = ["agent", "severity", "status", "serious"]
+
+    def filter_serious(self, queryset, name, value):
+        return queryset.exclude(serious_category="") if value else queryset.filter(serious_category="")
+
+
+class FundamentalRightsAssessmentFilterSet(AgentKeyFilterSet):
+    class Meta:
+        model = FundamentalRightsAssessment
+        fields = ["agent"]
 
 
 class WaiverFilterSet(AgentKeyFilterSet):

@@ -2,7 +2,16 @@
 
 from django import forms
 
-from governance.choices import ActionImpact, Decision, EUAIActCategory, EvidenceKind, PeopleAffected, Severity
+from governance.choices import (
+    ActionImpact,
+    AuthorityReportKind,
+    Decision,
+    EUAIActCategory,
+    EvidenceKind,
+    PeopleAffected,
+    SeriousIncidentCategory,
+    Severity,
+)
 from registry.choices import Environment, RiskTier
 from registry.models import AgentVersion
 
@@ -101,6 +110,66 @@ class IncidentForm(forms.Form):
 
 class ResolveIncidentForm(forms.Form):
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
+class SeriousIncidentForm(forms.Form):
+    category = forms.ChoiceField(choices=SeriousIncidentCategory.choices, label="Serious-incident category")
+    aware_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label="Organisation became aware",
+        help_text="The report clock runs from this time (UTC).",
+    )
+
+
+class AuthorityReportForm(forms.Form):
+    kind = forms.ChoiceField(choices=AuthorityReportKind.choices)
+    sent_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Sent (UTC)")
+    authority = forms.CharField(max_length=200, help_text="The market surveillance authority it went to.")
+    reference = forms.CharField(max_length=120, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, required=False)
+
+
+class FriaForm(forms.Form):
+    """The six questions of Art. 27(1); the page fills them first from the agent record."""
+
+    process_and_purpose = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Process and purpose (Art. 27(1)(a))"
+    )
+    period_and_frequency = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Period and frequency of use (b)"
+    )
+    people_affected = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Categories of people affected (c)"
+    )
+    risks_of_harm = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Specific risks of harm (d)"
+    )
+    oversight_measures = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=8000, label="Human-oversight measures (e)"
+    )
+    materialisation_measures = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=8000, label="What happens when risks materialise (f)"
+    )
+
+
+class ObligationDatesForm(forms.Form):
+    """One date per obligation of the timeline, and why it moves."""
+
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=4000, label="Why the dates change (the legal source)"
+    )
+
+    def __init__(self, *args, timeline=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for entry in timeline:
+            self.fields[f"date_{entry['code']}"] = forms.DateField(
+                label=entry["title"],
+                initial=entry["applies_from"],
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+
+    def dates(self) -> dict:
+        return {name.removeprefix("date_"): v for name, v in self.cleaned_data.items() if name.startswith("date_")}
 
 
 class WaiverForm(forms.Form):

@@ -306,3 +306,62 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> dict:
         outcome = attempt_delivery(delivery_id, now=now)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
+
+
+# --- Serious-incident report clocks (EU AI Act Art. 73) -----------------------------------------------
+
+
+def notify_report_clocks(*, now: datetime | None = None) -> int:
+    """E-mail the board once per serious incident and stage when its report clock passes 50%, 90% and
+    the deadline. The stage's ``ReportClockAlert`` row is claimed (unique) before the e-mail goes, so
+    a second run, or a second worker, sends nothing again. Returns the alerts sent."""
+    from governance import eu_ai_act
+    from governance.models import Incident, ReportClockAlert, RiskPolicy
+    from registry.models import User
+
+    now = now or timezone.now()
+    policy = RiskPolicy.objects.current()
+    recipients = list(
+        User.objects.filter(groups__name=Role.BOARD, is_active=True).exclude(email="").values_list("email", flat=True)
+    )
+    sent = 0
+    incidents = Incident.objects.filter(aware_at__isnull=False, authority_reports__isnull=True).select_related("agent")
+    # Alerts already sent are skipped without a round trip; the unique row still guards against a race.
+    done = set(
+        ReportClockAlert.objects.filter(incident__in=incidents.values("pk")).values_list(
+            "incident_id", "stage", "deadline"
+        )
+    )
+    for incident in incidents.order_by("aware_at", "id"):
+        clock = eu_ai_act.report_clock(incident, policy, now, reports=[])
+        if clock.stage not in eu_ai_act.ALERT_STAGES or (incident.pk, clock.stage, clock.deadline) in done:
+            continue
+        try:
+            with transaction.atomic():
+                ReportClockAlert.objects.create(
+                    incident=incident,
+                    stage=clock.stage,
+                    deadline=clock.deadline,
+                    sent_at=now,
+                    recipients=len(recipients),
+                )
+                if recipients:
+                    url = settings.SITE_URL.rstrip("/") + reverse("governance:incident-detail", args=[incident.pk])
+                    send_mail(
+                        subject=(
+                            f"[Agent Registry] Serious incident report, {clock.get_stage_label()}: "
+                            f"{incident.agent.name}"
+                        ),
+                        message=(
+                            f"The report of serious incident “{incident.title}” ({incident.agent.name}) to the "
+                            f"market surveillance authority is due by {clock.deadline:%d %b %Y %H:%M} UTC "
+                            f"({incident.get_serious_category_display()}, {clock.days} days from awareness).\n\n"
+                            f"Time left: {clock.time_left_label()}.\n\nSee it and record the report: {url}\n"
+                        ),
+                        from_email=settings.DEFAULT_FROM_EMAIL,
+                        recipient_list=recipients,
+                    )
+        except IntegrityError:
+            continue  # this stage's alert went already
+        sent += 1
+    return sent

@@ -97,6 +97,24 @@ class IncidentQuerySet(GovernedQuerySet):
         return self.filter(status="open")
 
 
+class AuthorityReportQuerySet(RestrictedQuerySet):
+    """Reports to the authority are read and written with their incident."""
+
+    def _restrict(self, user, action: str):
+        from governance.models import Incident
+
+        return self.filter(incident__in=Incident.objects.for_user(user, action).values("pk"))
+
+
+class FundamentalRightsAssessmentQuerySet(RestrictedQuerySet):
+    """A FRIA is evidence (for the ``fria`` control): readable exactly by those who may read its evidence."""
+
+    def _restrict(self, user, action: str):
+        from governance.models import Evidence
+
+        return self.filter(evidence__in=Evidence.objects.for_user(user, action).values("pk"))
+
+
 class WaiverQuerySet(GovernedQuerySet):
     def in_force(self, now):
         return self.filter(revoked_at__isnull=True, expires_at__gt=now)

@@ -27,6 +27,7 @@ def run_all_checks(triggered_by_id: int | None = None) -> dict:
     # leaving its remaining checks to the next scheduled sweep.
     results = checks.run_all_checks(triggered_by_id=triggered_by_id)
     notify_owners.delay()
+    notify_report_clocks.delay()
     return {r.kind: {"found": r.found, "resolved": r.resolved} for r in results}
 
 
@@ -57,3 +58,8 @@ def enforce_attestations() -> dict:
     from governance.services import continuity
 
     return {"enforced": continuity.enforce_overdue_attestations()}
+
+
+@shared_task(name="governance.notify_report_clocks")
+def notify_report_clocks() -> dict:
+    return {"alerts": notifications.notify_report_clocks()}

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max, Q
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,21 +19,26 @@ from governance import compliance, gate, services
 from governance.choices import ControlState, DeliveryStatus, Validity
 from governance.forms import (
     AssessmentForm,
+    AuthorityReportForm,
     ConditionCloseForm,
     ConfirmAssessmentForm,
     DecisionForm,
     EvidenceForm,
     EvidenceReviewForm,
+    FriaForm,
     IncidentForm,
+    ObligationDatesForm,
     ReasonForm,
     ReleaseReviewForm,
     ResolveIncidentForm,
+    SeriousIncidentForm,
     WaiverForm,
 )
 from governance.models import (
     CheckRun,
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -130,8 +135,20 @@ def agent_governance(request, key):
         "decision_form": DecisionForm(),
         "confirm_form": ConfirmAssessmentForm(),
         "evidence_review_form": EvidenceReviewForm(),
+        "obligations": _agent_obligations(agent, now),
     }
     return render(request, "governance/agent.html", context)
+
+
+def _agent_obligations(agent, now):
+    from governance import eu_ai_act
+
+    assessment = compliance.current_assessment(agent)
+    category = assessment.eu_ai_act_category if assessment else None
+    return {
+        "known": category is not None,
+        **eu_ai_act.obligations_for(RiskPolicy.objects.current(), category, now.date()),
+    }
 
 
 @login_required
@@ -563,3 +580,187 @@ def control_catalog(request):
     policy = RiskPolicy.objects.for_user(request.user).order_by("-version").first()
     controls = Control.objects.for_user(request.user).filter(policy=policy) if policy else Control.objects.none()
     return render(request, "governance/controls.html", {"nav": "controls", "policy": policy, "controls": controls})
+
+
+# --- Serious incidents (EU AI Act Art. 73) ------------------------------------------------------------
+
+
+def _may_record(user, agent) -> bool:
+    return is_board(user) or registry_services.can_change_agent(user, agent)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_detail(request, pk):
+    """One incident: its report clock when serious (deadline, time left, reports sent, what is still
+    due), the forms to mark it serious and record reports, and the regulator report to download."""
+    from governance import eu_ai_act
+
+    incident = _get(Incident, request.user, pk)
+    agent = incident.agent
+    may_record = _may_record(request.user, agent)
+    serious_form = SeriousIncidentForm(
+        initial={"category": incident.serious_category, "aware_at": incident.aware_at}, prefix="serious"
+    )
+    report_form = AuthorityReportForm(prefix="report")
+    if request.method == "POST":
+        if not may_record:
+            raise PermissionDenied("Only the agent's owner, a delegate or the board record serious incidents.")
+        if "serious-category" in request.POST:
+            serious_form = SeriousIncidentForm(request.POST, prefix="serious")
+            if serious_form.is_valid():
+                try:
+                    services.mark_incident_serious(
+                        incident,
+                        actor=request.user,
+                        category=serious_form.cleaned_data["category"],
+                        aware_at=serious_form.cleaned_data["aware_at"],
+                    )
+                except ValidationError as exc:
+                    add_service_errors(serious_form, exc)
+                else:
+                    messages.success(request, "Marked a serious incident; the report clock is running.")
+                    return redirect("governance:incident-detail", pk=incident.pk)
+        else:
+            report_form = AuthorityReportForm(request.POST, prefix="report")
+            if report_form.is_valid():
+                try:
+                    services.record_authority_report(incident, actor=request.user, **report_form.cleaned_data)
+                except ValidationError as exc:
+                    add_service_errors(report_form, exc)
+                else:
+                    messages.success(request, "Report to the authority recorded.")
+                    return redirect("governance:incident-detail", pk=incident.pk)
+    reports = list(incident.authority_reports.select_related("recorded_by"))
+    clock = eu_ai_act.report_clock(incident, RiskPolicy.objects.current(), timezone.now(), reports=reports)
+    return render(
+        request,
+        "governance/incident.html",
+        {
+            "nav": "catalog",
+            "incident": incident,
+            "agent": agent,
+            "clock": clock,
+            "reports": reports,
+            "may_record": may_record,
+            "serious_form": serious_form if may_record else None,
+            "report_form": report_form if (may_record and incident.serious_category) else None,
+        },
+    )
+
+
+@login_required
+def incident_regulator_report(request, pk):
+    """The serious-incident report for the authority, as a PDF."""
+    from governance import documents
+
+    incident = _get(Incident, request.user, pk)
+    if not incident.serious_category:
+        raise Http404("Only a serious incident has a regulator report.")
+    now = timezone.now()
+    pdf = documents.render_pdf(*documents.regulator_report(incident, request.user, now))
+    return HttpResponse(
+        pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="serious-incident-{incident.pk}-{now:%Y-%m-%d}.pdf"'},
+    )
+
+
+# --- Fundamental-rights impact assessment (Art. 27) and the technical file (Annex IV) ----------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fria_submit(request, key):
+    """The FRIA form, prefilled from the record; submitting it files its PDF as evidence for ``fria``."""
+    from governance import documents
+
+    agent = get_agent_for_user(request.user, key, "change")
+    applies = services.fria_applies(agent)
+    form = FriaForm(request.POST or None, initial=documents.fria_prefill(agent, request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submit_fria(agent, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Impact assessment submitted as evidence for the board's review.")
+            return _back_to_agent(agent)
+    previous = FundamentalRightsAssessment.objects.for_user(request.user).filter(agent=agent)[:5]
+    return render(
+        request,
+        "governance/fria_form.html",
+        {"nav": "catalog", "agent": agent, "form": form, "applies": applies, "previous": previous},
+    )
+
+
+@login_required
+def fria_pdf(request, pk):
+    """A submitted FRIA as PDF (read like its evidence)."""
+    from governance import documents
+
+    fria = _get(FundamentalRightsAssessment, request.user, pk)
+    pdf = documents.render_pdf(*documents.fria_document(fria, request.user, fria.submitted_at))
+    return HttpResponse(
+        pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="fria-{fria.agent.key}-{fria.pk}.pdf"'},
+    )
+
+
+@login_required
+def technical_file(request, key, fmt):
+    """The agent's technical documentation (Annex IV outline), as PDF or Markdown, drawn from the record
+    as the requesting user may read it."""
+    from governance import documents
+
+    agent = get_agent_for_user(request.user, key)
+    now = timezone.now()
+    parts = documents.technical_file(agent, request.user, now)
+    name = f"technical-file-{agent.key}-{now:%Y-%m-%d}"
+    if fmt == "md":
+        return HttpResponse(
+            documents.render_markdown(*parts),
+            content_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
+        )
+    return HttpResponse(
+        documents.render_pdf(*parts),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def obligations(request):
+    """The EU AI Act timeline for the portfolio: which obligations apply today and which are coming, with
+    the agents each reaches; platform administrators move the dates (a new, audited policy version)."""
+    from governance import eu_ai_act
+    from registry.roles import is_platform_admin
+
+    policy = RiskPolicy.objects.current()
+    may_edit = is_platform_admin(request.user)
+    form = ObligationDatesForm(request.POST or None, timeline=policy.eu_ai_act_timeline) if may_edit else None
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Only platform administrators change the policy.")
+        if form.is_valid():
+            try:
+                services.set_obligation_dates(
+                    policy, actor=request.user, dates=form.dates(), notes=form.cleaned_data["notes"]
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "The obligation dates are changed in a new policy version.")
+                return redirect("governance:obligations")
+    today = timezone.now().date()
+    rows = eu_ai_act.portfolio_obligations(policy, Agent.objects.for_user(request.user), today)
+    return render(
+        request,
+        "governance/obligations.html",
+        {"nav": "controls", "policy": policy, "today": today, "rows": rows, "form": form},
+    )

@@ -11,13 +11,16 @@ from governance.choices import (
     EUAIActCategory,
     EvidenceKind,
     PeopleAffected,
+    SeriousIncidentCategory,
     Severity,
 )
 from governance.models import (
     Attestation,
     AttestationCampaign,
+    AuthorityReport,
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -89,6 +92,8 @@ class RiskPolicySerializer(DisplayMixin, serializers.ModelSerializer):
             "autonomy_floors",
             "eu_ai_act",
             "cadences",
+            "incident_report_days",
+            "eu_ai_act_timeline",
             "created_at",
         ]
 
@@ -392,6 +397,40 @@ class ReleaseSerializer(DisplayMixin, serializers.ModelSerializer):
         return username(obj.deployed_by)
 
 
+class ReportClockSerializer(serializers.Serializer):
+    """The report clock of a serious incident (Art. 73)."""
+
+    category = serializers.CharField()
+    days = serializers.IntegerField()
+    aware_at = serializers.DateTimeField()
+    deadline = serializers.DateTimeField()
+    stage = serializers.CharField()
+    time_left_seconds = serializers.SerializerMethodField()
+    still_due = serializers.ListField(child=serializers.CharField())
+
+    def get_time_left_seconds(self, obj) -> int:
+        return int(obj.time_left.total_seconds())
+
+
+class AuthorityReportSerializer(serializers.ModelSerializer):
+    sent_at = serializers.DateTimeField()
+    recorded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuthorityReport
+        fields = ["id", "kind", "sent_at", "authority", "reference", "notes", "recorded_by", "recorded_at"]
+        read_only_fields = ["recorded_at"]
+        extra_kwargs = {"reference": {"required": False}, "notes": {"required": False}}
+
+    def get_recorded_by(self, obj) -> str | None:
+        return username(obj.recorded_by)
+
+
+class MarkSeriousSerializer(serializers.Serializer):
+    serious_category = serializers.ChoiceField(choices=SeriousIncidentCategory.choices)
+    aware_at = serializers.DateTimeField()
+
+
 class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:incident-detail")
     agent = AgentKeyField()
@@ -399,6 +438,8 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     suspend = serializers.BooleanField(write_only=True, required=False, default=False)
     reported_by = serializers.SerializerMethodField()
+    report_clock = serializers.SerializerMethodField()
+    authority_reports = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -419,12 +460,63 @@ class IncidentSerializer(DisplayMixin, serializers.ModelSerializer):
             "reported_by",
             "reported_at",
             "suspend",
+            "serious_category",
+            "aware_at",
+            "report_clock",
+            "authority_reports",
         ]
-        read_only_fields = ["status", "resolved_at", "resolution", "reported_at"]
+        read_only_fields = ["status", "resolved_at", "resolution", "reported_at", "serious_category", "aware_at"]
         extra_kwargs = {"detected_at": {"required": False}, "follow_up_actions": {"required": False}}
 
     def get_reported_by(self, obj) -> str | None:
         return username(obj.reported_by)
+
+    @extend_schema_field(AuthorityReportSerializer(many=True))
+    def get_authority_reports(self, obj):
+        return AuthorityReportSerializer(obj.authority_reports.all(), many=True).data
+
+    @extend_schema_field(ReportClockSerializer(allow_null=True))
+    def get_report_clock(self, obj):
+        from django.utils import timezone
+
+        from governance import eu_ai_act
+
+        policy = self.context.get("policy") or RiskPolicy.objects.current()
+        clock = eu_ai_act.report_clock(obj, policy, timezone.now(), reports=list(obj.authority_reports.all()))
+        return ReportClockSerializer(clock).data if clock is not None else None
+
+
+class FundamentalRightsAssessmentSerializer(DisplayMixin, serializers.ModelSerializer):
+    """A FRIA (Art. 27). POST the six answers; the PDF is filed as evidence for ``fria``."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:fundamentalrightsassessment-detail")
+    agent = AgentKeyField()
+    evidence = serializers.PrimaryKeyRelatedField(read_only=True)
+    evidence_status = serializers.CharField(source="evidence.status", read_only=True)
+    submitted_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FundamentalRightsAssessment
+        fields = [
+            "url",
+            "display",
+            "id",
+            "agent",
+            "process_and_purpose",
+            "period_and_frequency",
+            "people_affected",
+            "risks_of_harm",
+            "oversight_measures",
+            "materialisation_measures",
+            "evidence",
+            "evidence_status",
+            "submitted_by",
+            "submitted_at",
+        ]
+        read_only_fields = ["submitted_at"]
+
+    def get_submitted_by(self, obj) -> str | None:
+        return username(obj.submitted_by)
 
 
 class ResolveIncidentSerializer(serializers.Serializer):
@@ -575,3 +667,18 @@ class AttestationSerializer(DisplayMixin, serializers.ModelSerializer):
 
 class AttestationAnswerSerializer(serializers.Serializer):
     answer = serializers.ChoiceField(choices=[c for c in AttestationAnswer.choices if c[0] != "pending"])
+
+
+class ObligationSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    applies_from = serializers.DateField()
+    applies_today = serializers.BooleanField()
+    agents = serializers.ListField(child=serializers.CharField(), help_text="Keys of the agents it reaches.")
+
+
+class ObligationDatesSerializer(serializers.Serializer):
+    dates = serializers.DictField(
+        child=serializers.DateField(), help_text="Obligation code -> the date it applies from."
+    )
+    notes = serializers.CharField(max_length=4000, help_text="Why the dates change (the legal source).")

@@ -6,6 +6,8 @@ from governance.api import views
 
 extra_urlpatterns: list = [
     path("agents/<str:key>/requirements/", views.AgentRequirementsView.as_view(), name="agent-requirements"),
+    path("agents/<str:key>/technical-file/", views.TechnicalFileView.as_view(), name="agent-technical-file"),
+    path("eu-ai-act/obligations/", views.ObligationsView.as_view(), name="eu-ai-act-obligations"),
     path("evidence/<int:pk>/download/", views.EvidenceDownloadView.as_view(), name="evidence-download"),
 ]
 
@@ -22,6 +24,11 @@ def register(router) -> None:
     router.register("waivers", views.WaiverViewSet, basename="waiver")
     router.register("attestation-campaigns", views.AttestationCampaignViewSet, basename="attestationcampaign")
     router.register("attestations", views.AttestationViewSet, basename="attestation")
+    router.register(
+        "fundamental-rights-assessments",
+        views.FundamentalRightsAssessmentViewSet,
+        basename="fundamentalrightsassessment",
+    )
 
     from governance.api import findings
 

@@ -1,11 +1,11 @@
 """Governance API. Every viewset reads through ``for_user`` and writes through governance services."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -17,12 +17,17 @@ from governance.api.serializers import (
     AttestationAnswerSerializer,
     AttestationCampaignSerializer,
     AttestationSerializer,
+    AuthorityReportSerializer,
     CloseConditionSerializer,
     ConfirmAssessmentSerializer,
     ControlSerializer,
     DecisionSerializer,
     EvidenceSerializer,
+    FundamentalRightsAssessmentSerializer,
     IncidentSerializer,
+    MarkSeriousSerializer,
+    ObligationDatesSerializer,
+    ObligationSerializer,
     OptionalReasonSerializer,
     ReasonSerializer,
     ReleaseSerializer,
@@ -40,6 +45,7 @@ from governance.filtersets import (
     AttestationFilterSet,
     ControlFilterSet,
     EvidenceFilterSet,
+    FundamentalRightsAssessmentFilterSet,
     IncidentFilterSet,
     ReleaseFilterSet,
     ReviewFilterSet,
@@ -51,6 +57,7 @@ from governance.models import (
     AttestationCampaign,
     Control,
     Evidence,
+    FundamentalRightsAssessment,
     Incident,
     Release,
     Review,
@@ -297,7 +304,60 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Incident.objects.for_user(self.request.user, "view").select_related("agent", "version", "reported_by")
+        return (
+            Incident.objects.for_user(self.request.user, "view")
+            .select_related("agent", "version", "reported_by")
+            .prefetch_related("authority_reports__recorded_by")
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "policy": RiskPolicy.objects.current()}
+
+    def _fresh(self, pk):
+        return self.get_serializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(request=MarkSeriousSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-serious")
+    def mark_serious(self, request, pk=None):
+        """Mark the incident a serious incident (EU AI Act Art. 3(49)); the report clock runs from ``aware_at``."""
+        body = MarkSeriousSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = services.mark_incident_serious(
+            self.get_object(),
+            actor=request.user,
+            category=body.validated_data["serious_category"],
+            aware_at=body.validated_data["aware_at"],
+        )
+        return Response(self._fresh(incident.pk))
+
+    @extend_schema(request=AuthorityReportSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="authority-reports")
+    def authority_reports(self, request, pk=None):
+        """Record a report sent to the authority: the initial one (may be incomplete), follow-ups, the final one."""
+        body = AuthorityReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = self.get_object()
+        services.record_authority_report(incident, actor=request.user, **body.validated_data)
+        return Response(self._fresh(incident.pk), status=201)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="regulator-report")
+    def regulator_report(self, request, pk=None):
+        """The serious-incident report for the market surveillance authority, as a PDF."""
+        from django.http import Http404, HttpResponse
+
+        from governance import documents
+
+        incident = self.get_object()
+        if not incident.serious_category:
+            raise Http404("Only a serious incident has a regulator report.")
+        now = timezone.now()
+        pdf = documents.render_pdf(*documents.regulator_report(incident, request.user, now))
+        return HttpResponse(
+            pdf,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="serious-incident-{incident.pk}.pdf"'},
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -438,3 +498,89 @@ class AttestationViewSet(viewsets.ReadOnlyModelViewSet):
         continuity.answer_attestations([row], body.validated_data["answer"], actor=request.user)
         row.refresh_from_db()
         return Response(self.get_serializer(row).data)
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    return HttpResponse(
+        content, content_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+class FundamentalRightsAssessmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Fundamental-rights impact assessments (EU AI Act Art. 27), read like evidence. POST submits one
+    (owner side, high-risk agents only); its PDF is filed as evidence for the ``fria`` control."""
+
+    serializer_class = FundamentalRightsAssessmentSerializer
+    filterset_class = FundamentalRightsAssessmentFilterSet
+
+    def get_queryset(self):
+        return FundamentalRightsAssessment.objects.for_user(self.request.user, "view").select_related(
+            "agent", "evidence", "submitted_by"
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        agent = data.pop("agent")
+        serializer.instance = services.submit_fria(agent, actor=self.request.user, **data)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        from governance import documents
+
+        fria = self.get_object()
+        return _pdf(
+            documents.render_pdf(*documents.fria_document(fria, request.user, fria.submitted_at)), f"fria-{fria.pk}.pdf"
+        )
+
+
+class TechnicalFileView(APIView):
+    """The agent's technical documentation (Annex IV outline) drawn from the record as the caller may
+    read it: ``?format=md`` for Markdown, otherwise PDF."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=["pdf", "md"], required=False)],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "text/markdown"): OpenApiTypes.STR},
+    )
+    def get(self, request, key):
+        from governance import documents
+
+        agent = get_object_or_404(Agent.objects.for_user(request.user, "view"), key=key)
+        now = timezone.now()
+        parts = documents.technical_file(agent, request.user, now)
+        if request.query_params.get("as") == "md":
+            return HttpResponse(documents.render_markdown(*parts), content_type="text/markdown; charset=utf-8")
+        return _pdf(documents.render_pdf(*parts), f"technical-file-{agent.key}.pdf")
+
+
+class ObligationsView(APIView):
+    """The EU AI Act timeline: each obligation, whether it applies today, and the agents (visible to the
+    caller) it reaches. POST moves dates (platform administrators; a new, audited policy version)."""
+
+    def _rows(self, request):
+        from governance import eu_ai_act
+
+        rows = eu_ai_act.portfolio_obligations(
+            RiskPolicy.objects.current(), Agent.objects.for_user(request.user, "view"), timezone.now().date()
+        )
+        return [
+            {
+                "code": r.obligation.code,
+                "title": r.obligation.title,
+                "applies_from": r.obligation.applies_from,
+                "applies_today": r.applies,
+                "agents": [a.key for a in r.agents],
+            }
+            for r in rows
+        ]
+
+    @extend_schema(responses=ObligationSerializer(many=True))
+    def get(self, request):
+        return Response(ObligationSerializer(self._rows(request), many=True).data)
+
+    @extend_schema(request=ObligationDatesSerializer, responses=ObligationSerializer(many=True))
+    def post(self, request):
+        body = ObligationDatesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_obligation_dates(RiskPolicy.objects.current(), actor=request.user, **body.validated_data)
+        return Response(ObligationSerializer(self._rows(request), many=True).data)

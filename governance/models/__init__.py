@@ -3,9 +3,10 @@
 from governance.models.assessments import RiskAssessment
 from governance.models.continuity import Attestation, AttestationCampaign, AttestationReminder, DormancyKeep
 from governance.models.controls import Waiver
+from governance.models.eu_ai_act import FundamentalRightsAssessment
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
-from governance.models.incidents import Incident
+from governance.models.incidents import AuthorityReport, Incident, ReportClockAlert
 from governance.models.policy import Control, RiskPolicy
 from governance.models.reviews import Release, Review, ReviewCondition
 
@@ -14,6 +15,8 @@ __all__ = [
     "AttestationCampaign",
     "AttestationReminder",
     "DormancyKeep",
+    "AuthorityReport",
+    "ReportClockAlert",
     "CheckRun",
     "DigestLog",
     "Finding",
@@ -22,6 +25,7 @@ __all__ = [
     "WebhookEndpoint",
     "Control",
     "Evidence",
+    "FundamentalRightsAssessment",
     "Incident",
     "Release",
     "Review",

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from governance.choices import NistFunction, Validity
+from governance.defaults import default_eu_ai_act_timeline, default_incident_report_days
 from governance.querysets import ControlQuerySet, RiskPolicyQuerySet
 from registry.choices import RISK_TIER_ORDER, RiskTier
 
@@ -24,6 +25,8 @@ class RiskPolicy(models.Model):
     ``eu_ai_act``: category -> {"tier_floor", "blocks_approval"}.
     ``cadences``: tier -> {"review_days", "silence_production_hours",
     "silence_pilot_hours"}.
+    ``incident_report_days``: serious-incident category -> days from awareness to report (Art. 73).
+    ``eu_ai_act_timeline``: list of {"code", "title", "applies_from" (ISO date), "categories"}.
     """
 
     version = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1)])
@@ -34,6 +37,8 @@ class RiskPolicy(models.Model):
     autonomy_floors = models.JSONField(default=list)
     eu_ai_act = models.JSONField(default=dict)
     cadences = models.JSONField()
+    incident_report_days = models.JSONField(default=default_incident_report_days)
+    eu_ai_act_timeline = models.JSONField(default=default_eu_ai_act_timeline)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -13,6 +13,7 @@ from governance.services.assessments import (
     submit_assessment,
 )
 from governance.services.evidence import ALLOWED_UPLOADS, accept_evidence, reject_evidence, submit_evidence
+from governance.services.fria import fria_applies, submit_fria
 from governance.services.incidents import (
     grant_waiver,
     report_incident,
@@ -21,7 +22,7 @@ from governance.services.incidents import (
     suspend_for_incident,
     update_incident,
 )
-from governance.services.policy import publish_policy
+from governance.services.policy import publish_policy, set_obligation_dates
 from governance.services.reviews import (
     cancel_review,
     close_condition,
@@ -32,6 +33,7 @@ from governance.services.reviews import (
     request_release_review,
     schedule_periodic_review,
 )
+from governance.services.serious_incidents import mark_incident_serious, record_authority_report
 
 __all__ = [
     "ALLOWED_UPLOADS",
@@ -43,8 +45,11 @@ __all__ = [
     "decide_review",
     "deploy_release",
     "ensure_periodic_review",
+    "fria_applies",
     "grant_waiver",
     "invalidate_until_changed_evidence",
+    "mark_incident_serious",
+    "record_authority_report",
     "mark_assessment_stale",
     "mark_deployed",
     "publish_policy",
@@ -55,8 +60,10 @@ __all__ = [
     "return_assessment",
     "revoke_waiver",
     "schedule_periodic_review",
+    "set_obligation_dates",
     "submit_assessment",
     "submit_evidence",
+    "submit_fria",
     "suspend_for_incident",
     "update_incident",
 ]

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from governance import eu_ai_act
 from governance.choices import GovernanceEvent, Validity
 from governance.models import Control, RiskPolicy
 from governance.policy import compute_tier
@@ -13,7 +14,16 @@ from registry.choices import RiskTier
 from registry.exceptions import Conflict
 from telemetry import services as telemetry_services
 
-POLICY_FIELDS = ("weights", "thresholds", "pattern_floors", "autonomy_floors", "eu_ai_act", "cadences")
+POLICY_FIELDS = (
+    "weights",
+    "thresholds",
+    "pattern_floors",
+    "autonomy_floors",
+    "eu_ai_act",
+    "cadences",
+    "incident_report_days",
+    "eu_ai_act_timeline",
+)
 CONTROL_FIELDS = (
     "name",
     "guidance",
@@ -60,6 +70,14 @@ def _validate_policy(values: dict) -> None:
             raise ValidationError(
                 {"cadences": f"Give {tier}: review_days, silence_production_hours, silence_pilot_hours."}
             )
+    for name, validate in (
+        ("incident_report_days", eu_ai_act.validate_report_days),
+        ("eu_ai_act_timeline", eu_ai_act.validate_timeline),
+    ):
+        if name in values:
+            message = validate(values[name])
+            if message:
+                raise ValidationError({name: message})
     try:
         compute_tier(SAMPLE_ANSWERS, values)
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
@@ -143,3 +161,22 @@ def publish_policy(
             },
         )
     return policy
+
+
+def set_obligation_dates(base: RiskPolicy, *, actor, dates: dict, notes: str) -> RiskPolicy:
+    """Move the dates the EU AI Act's obligations apply from (``{code: date}``): the law moves, so the
+    timeline is policy data; the change publishes the next policy version, audited with its notes."""
+    timeline = [dict(entry) for entry in base.eu_ai_act_timeline]
+    known = {entry["code"] for entry in timeline}
+    unknown = set(dates) - known
+    if unknown:
+        raise ValidationError({"dates": f"Unknown obligations: {', '.join(sorted(unknown))}."})
+    for entry in timeline:
+        if entry["code"] in dates:
+            value = dates[entry["code"]]
+            if value is None:
+                raise ValidationError({entry["code"]: "Give the date this obligation applies from."})
+            entry["applies_from"] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if timeline == base.eu_ai_act_timeline:
+        raise ValidationError({"dates": "No date changed."})
+    return publish_policy(base, actor=actor, notes=notes, changes={"eu_ai_act_timeline": timeline})

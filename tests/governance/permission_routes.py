@@ -109,6 +109,38 @@ def incident(c) -> None:
     )
 
 
+def serious_incident(c) -> None:
+    incident(c)
+    c.extra["incident"] = services.mark_incident_serious(
+        c.extra["incident"], actor=c.owner, category="health", aware_at=timezone.now()
+    )
+
+
+FRIA_ANSWERS = {
+    "process_and_purpose": "Screens job applications for the recruiting team.",
+    "period_and_frequency": "Every working day, all year.",
+    "people_affected": "Applicants.",
+    "risks_of_harm": "Unfair rejection.",
+    "oversight_measures": "A recruiter reviews every rejection.",
+    "materialisation_measures": "Complaints go to HR; the agent is suspended.",
+}
+
+
+def high_risk(c) -> None:
+    assessment = services.submit_assessment(c.agent, actor=c.owner, **{**ANSWERS, "eu_ai_act_category": "high_risk"})
+    services.confirm_assessment(assessment, actor=c.board)
+    c.agent.refresh_from_db()
+
+
+def fria(c) -> None:
+    high_risk(c)
+    c.extra["fria"] = services.submit_fria(c.agent, actor=c.owner, **FRIA_ANSWERS)
+
+
+def now_minute() -> str:
+    return timezone.now().strftime("%Y-%m-%dT%H:%M")
+
+
 def waiver(c) -> None:
     c.extra["waiver"] = services.grant_waiver(
         c.agent, "escalation", actor=c.board, reason="Runbook next week", expires_at=timezone.now() + timedelta(days=7)
@@ -398,6 +430,78 @@ ROUTES = [
         data=lambda c, user: {"resolution": "Cache cleared"},
         audit="incident.resolved",
     ),
+    Route("governance:incident-detail", "GET", AGENT_PAGE_READ, setup=serious_incident, kwargs=pk_of("incident")),
+    Route(
+        "governance:incident-detail",
+        "POST",
+        RECORDERS_POST,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"serious-category": "death", "serious-aware_at": now_minute()},
+        audit="incident.marked_serious",
+        label="mark serious",
+    ),
+    Route(
+        "governance:incident-detail",
+        "POST",
+        RECORDERS_POST,
+        setup=serious_incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {
+            "report-kind": "initial",
+            "report-sent_at": now_minute(),
+            "report-authority": "National market surveillance authority",
+            "report-reference": "MSA-1",
+        },
+        audit="incident.authority_reported",
+        label="authority report",
+    ),
+    Route(
+        "governance:incident-regulator-report", "GET", AGENT_PAGE_READ, setup=serious_incident, kwargs=pk_of("incident")
+    ),
+    Route("governance:fria-submit", "GET", OWNER_SIDE_PAGE, setup=high_risk, kwargs=key),
+    Route(
+        "governance:fria-submit",
+        "POST",
+        OWNER_SIDE_POST,
+        setup=high_risk,
+        kwargs=key,
+        data=lambda c, user: FRIA_ANSWERS,
+        audit="fria.submitted",
+    ),
+    Route(
+        "governance:fria-pdf",
+        "GET",
+        statuses(200, employee=404, outsider=404, service_account=404, anonymous=302),
+        setup=fria,
+        kwargs=pk_of("fria"),
+    ),
+    Route(
+        "governance:technical-file",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=lambda c: {"key": c.agent.key, "fmt": "pdf"},
+        label="pdf",
+    ),
+    Route(
+        "governance:technical-file",
+        "GET",
+        AGENT_PAGE_READ,
+        kwargs=lambda c: {"key": c.agent.key, "fmt": "md"},
+        label="md",
+    ),
+    Route("governance:obligations", "GET", PAGE_READ),
+    Route(
+        "governance:obligations",
+        "POST",
+        statuses(403, admin=302, anonymous=302),
+        data=lambda c, user: {
+            **{f"date_{e['code']}": e["applies_from"] for e in RiskPolicy.objects.current().eu_ai_act_timeline},
+            "date_high_risk_annex_iii": "2028-01-03",
+            "notes": "Amendment moved Annex III",
+        },
+        audit="policy.published",
+    ),
     Route("governance:waiver-revoke", "GET", POST_ONLY, kwargs=lambda c: {"pk": 1}),
     Route(
         "governance:waiver-revoke",
@@ -550,6 +654,50 @@ ROUTES = [
         kwargs=pk_of("incident"),
         data=lambda c, user: {"resolution": "Cache cleared"},
         audit="incident.resolved",
+    ),
+    Route(
+        "api:incident-mark-serious",
+        "POST",
+        API_RECORDERS_ACT,
+        setup=incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {"serious_category": "critical_infrastructure", "aware_at": timezone.now().isoformat()},
+        audit="incident.marked_serious",
+    ),
+    Route(
+        "api:incident-authority-reports",
+        "POST",
+        statuses(403, owner=201, delegate=201, board=201, admin=201, service_account=404, anonymous=401),
+        setup=serious_incident,
+        kwargs=pk_of("incident"),
+        data=lambda c, user: {
+            "kind": "initial",
+            "sent_at": timezone.now().isoformat(),
+            "authority": "National market surveillance authority",
+            "reference": "MSA-1",
+        },
+        audit="incident.authority_reported",
+    ),
+    Route("api:incident-regulator-report", "GET", API_AGENT_READ, setup=serious_incident, kwargs=pk_of("incident")),
+    Route("api:fundamentalrightsassessment-list", "GET", API_READ),
+    Route(
+        "api:fundamentalrightsassessment-list",
+        "POST",
+        API_OWNER_SIDE_CREATE,
+        setup=high_risk,
+        data=lambda c, user: {"agent": c.agent.key, **FRIA_ANSWERS},
+        audit="fria.submitted",
+    ),
+    Route("api:fundamentalrightsassessment-detail", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
+    Route("api:fundamentalrightsassessment-pdf", "GET", API_EVIDENCE_READ, setup=fria, kwargs=pk_of("fria")),
+    Route("api:agent-technical-file", "GET", API_AGENT_READ, kwargs=key),
+    Route("api:eu-ai-act-obligations", "GET", API_READ),
+    Route(
+        "api:eu-ai-act-obligations",
+        "POST",
+        statuses(403, admin=200, anonymous=401),
+        data=lambda c, user: {"dates": {"high_risk_annex_iii": "2028-01-03"}, "notes": "Amendment moved Annex III"},
+        audit="policy.published",
     ),
     Route("api:waiver-list", "GET", API_READ),
     Route(

@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from governance import services
@@ -239,8 +238,10 @@ def test_an_uploaded_file_is_stored_with_its_hash(agent, owner, settings, tmp_pa
         ("empty.txt", b"", "text/plain", "empty"),
     ],
 )
-@override_settings(GOVERNANCE_EVIDENCE_MAX_BYTES=1024)
 def test_it_refuses_uploads_beyond_the_limits(agent, owner, settings, tmp_path, name, content, content_type, message):
+    # Through the settings fixture only: an override_settings decorator beside it was left enabled after
+    # the test (the two unwound out of order), shrinking the limit for every later test of the session.
+    settings.GOVERNANCE_EVIDENCE_MAX_BYTES = 1024
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile(name, content, content_type=content_type)
     with pytest.raises(ValidationError) as refused:

@@ -49,6 +49,8 @@ class Command(BaseCommand):
             self._step("governance after release", governance_demo.lapse_some_evidence)
             # Keeping ownership true: a campaign in progress, a deprovisioned owner, dormant agents.
             self._step("owner continuity", governance_demo.continuity)
+            # A serious incident on the clock, a FRIA waiting for the board, a technical file to download.
+            self._step("EU AI Act in operation", governance_demo.eu_ai_act_in_operation)
         for label in TOP_LAYERS:
             self._layer(label)
         if governance_demo is not None:
