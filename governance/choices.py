@@ -199,6 +199,9 @@ class GovernanceEvent(models.TextChoices):
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
     WAIVER_GRANTED = "waiver.granted", "Waiver granted"
     WAIVER_REVOKED = "waiver.revoked", "Waiver revoked"
+    DRIFT_POLICY_UPDATED = "drift_policy.updated", "Drift and budget parameters changed"
+    BUDGET_SET = "budget.set", "Budget set"
+    BUDGET_REMOVED = "budget.removed", "Budget removed"
 
 
 # --- Findings and background checks (telemetry helper) ----------------------------

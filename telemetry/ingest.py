@@ -24,6 +24,7 @@ from telemetry import hooks
 from telemetry.choices import BATCH_EVENT_KINDS, ENVIRONMENT_ALIASES, EventKind
 from telemetry.identity import Identity, candidate_keys, identify
 from telemetry.models import (
+    LATENCY_BUCKET_FIELDS,
     DailyEvaluation,
     DailyToolUsage,
     DailyUsage,
@@ -32,6 +33,7 @@ from telemetry.models import (
     Sighting,
     TelemetryEvent,
     ToolUse,
+    latency_bucket,
 )
 
 MAX_FUTURE_SKEW = timedelta(days=1)
@@ -535,6 +537,7 @@ USAGE_COUNTERS = (
     "cost",
     "latency_ms_total",
     "latency_samples",
+    *LATENCY_BUCKET_FIELDS,
 )
 _KIND_COUNTER = {
     EventKind.INVOCATION: "invocations",
@@ -563,6 +566,7 @@ def _upsert_usage(events: list[Event], agents: dict) -> list:
         if e.latency_ms is not None:
             t["latency_ms_total"] += e.latency_ms
             t["latency_samples"] += 1
+            t[latency_bucket(e.latency_ms)] += 1
             t["latency_ms_max"] = max(t["latency_ms_max"], e.latency_ms)
     rows = []
     for (pk, day, environment), t in sorted(totals.items()):

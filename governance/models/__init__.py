@@ -2,6 +2,7 @@
 
 from governance.models.assessments import RiskAssessment
 from governance.models.controls import Waiver
+from governance.models.costs import Budget, DriftPolicy
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
 from governance.models.incidents import Incident
@@ -9,6 +10,8 @@ from governance.models.policy import Control, RiskPolicy
 from governance.models.reviews import Release, Review, ReviewCondition
 
 __all__ = [
+    "Budget",
+    "DriftPolicy",
     "CheckRun",
     "DigestLog",
     "Finding",

@@ -12,6 +12,7 @@ from governance.services.assessments import (
     return_assessment,
     submit_assessment,
 )
+from governance.services.costs import remove_budget, set_agent_budget, set_unit_budget, update_drift_policy
 from governance.services.evidence import ALLOWED_UPLOADS, accept_evidence, reject_evidence, submit_evidence
 from governance.services.incidents import (
     grant_waiver,
@@ -34,6 +35,10 @@ from governance.services.reviews import (
 )
 
 __all__ = [
+    "remove_budget",
+    "set_agent_budget",
+    "set_unit_budget",
+    "update_drift_policy",
     "ALLOWED_UPLOADS",
     "RISK_FACTS",
     "accept_evidence",
