@@ -371,7 +371,8 @@ def drift_findings(now: datetime, params: DriftParameters | None = None) -> dict
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    """A month's cost so far and at month end, at today's run rate and at the last 7 days' run rate."""
+    """A month's cost so far and at month end, at today's run rate and at the run rate of the 7 full days
+    before today."""
 
     month_to_date: Decimal
     today: Decimal
@@ -404,10 +405,10 @@ def forecast(month_to_date: Decimal, today_cost: Decimal, last_7: Decimal, now: 
 
 
 def cost_by_agent(now: datetime) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
-    """agent id -> (month to date, today, last 7 days) cost, in one query."""
+    """agent id -> (month to date, today so far, the 7 full days before today) cost, in one query."""
     today = now.date()
     month_start = today.replace(day=1)
-    since = min(month_start, today - timedelta(days=6))
+    since = min(month_start, today - timedelta(days=7))
     totals: dict[int, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
     rows = (
         DailyUsage.objects.filter(day__gte=since, day__lte=today)
@@ -424,7 +425,7 @@ def cost_by_agent(now: datetime) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
             t[0] += cost
         if day == today:
             t[1] += cost
-        if (today - day).days < 7:
+        if 1 <= (today - day).days <= 7:
             t[2] += cost
     return {k: tuple(v) for k, v in totals.items()}
 

@@ -72,7 +72,7 @@ def set_agent_budget(agent, amount, *, actor) -> Budget:
     """Set (or change) an agent's monthly budget: its owner, a delegate or a platform administrator."""
     ensure_can_maintain(actor, agent, f"Only the owner of {agent.name} may set its budget.")
     with transaction.atomic():
-        budget = Budget.objects.select_for_update().filter(agent=agent).first() or Budget(agent=agent)
+        budget = Budget.objects.select_for_update().order_by().filter(agent=agent).first() or Budget(agent=agent)
         return _save_budget(budget, amount, actor=actor)
 
 
@@ -80,7 +80,9 @@ def set_unit_budget(unit, amount, *, actor) -> Budget:
     """Set (or change) a business unit's monthly budget, covering its sub-units: platform administrators."""
     ensure_platform_admin(actor, "Only a platform administrator may set a business unit's budget.")
     with transaction.atomic():
-        budget = Budget.objects.select_for_update().filter(business_unit=unit).first() or Budget(business_unit=unit)
+        budget = Budget.objects.select_for_update().order_by().filter(business_unit=unit).first() or Budget(
+            business_unit=unit
+        )
         return _save_budget(budget, amount, actor=actor)
 
 
