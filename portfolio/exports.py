@@ -156,8 +156,14 @@ def requirements_csv(agents: QuerySet, now: datetime | None = None) -> Iterator[
 # --- Workbook -------------------------------------------------------------------------
 
 
-def workbook(dash: reports.Dashboard, agents: QuerySet) -> io.BytesIO:
-    """The portfolio as an Excel workbook: the headline, every chart's table, and the agent list."""
+def rows_csv(header: list[str], rows) -> Iterator[str]:
+    """Any report's rows as a CSV (formulas neutralised)."""
+    return _csv(header, rows)
+
+
+def workbook(dash: reports.Dashboard, agents: QuerySet, *, charges=None) -> io.BytesIO:
+    """The portfolio as an Excel workbook: the headline, every chart's table, the chargeback (when given:
+    a ``portfolio.chargeback.Chargeback``) and the agent list."""
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
@@ -203,6 +209,15 @@ def workbook(dash: reports.Dashboard, agents: QuerySet) -> io.BytesIO:
                 ", ".join(um.ceiling),
             ]
         )
+
+    if charges is not None:
+        from portfolio.chargeback import CSV_HEADER, csv_rows
+
+        ws = wb.create_sheet("Chargeback")
+        ws.append(["Chargeback", charges.month.strftime("%B %Y")])
+        header(ws, CSV_HEADER)
+        for row in csv_rows(charges):
+            ws.append([_cell_value(v) if i != 4 else float(v) for i, v in enumerate(row)])
 
     ws = wb.create_sheet("Agents")
     header(ws, [h for h, _ in AGENT_COLUMNS])
