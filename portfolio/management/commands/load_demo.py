@@ -45,6 +45,7 @@ class Command(BaseCommand):
         if governance_demo is not None:
             # Time passes after release: some production evidence runs out.
             self._step("governance after release", governance_demo.lapse_some_evidence)
+            self._step("governance drift and budgets", governance_demo.drift_and_budgets)
         for label in TOP_LAYERS:
             self._layer(label)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f}s."))
