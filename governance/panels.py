@@ -24,5 +24,28 @@ def compliance_panel(request, agent) -> dict:
     }
 
 
+def drift_panel(request, agent) -> dict:
+    """Drift: a chart per watched metric, 90 days, the band and the days outside it."""
+    from governance.drift import current_parameters
+    from governance.drift_charts import agent_charts
+    from governance.models import Finding
+
+    params = current_parameters()
+    finding = Finding.objects.open().filter(kind="drift", agent=agent).first()
+    return {
+        "title": "Drift",
+        "template": "governance/_drift_panel.html",
+        "context": {
+            "charts": agent_charts(agent, timezone.now().date()),
+            "finding": finding,
+            "finding_url": reverse("governance:finding-detail", args=[finding.pk]) if finding else "",
+            "mads": params.mads,
+            "recent_days": params.recent_days,
+            "baseline_days": params.baseline_days,
+        },
+        "order": 30,
+    }
+
+
 def governance_actions(request, agent) -> list[dict]:
     return [{"label": "Governance", "url": reverse("governance:agent", args=[agent.key])}]

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
 from governance import checks, services
-from governance.drift import DriftParameters, drift_findings, judge, latency_percentile
+from governance.drift import METRICS, DriftParameters, drift_findings, judge, latency_percentile
 from governance.models import DriftPolicy, Finding
 from registry.models import AuditEvent
 from telemetry.models import LATENCY_BUCKET_FIELDS, DailyEvaluation, DailyUsage
@@ -205,3 +206,28 @@ def test_parameters_are_policy_data_changed_by_administrators_and_audited(admin,
     # 300 invocations in the recent window no longer reach the minimum
     assert drift_findings(NOW) == {}
     assert DriftPolicy.objects.current() == policy
+
+
+def test_agent_page_charts_each_metric_with_its_band_and_the_days_outside(agents, client_for, employee):
+    # given: errors jumped for three days, and the check raised its finding
+    history(agents["step"], lambda n: {"error_rate": 0.10} if n < 3 else {}, days=90)
+    checks.run_check("drift", now=NOW)
+
+    # when: anyone who reads the catalog opens the agent page
+    with time_machine.travel(NOW, tick=False):
+        page = client_for(employee).get(reverse("registry:agent-detail", args=[agents["step"].key]))
+
+    # then: a chart per watched metric, each titled and described, the error rate's three days in red
+    assert page.status_code == 200
+    panel = next(p for p in page.context["panels"] if p["title"] == "Drift")
+    charts = {c.metric: c for c in panel["context"]["charts"]}
+    assert set(METRICS) <= set(charts)
+    assert charts["error_rate"].outside == 3
+    assert charts["cost_per_invocation"].outside == 0
+    assert len(charts["error_rate"].points) == 90
+    body = page.text
+    assert "Error rate (production), last 90 days" in body
+    assert body.count("outside the band</title></circle>") >= 3
+    assert "<desc id=" in body
+    assert "Table view" in body
+    assert panel["context"]["finding"].summary in body
