@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from portfolio import chargeback, exports, presenters, reports, services, sources
+from portfolio import chargeback, exports, presenters, quality, reports, services, sources
 from portfolio.choices import DIMENSION_HELP, DIMENSIONS
 from portfolio.forms import MaturityAssessmentForm, checked_filter, filter_from
 from portfolio.models import MaturityAssessment, PatternMinimum
@@ -63,6 +63,7 @@ def dashboard(request):
             "query": query,
             "findings_tracked": sources.finding_model() is not None,
             "chargeback": chargeback.chargeback(flt.apply(scope.agents), month),
+            "quality": quality.quality(flt.apply(scope.agents), now.date()),
         },
     )
 
