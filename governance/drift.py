@@ -404,19 +404,16 @@ def forecast(month_to_date: Decimal, today_cost: Decimal, last_7: Decimal, now: 
     )
 
 
-def cost_by_agent(now: datetime) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+def cost_by_agent(now: datetime, agent_ids=None) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
     """agent id -> (month to date, today so far, the 7 full days before today) cost, in one query."""
     today = now.date()
     month_start = today.replace(day=1)
     since = min(month_start, today - timedelta(days=7))
     totals: dict[int, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
-    rows = (
-        DailyUsage.objects.filter(day__gte=since, day__lte=today)
-        .order_by()
-        .values("agent_id", "day")
-        .annotate(cost=Sum("cost"))
-        .values_list("agent_id", "day", "cost")
-    )
+    usage = DailyUsage.objects.filter(day__gte=since, day__lte=today)
+    if agent_ids is not None:
+        usage = usage.filter(agent_id__in=agent_ids)
+    rows = usage.order_by().values("agent_id", "day").annotate(cost=Sum("cost")).values_list("agent_id", "day", "cost")
     for agent_id, day, cost in rows:
         day = date.fromisoformat(day) if isinstance(day, str) else day
         cost = Decimal(cost or 0)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance import findings_views, views
+from governance import cost_views, findings_views, views
 
 app_name = "governance"
 urlpatterns = [
@@ -9,6 +9,10 @@ urlpatterns = [
     path("findings/<int:pk>/", findings_views.finding_detail, name="finding-detail"),
     path("findings/<int:pk>/acknowledge/", findings_views.finding_acknowledge, name="finding-acknowledge"),
     path("findings/<int:pk>/waive/", findings_views.finding_waive, name="finding-waive"),
+    path("costs/", cost_views.costs, name="costs"),
+    path("costs/parameters/", cost_views.drift_parameters, name="drift-parameters"),
+    path("costs/units/<slug:slug>/budget/", cost_views.unit_budget, name="unit-budget"),
+    path("agents/<str:key>/budget/", cost_views.agent_budget, name="agent-budget"),
     path("owe/", views.what_i_owe, name="owe"),
     path("queue/", views.board_queue, name="queue"),
     path("controls/", views.control_catalog, name="controls"),

@@ -108,6 +108,33 @@ def in_a_week() -> str:
 ROUTES = [
     # --- Pages -------------------------------------------------------------------------
     Route("governance:owe", "GET", PAGE_READ),
+    Route("governance:costs", "GET", statuses(200, service_account=403, anonymous=302)),
+    Route("governance:drift-parameters", "GET", POST_ONLY),
+    Route(
+        "governance:drift-parameters",
+        "POST",
+        statuses(403, admin=302, anonymous=302),
+        data=lambda c, user: {"min_invocations": "300", "notes": "Fewer small agents judged"},
+        audit="drift_policy.updated",
+    ),
+    Route("governance:unit-budget", "GET", POST_ONLY, kwargs=lambda c: {"slug": c.unit.slug}),
+    Route(
+        "governance:unit-budget",
+        "POST",
+        statuses(403, admin=302, anonymous=302),
+        kwargs=lambda c: {"slug": c.unit.slug},
+        data=lambda c, user: {"monthly_amount": "5000"},
+        audit="budget.set",
+    ),
+    Route("governance:agent-budget", "GET", POST_ONLY, kwargs=key),
+    Route(
+        "governance:agent-budget",
+        "POST",
+        OWNER_SIDE_POST,
+        kwargs=key,
+        data=lambda c, user: {"monthly_amount": "250"},
+        audit="budget.set",
+    ),
     Route("governance:queue", "GET", statuses(403, board=200, anonymous=302)),
     Route("governance:controls", "GET", PAGE_READ),
     Route("governance:agent", "GET", AGENT_PAGE_READ, kwargs=key),

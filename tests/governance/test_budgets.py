@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
 from governance import checks, services
 from governance.drift import budget_status, forecast
@@ -124,3 +125,27 @@ def test_agent_budget_within_margin_raises_nothing_and_clears(frozen, agent, own
     checks.run_check("budget_overrun", now=NOW)
     finding.refresh_from_db()
     assert finding.resolved_at is not None
+
+
+def test_owner_sets_the_budget_on_the_agent_page_and_bad_input_is_named(agent, client_for, owner, admin, unit):
+    client = client_for(owner)
+    url = reverse("governance:agent-budget", args=[agent.key])
+
+    refused = client.post(url, {"monthly_amount": "lots"}, follow=True)
+    assert "monthly amount: Give an amount" in refused.text
+    assert not Budget.objects.exists()
+
+    client.post(url, {"monthly_amount": "750"})
+    page = client.get(reverse("registry:agent-detail", args=[agent.key]))
+    assert "Monthly budget: 750.00." in page.text
+
+    # an administrator sets the unit's budget and a parameter on the costs page
+    admin_client = client_for(admin)
+    admin_client.post(reverse("governance:unit-budget", args=[unit.slug]), {"monthly_amount": "9000"})
+    bad = admin_client.post(reverse("governance:drift-parameters"), {"mads": "0"}, follow=True)
+    assert "mads:" in bad.text
+    admin_client.post(reverse("governance:drift-parameters"), {"mads": "4"})
+    costs = client.get(reverse("governance:costs"))
+    assert costs.status_code == 200
+    assert "9000.00" in costs.text
+    assert "version 1" in costs.text

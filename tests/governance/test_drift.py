@@ -219,7 +219,7 @@ def test_agent_page_charts_each_metric_with_its_band_and_the_days_outside(agents
 
     # then: a chart per watched metric, each titled and described, the error rate's three days in red
     assert page.status_code == 200
-    panel = next(p for p in page.context["panels"] if p["title"] == "Drift")
+    panel = next(p for p in page.context["panels"] if p["title"] == "Drift and cost")
     charts = {c.metric: c for c in panel["context"]["charts"]}
     assert set(METRICS) <= set(charts)
     assert charts["error_rate"].outside == 3
