@@ -19,6 +19,7 @@ class GovernanceConfig(AppConfig):
             hooks.transition_listeners.append(listeners.on_transition)
             hooks.agent_change_listeners.append(listeners.on_agent_changed)
             hooks.agent_detail_panels.append(panels.compliance_panel)
+            hooks.agent_detail_panels.append(panels.drift_panel)
             hooks.agent_detail_actions.append(panels.governance_actions)
             hooks.mcp_server_listeners.append(listeners.on_mcp_server_event)
         # Administrators land on the operations overview, board members on their queue.

@@ -957,6 +957,26 @@ def telemetry_source_subject(source) -> str:
     return f"telemetry source: {source.name}"
 
 
+def drift(now: datetime) -> dict[Subject, Wanted]:
+    """Agents whose watched metrics left their band (``governance.drift``): ONE finding per agent listing
+    every drifting metric (the open-finding constraint is per agent and kind). Constant queries."""
+    from governance.drift import drift_findings
+
+    return {_agent(agent_id): Wanted(**fields) for agent_id, fields in drift_findings(now).items()}
+
+
+def budget_overrun(now: datetime) -> dict[Subject, Wanted]:
+    """Budgets whose month-end forecast passes them by the policy's margin (``governance.drift``). An agent's
+    budget raises a finding about the agent; a unit's about the identity ``business-unit:<slug>``."""
+    from governance.drift import budget_findings
+
+    wanted = {}
+    for (subject, key), fields in budget_findings(now).items():
+        unit = fields.pop("unit")
+        wanted[_agent(key) if subject == "agent" else ("identity", f"business-unit:{unit.slug}")] = Wanted(**fields)
+    return wanted
+
+
 CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.SHADOW_AGENT: shadow_agents,
     FindingKind.UNAPPROVED_IN_PRODUCTION: unapproved_in_production,
@@ -973,6 +993,8 @@ CHECKS: dict[str, Callable[[datetime], dict[Subject, Wanted]]] = {
     FindingKind.UNGRANTED_TOOL_USE: ungranted_tool_use,
     FindingKind.TELEMETRY_REJECTED: telemetry_rejected,
     FindingKind.INCIDENT_REPORT_DUE: incident_report_due,
+    FindingKind.DRIFT: drift,
+    FindingKind.BUDGET_OVERRUN: budget_overrun,
 }
 
 

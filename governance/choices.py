@@ -202,6 +202,9 @@ class GovernanceEvent(models.TextChoices):
     INCIDENT_MARKED_SERIOUS = "incident.marked_serious", "Incident marked serious (Art. 73)"
     INCIDENT_AUTHORITY_REPORTED = "incident.authority_reported", "Serious incident reported to the authority"
     FRIA_SUBMITTED = "fria.submitted", "Fundamental-rights impact assessment submitted"
+    DRIFT_POLICY_UPDATED = "drift_policy.updated", "Drift and budget parameters changed"
+    BUDGET_SET = "budget.set", "Budget set"
+    BUDGET_REMOVED = "budget.removed", "Budget removed"
 
 
 # --- Findings and background checks (telemetry helper) ----------------------------

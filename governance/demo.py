@@ -23,6 +23,7 @@ where the gate stops them, which is the governance outcome the demo shows.
 import random
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -526,4 +527,80 @@ def eu_ai_act_in_operation(stdout) -> None:
         audit.correlation_id_var.reset(token)
     stdout.write(
         f"governance: technical file of {first.name}: {reverse('governance:technical-file', args=[first.key, 'pdf'])}"
+    )
+
+
+# Drift and budgets: which production agents (every Nth by key with usage) drift, and how.
+DRIFT_PLAN = ("error_step", "latency_step", "cost_slide")
+DEMO_DAILY_INVOCATIONS = 150
+
+
+def _drift_day(row, kind: str, age: int) -> None:
+    """Rewrite one day's rollup of a drifting demo agent (steady figures, then the drift)."""
+    from telemetry.models import LATENCY_BUCKET_FIELDS
+
+    n = DEMO_DAILY_INVOCATIONS + (age * 7) % 23
+    row.invocations, row.latency_samples = n, n
+    row.errors = round(n * (0.10 if kind == "error_step" and age < 3 else 0.015 + (age % 4) * 0.002))
+    row.tool_calls, row.escalations = round(n * 1.6), round(n * 0.01)
+    latency = 3200.0 if kind == "latency_step" and age < 3 else 900.0 + (age % 5) * 30
+    row.latency_ms_total = n * latency
+    for field in LATENCY_BUCKET_FIELDS:
+        setattr(row, field, 0)
+    slow = round(n * 0.04)
+    row.latency_le_5s = slow if latency < 2500 else n - slow
+    row.latency_le_1s = n - slow if latency < 2500 else 0
+    row.latency_le_10s = slow if latency >= 2500 else 0
+    row.input_tokens, row.output_tokens = n * 1500, n * 250
+    per_call = Decimal("0.0060") * (1 + Decimal(max(0, 60 - age)) / 100 if kind == "cost_slide" else 1)
+    row.cost = (per_call * n * (1 + Decimal(age % 3) / 50)).quantize(Decimal("0.000001"))
+
+
+def drift_and_budgets(stdout) -> None:
+    """A few production agents drifting in different ways (an error step, a latency step, a slow cost
+    slide), a business unit over its budget and an agent within its own; then the drift and budget checks
+    run so the findings show. Idempotent: when any budget exists it does nothing."""
+    from governance import checks
+    from governance.drift import cost_by_agent, forecast
+    from governance.models import Budget
+    from registry.models import BusinessUnit
+    from telemetry.models import DailyUsage
+
+    if Budget.objects.exists():
+        stdout.write("governance: drift and budget demo already loaded; nothing to do.")
+        return
+    demo = Demo()
+    with_usage = DailyUsage.objects.filter(environment="production").values("agent_id")
+    agents = list(Agent.objects.filter(lifecycle=Lifecycle.PRODUCTION, pk__in=with_usage).order_by("key"))
+    if len(agents) < len(DRIFT_PLAN) + 1 or demo.admin is None:
+        stdout.write("governance: no production agents with usage; drift demo skipped.")
+        return
+    today = timezone.now().date()
+    drifting = agents[3 :: max(1, len(agents) // 4)][: len(DRIFT_PLAN)]
+    with transaction.atomic():
+        for agent, kind in zip(drifting, DRIFT_PLAN, strict=False):
+            rows = {r.day: r for r in DailyUsage.objects.filter(agent=agent, environment="production")}
+            for age in range(70):
+                day = today - timedelta(days=age)
+                row = rows.get(day) or DailyUsage(agent=agent, day=day, environment="production")
+                _drift_day(row, kind, age)
+                row.save()
+        # The unit with the highest forecast this month gets a budget the forecast passes; one agent its own.
+        now = timezone.now()
+        costs = cost_by_agent(now)
+        paths = dict(Agent.objects.filter(pk__in=list(costs)).values_list("pk", "business_unit__path"))
+        forecasts = {}
+        for unit in BusinessUnit.objects.filter(agents__in=agents).distinct():
+            mine = [c for pk, c in costs.items() if (paths.get(pk) or "").startswith(unit.path)]
+            forecasts[unit] = forecast(*(sum((c[i] for c in mine), Decimal(0)) for i in range(3)), now)
+        unit = max(forecasts, key=lambda u: (forecasts[u].highest, u.path))
+        amount = max(Decimal("10"), (forecasts[unit].highest * Decimal("0.7")).quantize(Decimal("1")))
+        services.set_unit_budget(unit, amount, actor=demo.admin)
+        services.set_agent_budget(drifting[0], max(Decimal("50"), amount), actor=demo.admin)
+    now = timezone.now()
+    checks.run_check("drift", now=now)
+    checks.run_check("budget_overrun", now=now)
+    stdout.write(
+        f"governance: {len(drifting)} agents drifting ({', '.join(a.key for a in drifting)}); "
+        f"{unit.name} budgeted at {amount} a month against a forecast of {forecasts[unit].highest}"
     )

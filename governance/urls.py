@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from governance import continuity_views, findings_views, views
+from governance import continuity_views, cost_views, findings_views, views
 
 app_name = "governance"
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("findings/<int:pk>/", findings_views.finding_detail, name="finding-detail"),
     path("findings/<int:pk>/acknowledge/", findings_views.finding_acknowledge, name="finding-acknowledge"),
     path("findings/<int:pk>/waive/", findings_views.finding_waive, name="finding-waive"),
+    path("costs/", cost_views.costs, name="costs"),
+    path("costs/parameters/", cost_views.drift_parameters, name="drift-parameters"),
+    path("costs/units/<slug:slug>/budget/", cost_views.unit_budget, name="unit-budget"),
+    path("agents/<str:key>/budget/", cost_views.agent_budget, name="agent-budget"),
     path("owe/", views.what_i_owe, name="owe"),
     path("campaigns/", continuity_views.campaign_list, name="campaigns"),
     path("campaigns/<int:pk>/", continuity_views.campaign_detail, name="campaign"),

@@ -175,6 +175,11 @@ MAX_WIDTH = 60
 SAMPLE_ROWS = 500  # rows of the agent list read ahead to size its columns
 
 
+def rows_csv(header: list[str], rows) -> Iterator[str]:
+    """Any report's rows as a CSV (formulas neutralised)."""
+    return _csv(header, rows)
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
@@ -321,8 +326,11 @@ def _fraction(part, whole) -> float | None:
     return part / whole if whole and part is not None else None
 
 
-def workbook(dash: reports.Dashboard, agents: QuerySet, risks: list[reports.RiskItem] | None = None) -> io.BytesIO:
-    """The portfolio as an Excel workbook: the headline, every chart's table, top risks and the agent list.
+def workbook(
+    dash: reports.Dashboard, agents: QuerySet, risks: list[reports.RiskItem] | None = None, *, charges=None
+) -> io.BytesIO:
+    """The portfolio as an Excel workbook: the headline, every chart's table, top risks, the chargeback (when
+    given: a ``portfolio.chargeback.Chargeback``) and the agent list.
 
     Every value is stored as what it is (numbers, money, fractions shown as percentages, dates) with a
     number format; codes are replaced by their labels; every table sheet has a bold, frozen header row
@@ -533,6 +541,24 @@ def workbook(dash: reports.Dashboard, agents: QuerySet, risks: list[reports.Risk
                 ]
                 for r in risks
             ],
+        )
+
+    if charges is not None:
+        out.table(
+            "Chargeback",
+            f"Chargeback, {charges.month:%B %Y}",
+            "Cost per agent, then per business unit (a unit's figures cover its sub-units), with the tokens "
+            "and invocations behind it.",
+            [
+                Column("Level"),
+                Column("Business unit"),
+                Column("Agent"),
+                Column(f"Cost ({presenters.currency()})", "money"),
+                Column("Tokens", "int"),
+                Column("Invocations", "int"),
+            ],
+            [["Agent", r.unit, r.label, r.cost, r.tokens, r.invocations] for r in charges.agents]
+            + [["Business unit", r.label, "", r.cost, r.tokens, r.invocations] for r in charges.units],
         )
 
     rows = _agent_sheet_rows(agents)

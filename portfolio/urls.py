@@ -12,6 +12,7 @@ urlpatterns = [
     path("export/agents.csv", views.export_agents_csv, name="export-agents"),
     path("export/findings.csv", views.export_findings_csv, name="export-findings"),
     path("export/requirements.csv", views.export_requirements_csv, name="export-requirements"),
+    path("export/chargeback.csv", views.export_chargeback_csv, name="export-chargeback"),
     path("export/portfolio.xlsx", views.export_workbook, name="export-workbook"),
     path("export/board-pack.pdf", views.export_board_pack, name="export-board-pack"),
     path("export/agent-inventory.cdx.json", views.export_inventory, name="export-inventory"),

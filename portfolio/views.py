@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from portfolio import exports, presenters, reports, services, sources
+from portfolio import chargeback, exports, presenters, quality, reports, services, sources
 from portfolio.choices import DIMENSION_HELP, DIMENSIONS
 from portfolio.forms import MaturityAssessmentForm, checked_filter, filter_from
 from portfolio.models import MaturityAssessment, PatternMinimum
@@ -59,6 +59,7 @@ def dashboard(request):
     now = timezone.now()
     dash = reports.dashboard(scope, flt, now)
     query = reports.query_string(flt.query_params())
+    month = chargeback.parse_month(request.GET.get("month"), now.date())
     return render(
         request,
         "portfolio/dashboard.html",
@@ -70,6 +71,8 @@ def dashboard(request):
             "query": query,
             "findings_tracked": sources.finding_model() is not None,
             "decisions": runtime_reports.decisions_by_unit(scope.agents, now),
+            "chargeback": chargeback.chargeback(flt.apply(scope.agents), month),
+            "quality": quality.quality(flt.apply(scope.agents), now.date()),
         },
     )
 
@@ -242,9 +245,21 @@ def export_requirements_csv(request, scope, flt):
 
 
 @_export
+def export_chargeback_csv(request, scope, flt):
+    month = chargeback.parse_month(request.GET.get("month"), timezone.now().date())
+    report = chargeback.chargeback(flt.apply(scope.agents), month)
+    return _stream_csv(
+        exports.rows_csv(chargeback.CSV_HEADER, chargeback.csv_rows(report)), f"chargeback-{month:%Y-%m}.csv"
+    )
+
+
+@_export
 def export_workbook(request, scope, flt):
-    dash = reports.dashboard(scope, flt, timezone.now())
-    data = exports.workbook(dash, flt.apply(scope.agents), reports.top_risks(scope, flt))
+    now = timezone.now()
+    dash = reports.dashboard(scope, flt, now)
+    month = chargeback.parse_month(request.GET.get("month"), now.date())
+    report = chargeback.chargeback(flt.apply(scope.agents), month)
+    data = exports.workbook(dash, flt.apply(scope.agents), reports.top_risks(scope, flt), charges=report)
     return FileResponse(
         data,
         as_attachment=True,

@@ -26,6 +26,7 @@ from telemetry.choices import BATCH_EVENT_KINDS, EventKind
 from telemetry.environments import DEFAULT_TABLE, EnvironmentTable
 from telemetry.identity import Identity, candidate_keys, identify
 from telemetry.models import (
+    LATENCY_BUCKET_FIELDS,
     DailyEvaluation,
     DailyToolUsage,
     DailyUsage,
@@ -37,6 +38,7 @@ from telemetry.models import (
     Sighting,
     TelemetryEvent,
     ToolUse,
+    latency_bucket,
 )
 
 MAX_FUTURE_SKEW = timedelta(days=1)
@@ -543,6 +545,7 @@ USAGE_COUNTERS = (
     "cost",
     "latency_ms_total",
     "latency_samples",
+    *LATENCY_BUCKET_FIELDS,
 )
 _KIND_COUNTER = {
     EventKind.INVOCATION: "invocations",
@@ -571,6 +574,7 @@ def _upsert_usage(events: list[Event], agents: dict) -> list:
         if e.latency_ms is not None:
             t["latency_ms_total"] += e.latency_ms
             t["latency_samples"] += 1
+            t[latency_bucket(e.latency_ms)] += 1
             t["latency_ms_max"] = max(t["latency_ms_max"], e.latency_ms)
     rows = []
     for (pk, day, environment), t in sorted(totals.items()):

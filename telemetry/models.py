@@ -313,6 +313,47 @@ class MonitoringState(models.Model):
         return MonitoringStatus.REPORTING
 
 
+# The latency histogram of DailyUsage: (upper bound in ms, or None for the last bucket, column).
+LATENCY_BUCKETS = (
+    (100.0, "latency_le_100ms"),
+    (250.0, "latency_le_250ms"),
+    (500.0, "latency_le_500ms"),
+    (1000.0, "latency_le_1s"),
+    (2500.0, "latency_le_2500ms"),
+    (5000.0, "latency_le_5s"),
+    (10000.0, "latency_le_10s"),
+    (None, "latency_over_10s"),
+)
+LATENCY_BUCKET_FIELDS = tuple(name for _, name in LATENCY_BUCKETS)
+
+
+def latency_bucket(latency_ms: float) -> str:
+    """The histogram column a latency falls in (bounds are inclusive)."""
+    for bound, name in LATENCY_BUCKETS:
+        if bound is None or latency_ms <= bound:
+            return name
+    return LATENCY_BUCKETS[-1][1]
+
+
+def latency_percentile(counts, share: float = 0.95) -> float | None:
+    """The latency below which ``share`` of the samples fall, from bucket counts in LATENCY_BUCKETS order:
+    interpolated linearly inside the bucket; the open last bucket answers its lower bound (10 s)."""
+    total = sum(counts)
+    if not total:
+        return None
+    target = share * total
+    seen = 0
+    lower = 0.0
+    for (bound, _), count in zip(LATENCY_BUCKETS, counts, strict=True):
+        if count and seen + count >= target:
+            if bound is None:
+                return lower
+            return lower + (bound - lower) * (target - seen) / count
+        seen += count
+        lower = bound if bound is not None else lower
+    return lower
+
+
 class DailyUsage(models.Model):
     """One registered agent's usage on one UTC day in one environment, summed at ingest."""
 
@@ -330,6 +371,16 @@ class DailyUsage(models.Model):
     latency_ms_total = models.FloatField(default=0)
     latency_samples = models.BigIntegerField(default=0)
     latency_ms_max = models.FloatField(default=0)
+    # A small fixed-bucket latency histogram (LATENCY_BUCKETS): samples per bucket, so the drift check
+    # can estimate the day's p95 latency; days and sources add up exactly.
+    latency_le_100ms = models.BigIntegerField(default=0)
+    latency_le_250ms = models.BigIntegerField(default=0)
+    latency_le_500ms = models.BigIntegerField(default=0)
+    latency_le_1s = models.BigIntegerField(default=0)
+    latency_le_2500ms = models.BigIntegerField(default=0)
+    latency_le_5s = models.BigIntegerField(default=0)
+    latency_le_10s = models.BigIntegerField(default=0)
+    latency_over_10s = models.BigIntegerField(default=0)
 
     objects = DailyUsageQuerySet.as_manager()
 

@@ -3,6 +3,7 @@
 from governance.models.assessments import RiskAssessment
 from governance.models.continuity import Attestation, AttestationCampaign, AttestationReminder, DormancyKeep
 from governance.models.controls import Waiver
+from governance.models.costs import Budget, DriftPolicy
 from governance.models.eu_ai_act import FundamentalRightsAssessment
 from governance.models.evidence import Evidence
 from governance.models.findings import CheckRun, DigestLog, Finding, FindingEvent, WebhookDelivery, WebhookEndpoint
@@ -17,6 +18,8 @@ __all__ = [
     "DormancyKeep",
     "AuthorityReport",
     "ReportClockAlert",
+    "Budget",
+    "DriftPolicy",
     "CheckRun",
     "DigestLog",
     "Finding",

@@ -12,6 +12,7 @@ from governance.services.assessments import (
     return_assessment,
     submit_assessment,
 )
+from governance.services.costs import remove_budget, set_agent_budget, set_unit_budget, update_drift_policy
 from governance.services.evidence import ALLOWED_UPLOADS, accept_evidence, reject_evidence, submit_evidence
 from governance.services.fria import fria_applies, submit_fria
 from governance.services.incidents import (
@@ -36,6 +37,10 @@ from governance.services.reviews import (
 from governance.services.serious_incidents import mark_incident_serious, record_authority_report
 
 __all__ = [
+    "remove_budget",
+    "set_agent_budget",
+    "set_unit_budget",
+    "update_drift_policy",
     "ALLOWED_UPLOADS",
     "RISK_FACTS",
     "accept_evidence",

@@ -82,6 +82,8 @@ ROUTES = [
     Route("portfolio:export-findings", "GET", FINDINGS_EXPORT),
     Route("portfolio:export-requirements", "GET", LEADERS_PAGE),
     Route("portfolio:export-workbook", "GET", LEADERS_PAGE),
+    Route("portfolio:export-chargeback", "GET", LEADERS_PAGE),
+    Route("portfolio:export-chargeback", "GET", LEADERS_PAGE, label="month", query={"month": "2026-02"}),
     Route("portfolio:export-board-pack", "GET", LEADERS_PAGE),
     Route("portfolio:export-inventory", "GET", LEADERS_PAGE),
     Route("api:portfolio-summary", "GET", API),

@@ -51,6 +51,7 @@ class Command(BaseCommand):
             self._step("owner continuity", governance_demo.continuity)
             # A serious incident on the clock, a FRIA waiting for the board, a technical file to download.
             self._step("EU AI Act in operation", governance_demo.eu_ai_act_in_operation)
+            self._step("governance drift and budgets", governance_demo.drift_and_budgets)
         for label in TOP_LAYERS:
             self._layer(label)
         if governance_demo is not None:
