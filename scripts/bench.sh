@@ -2,7 +2,7 @@
 # Benchmarks: figures, not tests. Each script fills a scratch PostgreSQL database
 # of its own (created if missing, kept for re-runs). Usage:
 #   make bench                      # all of them
-#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration | runtime | continuity | history
+#   bash scripts/bench.sh portfolio # one: audit | telemetry | portfolio | soak | registration | runtime | continuity | history | drift | eu_ai_act
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -32,6 +32,8 @@ case "$which" in
   runtime|all) run runtime bench/runtime_bench.py ;;&
   continuity|all) run continuity bench/continuity_bench.py ;;&
   history|all) run history bench/history_bench.py ;;&
-  audit|telemetry|portfolio|soak|registration|runtime|continuity|history|all) ;;
-  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration, runtime, continuity, history or all)" >&2; exit 2 ;;
+  drift|all) run drift bench/drift_bench.py ;;&
+  eu_ai_act|all) run eu_ai_act bench/eu_ai_act_bench.py ;;&
+  audit|telemetry|portfolio|soak|registration|runtime|continuity|history|drift|eu_ai_act|all) ;;
+  *) echo "unknown benchmark: $which (audit, telemetry, portfolio, soak, registration, runtime, continuity, history, drift, eu_ai_act or all)" >&2; exit 2 ;;
 esac
