@@ -2118,6 +2118,18 @@ def start_stop(scope: str, target, *, actor: User, reason: str) -> Stop:
         "Only the agent's owner, a delegate, the governance board or an administrator may stop an agent; "
         "wider stops are for the board and administrators.",
     )
+    return _start_stop(scope, target, actor=actor, reason=reason)
+
+
+def stop_agent_by_policy(agent: Agent, *, reason: str) -> Stop | None:
+    """Stop one agent on the system's authority, where a policy the board set says so (an attestation
+    campaign's enforcement). Audited as the system; None when a stop of the agent is in force already."""
+    if Stop.objects.in_force().filter(scope=StopScope.AGENT, agent=agent).exists():
+        return None
+    return _start_stop(StopScope.AGENT, agent, actor=None, reason=reason)
+
+
+def _start_stop(scope: str, target, *, actor: User | None, reason: str) -> Stop:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why you stop it; the reason is shown to everyone it affects."})

@@ -289,12 +289,12 @@ def _mail_reminders(campaign: AttestationCampaign, recipients: list[str]) -> Non
 
 
 def stop_agent(agent: Agent, *, reason: str) -> bool:
-    """Stop an agent for governance reasons. Until the control plane's stop switch exists, this suspends
-    it (pilot or production only; others are not running). The one place to switch over later."""
+    """Stop an agent for governance reasons with the stop switch: every runtime decision for it is refused
+    from now on, its lifecycle and history untouched, and lifting the stop (board or administrator)
+    restores exactly what was there. Only running agents (pilot or production) are stopped."""
     if agent.lifecycle not in RUNNING_STATES:
         return False
-    registry_services.transition_agent(agent, Lifecycle.SUSPENDED, actor=None, reason=reason)
-    return True
+    return registry_services.stop_agent_by_policy(agent, reason=reason) is not None
 
 
 def enforce_overdue_attestations(now: datetime | None = None) -> int:

@@ -12,7 +12,7 @@ from governance.choices import AttestationAnswer, Enforcement, FindingKind
 from governance.models import Attestation, AttestationReminder, Finding
 from governance.services import continuity
 from registry.choices import Lifecycle
-from registry.models import Agent, AuditEvent
+from registry.models import Agent, AuditEvent, Stop
 from telemetry.models import MonitoringState
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -163,7 +163,7 @@ def test_reminder_mail_is_sent_after_commit(fleet, board, owner, clock, django_c
     assert ["olivia@example.com"] in [m.to for m in mail.outbox]
 
 
-def test_after_the_grace_period_a_finding_opens_once_and_stop_suspends(fleet, board, owner, clock):
+def test_after_the_grace_period_a_finding_opens_once_and_the_running_agent_is_stopped(fleet, board, owner, clock):
     agents, other = fleet
     campaign = open_campaign(board, enforcement=Enforcement.STOP)
     # the employee answers; the owner does not
@@ -179,7 +179,7 @@ def test_after_the_grace_period_a_finding_opens_once_and_stop_suspends(fleet, bo
     run_check(FindingKind.ATTESTATION_OVERDUE)
     assert not Finding.objects.open().filter(kind=FindingKind.ATTESTATION_OVERDUE).exists()
 
-    # after deadline + 14 days: the owner's three agents get the finding; the production one is suspended
+    # after deadline + 14 days: the owner's three agents get the finding; the production one is stopped
     clock.move_to(T0 + timedelta(days=36))
     assert continuity.enforce_overdue_attestations() == 3
     assert continuity.enforce_overdue_attestations() == 0
@@ -187,8 +187,12 @@ def test_after_the_grace_period_a_finding_opens_once_and_stop_suspends(fleet, bo
         Finding.objects.open().filter(kind=FindingKind.ATTESTATION_OVERDUE).values_list("agent__key", flat=True)
     ) == {a.key for a in agents}
     agents[0].refresh_from_db()
-    assert agents[0].lifecycle == Lifecycle.SUSPENDED
+    [stop] = Stop.objects.in_force().filter(agent=agents[0])
+    assert stop.started_by is None
+    assert "did not answer the campaign" in stop.reason
+    assert agents[0].lifecycle == Lifecycle.PRODUCTION  # a stop, not a lifecycle change
     assert AuditEvent.objects.filter(event_type="attestation.enforced").count() == 3
+    assert AuditEvent.objects.filter(event_type="stop.started", actor__isnull=True).count() == 1
 
 
 def test_enforcement_none_raises_no_finding(fleet, board, clock):
