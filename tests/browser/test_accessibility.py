@@ -174,6 +174,7 @@ def portfolio(request) -> SimpleNamespace:
     from tests.governance import permission_routes as governance_routes
     from tests.registry import permission_routes as registry_routes
     from tests.registry.mcp_fixtures import listed
+    from tests.registry.test_cards import as_json, card_v1
     from tests.telemetry import permission_routes as telemetry_routes
 
     get = request.getfixturevalue
@@ -211,6 +212,7 @@ def portfolio(request) -> SimpleNamespace:
     )
     services.record_mcp_scan(awaiting, [listed("read_payslip", "Read a payslip.", readOnlyHint=True)])
     stop = services.start_stop("agent", world.a2, actor=c.admin, reason="Leaking answers to customers")
+    services.propose_card(c.agent, as_json(card_v1()), actor=c.owner)  # the card page shows what would change
     campaign = continuity.open_campaign(
         actor=c.board, name="Spring attestation", deadline=timezone.now() + timedelta(days=21)
     )
@@ -376,6 +378,24 @@ def test_every_page_passes_axe_for_every_role(request, transactional_db, live_se
         name for name, roles in checked.items() if roles
     }
     assert "anonymous" in checked["login"]
+    # and today's pages were opened, with their data, by the roles that use them
+    todays = {
+        "registry:stop-list": "admin",
+        "registry:mcp-list": "owner",
+        "registry:mcp-detail": "board",
+        "registry:handovers": "employee",
+        "registry:agent-card": "owner",
+        "registry:agent-import": "owner",
+        "registry:agent-quick-create": "owner",
+        "governance:campaigns": "board",
+        "governance:campaign": "board",
+        "governance:attestations": "owner",
+        "governance:dormant": "owner",
+        "governance:overview": "admin",
+        "runtime:credentials": "admin",
+    }
+    missed = {name: role for name, role in todays.items() if role not in checked.get(name, [])}
+    assert not missed, f"today's pages not opened by the role that uses them: {missed}"
     assert {403, 404} <= set(error_pages), f"no refused page was checked: {error_pages}"
     print(f"axe walk: {sum(map(len, checked.values()))} page views, {axe_runs} axe runs in {elapsed:.1f}s")  # noqa: T201
 
