@@ -44,12 +44,16 @@ SKIPPED_ROUTES: dict[str, str] = {
     "oidc_authentication_callback": "only answers the identity provider's redirect (state and code)",
     "oidc_logout": "signs out and redirects to the identity provider",
     "logout": "POST-only sign-out; the button is checked on every page's top bar",
+    "registry:landing": "only redirects to the role's landing page (every one of which is walked)",
+    "governance:index": "only redirects to the reader's governance page (overview, queue or what they owe)",
 }
 # Path prefixes that are not HTML pages of the site.
-SKIPPED_PREFIXES = ("api/", "admin/", "static/", "media/", "v1/")
+# (``scim/``: the SCIM 2.0 protocol API, JSON for identity providers behind a bearer token, like ``api/``.)
+SKIPPED_PREFIXES = ("api/", "admin/", "static/", "media/", "v1/", "scim/")
 # Pages that need a query string to show anything, with the one to use.
 QUERIES: dict[str, dict[str, str]] = {
     "telemetry:identity-detail": {"identity": "matrix.shadow"},
+    "telemetry:identity-register": {"identity": "matrix.shadow"},
 }
 # Path parameters filled by name, from the portfolio built below.
 PARAMETERS_BY_NAME = {
@@ -57,9 +61,16 @@ PARAMETERS_BY_NAME = {
     "slug": lambda data: data.unit.slug,
     "code": lambda data: "scope",
     "version": lambda data: data.policy_version,
+    "fmt": lambda data: "csv",
+    "tool_key": lambda data: data.mcp_tool.key,
 }
 # Route names whose model name does not follow from the route name.
-MODEL_ALIASES = {"condition": "reviewcondition", "source": "telemetrysource", "identity": "identityalias"}
+MODEL_ALIASES = {
+    "mcp": "mcpserver",
+    "condition": "reviewcondition",
+    "source": "telemetrysource",
+    "identity": "identityalias",
+}
 
 
 @dataclass
@@ -153,8 +164,17 @@ def portfolio(request) -> SimpleNamespace:
     tools, maturity) plus the leave assistant with an assessment waiting, file evidence, a review
     approved with a condition, a release, an incident, a waiver, telemetry from a source (with a
     sighting and an unknown identity), an alias and a finding raised by a check."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from governance.models import RiskPolicy
+    from governance.services import continuity
+    from registry import services
     from tests.governance import permission_routes as governance_routes
+    from tests.registry import permission_routes as registry_routes
+    from tests.registry.mcp_fixtures import listed
+    from tests.registry.test_cards import as_json, card_v1
     from tests.telemetry import permission_routes as telemetry_routes
 
     get = request.getfixturevalue
@@ -170,13 +190,46 @@ def portfolio(request) -> SimpleNamespace:
     telemetry_routes.reported(c)
     telemetry_routes.alias(c)
     telemetry_routes.finding(c)
+    # today's pages, with data: MCP servers (approved with a change waiting, and awaiting approval),
+    # a stop in force, a handover, an attestation campaign
+    c.unit, c.employee = get("unit"), get("employee")
+    registry_routes.deprovisioned_owner_with_handover(c)
+    changed = get("approved_mcp_server")
+    services.record_mcp_scan(
+        changed,
+        [
+            listed("read_leave_balance", "Read leave days and the carry-over.", readOnlyHint=True),
+            listed("submit_leave_request", "File a leave request."),
+        ],
+    )
+    awaiting = services.register_mcp_server(
+        actor=c.owner,
+        key="hr.payroll-tools",
+        name="Payroll tools",
+        url="http://127.0.0.1:9/payroll",
+        business_unit=c.unit,
+        description="Payroll tools awaiting the board.",
+    )
+    services.record_mcp_scan(awaiting, [listed("read_payslip", "Read a payslip.", readOnlyHint=True)])
+    stop = services.start_stop("agent", world.a2, actor=c.admin, reason="Leaking answers to customers")
+    services.propose_card(c.agent, as_json(card_v1()), actor=c.owner)  # the card page shows what would change
+    campaign = continuity.open_campaign(
+        actor=c.board, name="Spring attestation", deadline=timezone.now() + timedelta(days=21)
+    )
     policy_version = RiskPolicy.objects.current().version
     return SimpleNamespace(
         agent=c.agent,
         unit=world.hr,
         policy_version=policy_version,
         world=world,
-        preferred={"registry.Agent": c.agent, "registry.BusinessUnit": world.hr},
+        mcp_tool=changed.tools.get(mcp_name="read_leave_balance"),
+        preferred={
+            "registry.Agent": c.agent,
+            "registry.BusinessUnit": world.hr,
+            "registry.McpServer": changed,
+            "registry.Stop": stop,
+            "governance.AttestationCampaign": campaign,
+        },
     )
 
 
@@ -325,6 +378,24 @@ def test_every_page_passes_axe_for_every_role(request, transactional_db, live_se
         name for name, roles in checked.items() if roles
     }
     assert "anonymous" in checked["login"]
+    # and today's pages were opened, with their data, by the roles that use them
+    todays = {
+        "registry:stop-list": "admin",
+        "registry:mcp-list": "owner",
+        "registry:mcp-detail": "board",
+        "registry:handovers": "employee",
+        "registry:agent-card": "owner",
+        "registry:agent-import": "owner",
+        "registry:agent-quick-create": "owner",
+        "governance:campaigns": "board",
+        "governance:campaign": "board",
+        "governance:attestations": "owner",
+        "governance:dormant": "owner",
+        "governance:overview": "admin",
+        "runtime:credentials": "admin",
+    }
+    missed = {name: role for name, role in todays.items() if role not in checked.get(name, [])}
+    assert not missed, f"today's pages not opened by the role that uses them: {missed}"
     assert {403, 404} <= set(error_pages), f"no refused page was checked: {error_pages}"
     print(f"axe walk: {sum(map(len, checked.values()))} page views, {axe_runs} axe runs in {elapsed:.1f}s")  # noqa: T201
 
@@ -357,7 +428,7 @@ def test_pages_in_the_states_that_matter_pass_axe(request, transactional_db, liv
 
     # when: the catalog's filter panel is used and narrows the results
     owner.goto("/agents/")
-    owner.locator("#id_lifecycle").select_option("production")
+    owner.locator("#id_lifecycle").get_by_label("Production").check()
     owner.locator("#id_search").fill("a")
     expect(owner.locator("#results")).to_contain_text("A1")
     assert_no_axe_violations(owner, context="catalog with filters applied")
