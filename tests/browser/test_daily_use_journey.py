@@ -113,8 +113,12 @@ def test_the_agent_page_keeps_history_short_and_cards_readable_at_1400px(page, a
     assert len(tops) == 4
     assert len({round(t) for t in tops}) == 2
     assert page.locator("a.email").evaluate("a => a.getClientRects().length") == 1
+    # the history no longer makes the page: its section stays short however long the trail is (the page
+    # also carries the stop switch, the still-to-complete checklist and the runtime and drift panels)
+    history = page.locator("section[aria-labelledby=history-h]").evaluate("s => s.getBoundingClientRect().height")
+    assert history < 1600, history
     height = page.evaluate("() => document.documentElement.scrollHeight")
-    assert height < 4000, height
+    assert height < 5000, height
     assert_accessible(page)
     screenshot(page, "agent-page")
 
