@@ -301,6 +301,8 @@ SPECTACULAR_SETTINGS = {
         "FindingKindEnum": "governance.choices.FindingKind",
         # Several vocabularies share field names ("kind", "severity"); name these after their own class.
         "TelemetrySourceKindEnum": "telemetry.choices.SourceKind",
+        "DecisionReasonEnum": "runtime.choices.ReasonCode",
+        "RejectionReasonEnum": "telemetry.choices.RejectionReason",
     },
 }
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from governance import checks
 from governance.models import Finding
@@ -38,6 +39,7 @@ def open_finding(agent):
 @pytest.fixture
 def catalog(admin, unit):
     server = McpServer.objects.create(
+        approved_at=timezone.now(),
         key="fin.mcp",
         name="Finance MCP",
         url="https://mcp.fin.example/mcp",
@@ -46,6 +48,7 @@ def catalog(admin, unit):
         business_unit=unit,
     )
     other = McpServer.objects.create(
+        approved_at=timezone.now(),
         key="other.mcp",
         name="Other MCP",
         url="https://mcp.other.example/mcp",
@@ -66,9 +69,15 @@ def catalog(admin, unit):
             supports_execute=True,
             mcp_server=server,
             mcp_name="pay",
+            mcp_approved_at=timezone.now(),
         ),
         "other_pay": registry_services.create_tool(
-            actor=admin, key="other.pay", name="Other pay", mcp_server=other, mcp_name="pay"
+            actor=admin,
+            key="other.pay",
+            name="Other pay",
+            mcp_server=other,
+            mcp_name="pay",
+            mcp_approved_at=timezone.now(),
         ),
     }
 

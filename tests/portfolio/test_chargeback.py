@@ -86,7 +86,10 @@ def test_dashboard_csv_and_workbook_show_the_chargeback(usage, client_for, board
     response = client.get(reverse("portfolio:export-workbook"), {"month": "2026-03"})
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = book["Chargeback"]
-    charged = sum(r[4] for r in sheet.iter_rows(min_row=3, values_only=True) if r[1] == "agent")
+    rows = list(sheet.iter_rows(min_row=4, values_only=True))  # title, summary, blank line, then the header
+    header, rows = rows[0], rows[1:]
+    cost = next(i for i, name in enumerate(header) if name.startswith("Cost"))
+    charged = sum(r[cost] for r in rows if r[0] == "Agent")
     assert charged == pytest.approx(float(DailyUsage.objects.filter(day__month=3).aggregate(c=Sum("cost"))["c"]))
 
 

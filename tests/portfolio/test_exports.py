@@ -112,6 +112,7 @@ SHEETS = [
     "Furthest from target",
     "Shared tools",
     "Top risks",
+    "Chargeback",
     "Agents",
 ]
 

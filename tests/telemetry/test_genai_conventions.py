@@ -75,10 +75,21 @@ def _findings(now=None):
 @pytest.fixture
 def hr_mcp(admin, unit):
     server = McpServer.objects.create(
-        key="hr.mcp", name="HR MCP", url=f"https://{HR_MCP}/mcp", host=HR_MCP, owner=admin, business_unit=unit
+        approved_at=timezone.now(),
+        key="hr.mcp",
+        name="HR MCP",
+        url=f"https://{HR_MCP}/mcp",
+        host=HR_MCP,
+        owner=admin,
+        business_unit=unit,
     )
     read = registry_services.create_tool(
-        actor=admin, key="hr.leave-balance", name="Leave balance", mcp_server=server, mcp_name="leave_balance"
+        actor=admin,
+        key="hr.leave-balance",
+        name="Leave balance",
+        mcp_server=server,
+        mcp_name="leave_balance",
+        mcp_approved_at=timezone.now(),
     )
     write = registry_services.create_tool(
         actor=admin,
@@ -86,6 +97,7 @@ def hr_mcp(admin, unit):
         name="Book leave",
         mcp_server=server,
         mcp_name="book_leave",
+        mcp_approved_at=timezone.now(),
         supports_write=True,
     )
     return server, read, write
