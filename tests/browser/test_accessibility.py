@@ -46,6 +46,8 @@ SKIPPED_ROUTES: dict[str, str] = {
     "logout": "POST-only sign-out; the button is checked on every page's top bar",
     "registry:landing": "only redirects to the role's landing page (every one of which is walked)",
     "governance:index": "only redirects to the reader's governance page (overview, queue or what they owe)",
+    "governance:fria-pdf": "a PDF download of a submitted FRIA; the FRIA form page itself is walked",
+    "governance:incident-regulator-report": "a PDF download of a serious incident; the incident page is walked",
 }
 # Path prefixes that are not HTML pages of the site.
 # (``scim/``: the SCIM 2.0 protocol API, JSON for identity providers behind a bearer token, like ``api/``.)
@@ -117,6 +119,12 @@ def _row_of(model, data):
     return preferred if preferred is not None else model.objects.order_by("pk").first()
 
 
+def _first_alternative(pattern: URLPattern, param: str) -> str | None:
+    """The first value a regex route spells out for a parameter (``(?P<fmt>pdf|md)`` -> "pdf")."""
+    found = re.search(rf"\(\?P<{param}>([a-z0-9_]+(?:\|[a-z0-9_]+)*)\)", pattern.pattern.regex.pattern)
+    return found.group(1).split("|")[0] if found else None
+
+
 def fill(name: str, pattern: URLPattern, data) -> tuple[dict, str]:
     """The path parameters of a route, filled with real objects; or the reason one cannot be.
 
@@ -133,6 +141,9 @@ def fill(name: str, pattern: URLPattern, data) -> tuple[dict, str]:
         has_field = model is not None and (is_pk or any(f.name == param for f in model._meta.concrete_fields))
         if has_field and (obj := _row_of(model, data)) is not None:
             kwargs[param] = getattr(obj, field_name)
+            continue
+        if (choice := _first_alternative(pattern, param)) is not None:
+            kwargs[param] = choice  # a route that lists its values (technical-file.<pdf|md>)
             continue
         if param in PARAMETERS_BY_NAME:
             kwargs[param] = PARAMETERS_BY_NAME[param](data)
