@@ -71,7 +71,7 @@ from governance.models import (
     RiskPolicy,
     Waiver,
 )
-from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess
+from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess, widest_access
 from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
 from telemetry.choices import LIVE_ENVIRONMENTS
 from telemetry.models import ExternalIdentity, IngestDay, Sighting, ToolUse
@@ -698,12 +698,6 @@ def _running_versions(agent_ids) -> dict[int, tuple[int, str, bool]]:
     return result
 
 
-def _tool_access(supports_write: bool, supports_execute: bool) -> str:
-    if supports_execute:
-        return ToolAccess.EXECUTE
-    return ToolAccess.WRITE if supports_write else ToolAccess.READ
-
-
 # PostgreSQL: the recent calls no grant of the running version covers, under the same rules as
 # ungranted_tool_use (which re-checks them and builds the findings): the rules in one statement, so the
 # calls that are granted (nearly all) never reach Python.
@@ -839,7 +833,7 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
             if any(t[0] in allowed for t in matches):
                 continue
             access = max(
-                (_tool_access(t[5], t[6]) for t in matches),
+                (widest_access(t[5], t[6]) for t in matches),
                 key=lambda a: ACCESS_SEVERITY_STEP[a],
                 default=ToolAccess.WRITE,
             )

@@ -147,6 +147,13 @@ class ToolAccess(models.TextChoices):
 TOOL_ACCESS_RANK = {ToolAccess.READ: 0, ToolAccess.WRITE: 1, ToolAccess.EXECUTE: 2}
 
 
+def widest_access(supports_write: bool, supports_execute: bool) -> str:
+    """The widest access the tool catalog allows a grant of a tool with these flags."""
+    if supports_execute:
+        return ToolAccess.EXECUTE
+    return ToolAccess.WRITE if supports_write else ToolAccess.READ
+
+
 def access_covers(granted: str, needed: str) -> bool:
     """Whether a grant of ``granted`` access covers an action needing ``needed`` access."""
     return TOOL_ACCESS_RANK[granted] >= TOOL_ACCESS_RANK[needed]

@@ -33,6 +33,7 @@ from registry.choices import (
     Topology,
     UserKind,
     mode_for_autonomy,
+    widest_access,
 )
 from registry.querysets import (
     AgentQuerySet,
@@ -272,9 +273,7 @@ class Tool(models.Model):
     @property
     def max_access(self) -> str:
         """The widest access the catalog allows a grant of this tool."""
-        if self.supports_execute:
-            return ToolAccess.EXECUTE
-        return ToolAccess.WRITE if self.supports_write else ToolAccess.READ
+        return widest_access(self.supports_write, self.supports_execute)
 
     @property
     def is_mcp(self) -> bool:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from registry.choices import Environment, Lifecycle, StopScope
+from registry.choices import Environment, Lifecycle, StopScope, widest_access
 
 ENVIRONMENTS = tuple(Environment.values)
 
@@ -132,7 +132,6 @@ def build(version: tuple[int, int] | None = None) -> Snapshot:
     """Read every row decisions need. ``version`` is read first, so a change committed during the
     build leaves the snapshot marked older than it is, and the next check rebuilds it."""
     from governance.models import Finding
-    from registry.choices import ToolAccess
     from registry.models import BusinessUnit, McpServer, Tool
     from runtime.models import GatewayCredential, RuntimePolicy
     from runtime.versioning import current_version
@@ -190,7 +189,7 @@ def build(version: tuple[int, int] | None = None) -> Snapshot:
     for tid, key, name, server_id, mcp_name, write, execute in Tool.objects.order_by().values_list(
         "id", "key", "name", "mcp_server_id", "mcp_name", "supports_write", "supports_execute"
     ):
-        access = ToolAccess.EXECUTE if execute else ToolAccess.WRITE if write else ToolAccess.READ
+        access = widest_access(write, execute)
         snap.tools[tid] = ToolFacts(tid, key, name, server_id, mcp_name, str(access))
         name_count[name.lower()] = name_count.get(name.lower(), 0) + 1
         if server_id and mcp_name:
