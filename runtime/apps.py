@@ -15,6 +15,7 @@ class RuntimeConfig(AppConfig):
         versioning.connect_signals()
         if versioning.on_stop not in registry_hooks.stop_listeners:
             registry_hooks.stop_listeners.append(versioning.on_stop)
+            registry_hooks.agent_created_listeners.append(versioning.on_agent_created)
             registry_hooks.agent_detail_panels.append(panels.decisions_panel)
             # Agents the decision API keeps refusing for ungranted tools or approvals feed findings.
             governance_hooks.check_providers.append((checks.KIND, checks.ungranted_tool_use))

@@ -93,3 +93,17 @@ def on_stop(stop, event: str, actor) -> None:
     """Registered in registry.hooks.stop_listeners, in the stop's transaction (the save bumped already;
     this keeps it true for a service that would ever write a stop with ``update()``)."""
     bump_stops()
+
+
+def on_agent_created(agent, actor) -> None:
+    """Registered in registry.hooks.agent_created_listeners. One agent's save already bumped the version
+    (``post_save``); nothing more to do."""
+
+
+def on_agents_created_in_bulk(agents, actor) -> None:
+    """A bulk import inserts its agents without ``post_save``: bump once for the whole file, so the new
+    agents are known to the decision API at the next version check rather than the next full rebuild."""
+    bump()
+
+
+on_agent_created.bulk = on_agents_created_in_bulk

@@ -170,3 +170,16 @@ def test_the_api_checks_then_imports_a_file(api_for, owner, unit):
     assert imported.status_code == 200, imported.json()
     assert imported.json() == {"dry_run": False, "applied": True, "rows": 5, "errors": []}
     assert Agent.objects.filter(key__startswith="hr.api-").count() == 5
+
+
+def test_an_import_moves_the_decision_version_so_gateways_know_the_new_agents_at_once(owner, unit):
+    from runtime import versioning
+
+    # given
+    before = versioning.current_version()
+    # when
+    services.import_agents(
+        "a.csv", as_csv([row(unit, owner, "hr.agent-1"), row(unit, owner, "hr.agent-2")]), actor=owner
+    )
+    # then: bulk inserts fire no post_save, so the import itself bumps the version the workers check
+    assert versioning.current_version()[0] > before[0]
