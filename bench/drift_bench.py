@@ -77,12 +77,12 @@ def populate():
           runs_in_development, runs_in_staging, runs_in_production, external_facing, data_classification,
           handles_personal_data, handles_regulated_data, lifecycle, lifecycle_changed_at, production_since,
           risk_tier, business_outcome, metric_name, metric_unit, metric_target, eligible_users, active_users,
-          created_at, updated_at, row_version, owner_id, business_unit_id)
+          created_at, updated_at, row_version, owner_id, business_unit_id, capabilities, endpoint_url)
         SELECT 'bench.agent-' || g, 'Bench agent ' || g, '', '', '', '', '', '', '', '', 'employee_enablement',
           2, 'assist', 'service', false, false, true, false, 'internal', false, false,
           'production', now() - interval '100 days', now() - interval '100 days',
           (ARRAY['low','medium','high','critical'])[1 + g %% 4], 'Outcome', 'Metric', '', 100, 1000, 500,
-          now(), now(), 1, %s, %s
+          now(), now(), 1, %s, %s, '[]', ''
         FROM generate_series(1, %s) g
         """,
         [owner.pk, unit.pk, AGENTS],
