@@ -24,7 +24,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from registry import audit, hooks
+from registry import address_guard, audit, hooks
 from registry.choices import (
     TOOL_ACCESS_RANK,
     AuditEventType,
@@ -703,6 +703,7 @@ def register_mcp_server(*, actor: User, owner: User | None = None, **fields) -> 
         if McpServer.objects.filter(key=server.key).exists():
             raise ValidationError({"key": "An MCP server with this key is already registered."})
         server.full_clean()
+        _check_mcp_address(server.url)
         _save_unique(server, "key", "An MCP server with this key is already registered.")
         audit.record(
             AuditEventType.MCP_SERVER_REGISTERED,
@@ -737,6 +738,8 @@ def update_mcp_server(server: McpServer, *, actor: User, **changes) -> McpServer
             current.approved_by = None
             current.next_scan_at = None
         current.full_clean()
+        if current.url != before["url"]:
+            _check_mcp_address(current.url)
         current.save()
         changed_before, changed_after = audit.diff(before, audit.snapshot(current, (*MCP_SERVER_FIELDS, "approved_at")))
         if changed_after:
@@ -794,6 +797,12 @@ def _apply_recorded(tool: Tool, observed: dict) -> None:
     tool.set_access(level)
 
 
+def _check_mcp_address(url: str) -> None:
+    """Refuse an endpoint the registry may not scan (the address guard with the MCP scan settings).
+    A name that does not resolve yet passes: each scan checks the address again before it connects."""
+    address_guard.mcp_scan_policy().check_url(url, unresolvable_ok=True)
+
+
 def scan_mcp_server(server: McpServer, *, actor: User | None, now: datetime | None = None) -> McpServer:
     """Read the server's tools with the MCP client (``tools/list``) and record what was read.
 
@@ -807,10 +816,15 @@ def scan_mcp_server(server: McpServer, *, actor: User | None, now: datetime | No
             can_scan_mcp_server(actor, server), "Only the server's owner, the board or an administrator may scan it."
         )
     try:
+        # Checked again before every scan: the settings or the name's DNS may have changed since the
+        # server was registered. The MCP client checks each connection's address once more.
+        address_guard.mcp_scan_policy().check_url(server.url)
         listed = mcp_client.list_tools(
             server.url, transport=server.transport, timeout=settings.MCP_SCAN_TIMEOUT_SECONDS
         )
         error = ""
+    except ValidationError as exc:
+        listed, error = None, " ".join(exc.messages)
     except mcp_client.McpUnreachable as exc:
         listed, error = None, str(exc) or "The server did not answer."
     return record_mcp_scan(server, listed, error=error, actor=actor, now=now)
