@@ -530,6 +530,22 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
 def create_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields) -> AgentVersion:
     """Record a new version of an agent's components with the tools it may call."""
     _ensure(can_change_agent(actor, agent), "You may not add versions to this agent.")
+    return _record_version(agent, actor=actor, tools=tools, **fields)
+
+
+def create_first_version_at_registration(
+    agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields
+) -> AgentVersion:
+    """The first version of an agent, recorded by whoever registers it in the same transaction (claiming
+    a shadow agent from the triage asks there for the tools telemetry saw it call). The registering
+    service has checked the actor; the tools go to the board with the version's release review, as any
+    version's do. Refused once the agent has a version: later versions are its owner's."""
+    if AgentVersion.objects.filter(agent=agent).exists():
+        raise PermissionDenied("The agent has a version already; its owner adds the next one.")
+    return _record_version(agent, actor=actor, tools=tools, **fields)
+
+
+def _record_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields) -> AgentVersion:
     grants = _validate_tool_grants(tools)
     with transaction.atomic():
         version = AgentVersion(agent=agent, created_by=actor, **fields)
