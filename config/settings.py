@@ -388,6 +388,14 @@ CELERY_BEAT_SCHEDULE: dict = {
 # MCP inventory: how often each server's tools are read again, and how long one read may take.
 MCP_SCAN_INTERVAL_SECONDS = envint("MCP_SCAN_INTERVAL_SECONDS", 3600)
 MCP_SCAN_TIMEOUT_SECONDS = envint("MCP_SCAN_TIMEOUT_SECONDS", 10)
+# A scan is a server-side request to an address any employee may register (registry/address_guard.py).
+# Internal MCP servers live on private networks, so RFC 1918 and ULA addresses are allowed unless turned
+# off; loopback only when MCP_SCAN_ALLOW_LOOPBACK says so (development, the test suite); link-local
+# (169.254.169.254, the cloud metadata service), unspecified, multicast and reserved addresses never.
+# An empty MCP_SCAN_ALLOWED_HOSTS allows any host name; else exact names or ".example.com" domains.
+MCP_SCAN_ALLOWED_HOSTS = envlist("MCP_SCAN_ALLOWED_HOSTS", "")
+MCP_SCAN_ALLOW_PRIVATE_ADDRESSES = envbool("MCP_SCAN_ALLOW_PRIVATE_ADDRESSES", True)
+MCP_SCAN_ALLOW_LOOPBACK = envbool("MCP_SCAN_ALLOW_LOOPBACK", False)
 # Grants and MCP tools both speak of read < write < execute: one name for the vocabulary in the schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ToolAccessEnum"] = "registry.choices.ToolAccess"
 

@@ -11,6 +11,8 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("EMAIL_BACKEND", "locmem")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+# The MCP tests scan a real MCP server the test starts on loopback; the guard tests turn this off.
+os.environ.setdefault("MCP_SCAN_ALLOW_LOOPBACK", "true")
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import STORAGES, VAR_DIR  # noqa: E402

@@ -13,9 +13,7 @@ A2A SDK's signer does).
 """
 
 import base64
-import ipaddress
 import json
-import socket
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -25,6 +23,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
+
+from registry import address_guard
 
 # Asymmetric algorithms only: a shared secret cannot prove who published a card.
 ALLOWED_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"]
@@ -205,56 +205,10 @@ def verify_signatures(card: dict, trusted_keys: dict[str, dict]) -> tuple[str, s
 # --- Fetching a card from its URL ------------------------------------------------------
 
 
-def _host_allowed(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    for allowed in settings.AGENT_CARD_ALLOWED_HOSTS:
-        allowed = allowed.lower().strip()
-        if not allowed:
-            continue
-        if allowed.startswith("."):
-            if host.endswith(allowed):
-                return True
-        elif host == allowed:
-            return True
-    return False
-
-
-def _check_address(host: str, port: int) -> None:
-    """Every address the host resolves to must be public, unless private ones are allowed."""
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise ValidationError({"url": f"{host} cannot be resolved."}) from exc
-    if settings.AGENT_CARD_ALLOW_PRIVATE_ADDRESSES:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            raise ValidationError(
-                {"url": f"{host} resolves to {address}, a private, loopback or link-local address; refused."}
-            )
-
-
 def check_url(url: str) -> tuple[str, str, int]:
-    """The (scheme, host, port) of a card URL the registry may fetch, or a field error saying why not."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValidationError({"url": "Give the card's full http(s) address."})
-    if parts.username or parts.password:
-        raise ValidationError({"url": "Card addresses may not carry credentials."})
-    host = parts.hostname
-    if not _host_allowed(host):
-        raise ValidationError({"url": f"{host} is not on the administrators' list of hosts cards are fetched from."})
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    _check_address(host, port)
-    return parts.scheme, host, port
+    """The (scheme, host, port) of a card URL the registry may fetch, or a field error saying why not
+    (the shared guard of :mod:`registry.address_guard`, with the card settings)."""
+    return address_guard.card_policy().check_url(url)
 
 
 def fetch_card(url: str) -> dict:

@@ -24,7 +24,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from registry import audit, hooks
+from registry import address_guard, audit, hooks
 from registry.choices import (
     TOOL_ACCESS_RANK,
     AuditEventType,
@@ -530,6 +530,22 @@ def _validate_tool_grants(tools: Iterable[tuple[Tool, str]]) -> list[tuple[Tool,
 def create_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields) -> AgentVersion:
     """Record a new version of an agent's components with the tools it may call."""
     _ensure(can_change_agent(actor, agent), "You may not add versions to this agent.")
+    return _record_version(agent, actor=actor, tools=tools, **fields)
+
+
+def create_first_version_at_registration(
+    agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields
+) -> AgentVersion:
+    """The first version of an agent, recorded by whoever registers it in the same transaction (claiming
+    a shadow agent from the triage asks there for the tools telemetry saw it call). The registering
+    service has checked the actor; the tools go to the board with the version's release review, as any
+    version's do. Refused once the agent has a version: later versions are its owner's."""
+    if AgentVersion.objects.filter(agent=agent).exists():
+        raise PermissionDenied("The agent has a version already; its owner adds the next one.")
+    return _record_version(agent, actor=actor, tools=tools, **fields)
+
+
+def _record_version(agent: Agent, *, actor: User, tools: Iterable[tuple[Tool, str]] = (), **fields) -> AgentVersion:
     grants = _validate_tool_grants(tools)
     with transaction.atomic():
         version = AgentVersion(agent=agent, created_by=actor, **fields)
@@ -703,6 +719,7 @@ def register_mcp_server(*, actor: User, owner: User | None = None, **fields) -> 
         if McpServer.objects.filter(key=server.key).exists():
             raise ValidationError({"key": "An MCP server with this key is already registered."})
         server.full_clean()
+        _check_mcp_address(server.url)
         _save_unique(server, "key", "An MCP server with this key is already registered.")
         audit.record(
             AuditEventType.MCP_SERVER_REGISTERED,
@@ -737,6 +754,8 @@ def update_mcp_server(server: McpServer, *, actor: User, **changes) -> McpServer
             current.approved_by = None
             current.next_scan_at = None
         current.full_clean()
+        if current.url != before["url"]:
+            _check_mcp_address(current.url)
         current.save()
         changed_before, changed_after = audit.diff(before, audit.snapshot(current, (*MCP_SERVER_FIELDS, "approved_at")))
         if changed_after:
@@ -794,6 +813,12 @@ def _apply_recorded(tool: Tool, observed: dict) -> None:
     tool.set_access(level)
 
 
+def _check_mcp_address(url: str) -> None:
+    """Refuse an endpoint the registry may not scan (the address guard with the MCP scan settings).
+    A name that does not resolve yet passes: each scan checks the address again before it connects."""
+    address_guard.mcp_scan_policy().check_url(url, unresolvable_ok=True)
+
+
 def scan_mcp_server(server: McpServer, *, actor: User | None, now: datetime | None = None) -> McpServer:
     """Read the server's tools with the MCP client (``tools/list``) and record what was read.
 
@@ -807,10 +832,15 @@ def scan_mcp_server(server: McpServer, *, actor: User | None, now: datetime | No
             can_scan_mcp_server(actor, server), "Only the server's owner, the board or an administrator may scan it."
         )
     try:
+        # Checked again before every scan: the settings or the name's DNS may have changed since the
+        # server was registered. The MCP client checks each connection's address once more.
+        address_guard.mcp_scan_policy().check_url(server.url)
         listed = mcp_client.list_tools(
             server.url, transport=server.transport, timeout=settings.MCP_SCAN_TIMEOUT_SECONDS
         )
         error = ""
+    except ValidationError as exc:
+        listed, error = None, " ".join(exc.messages)
     except mcp_client.McpUnreachable as exc:
         listed, error = None, str(exc) or "The server did not answer."
     return record_mcp_scan(server, listed, error=error, actor=actor, now=now)

@@ -3,7 +3,8 @@
 from django import forms
 from django.utils.text import slugify
 
-from registry.models import Agent, User
+from registry.forms import QuickAgentForm
+from registry.models import Agent, Tool, User
 from telemetry.choices import SourceKind, TelemetryEnvironment
 from telemetry.models import TelemetrySource
 
@@ -80,3 +81,48 @@ class SourceEnvironmentsForm(forms.Form):
             "default_environment": source.default_environment,
             "aliases": "\n".join(f"{k} = {v}" for k, v in sorted(source.environment_aliases.items())),
         }
+
+
+class ClaimAgentForm(QuickAgentForm):
+    """The short form of a shadow agent's claim, plus the catalog tools telemetry saw it call: each is
+    ticked, the person claiming unticks what the agent should not keep, and the ticked ones are asked
+    for on its first version (which then names its model)."""
+
+    CLAIM_FIELDS = ("tools", "model_provider", "model_name")
+
+    tools = forms.ModelMultipleChoiceField(
+        queryset=Tool.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Tools to ask for",
+        help_text="Seen in telemetry and grantable now. Untick any the agent should not have.",
+    )
+    model_provider = forms.CharField(
+        max_length=80, required=False, label="Model provider", help_text="Needed when tools are asked for."
+    )
+    model_name = forms.CharField(max_length=120, required=False, label="Model", help_text="For example gpt-4.1.")
+
+    def __init__(self, *args, tools_seen=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only what may be granted now (as the version form): the others are listed beside, with why not.
+        ids = [row["catalog_tool"].pk for row in tools_seen if row["catalog_tool"] and not row["grant_refusal"]]
+        if ids:
+            self.fields["tools"].queryset = Tool.objects.filter(pk__in=ids).order_by("key")
+            self.fields["tools"].initial = ids
+        else:
+            for name in self.CLAIM_FIELDS:
+                del self.fields[name]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("tools"):
+            for name in ("model_provider", "model_name"):
+                if not (cleaned.get(name) or "").strip():
+                    self.add_error(name, "The first version, which asks for the tools, names its model.")
+        return cleaned
+
+    def agent_fields(self) -> dict:
+        return {k: v for k, v in super().agent_fields().items() if k not in self.CLAIM_FIELDS}
+
+    def claim_fields(self) -> dict:
+        return {k: self.cleaned_data[k] for k in self.CLAIM_FIELDS if k in self.cleaned_data}

@@ -38,6 +38,7 @@ from telemetry.models import (
     Sighting,
     TelemetryEvent,
     ToolUse,
+    UnregisteredToolUse,
     latency_bucket,
 )
 
@@ -602,14 +603,24 @@ def _day(value):
     return day.isoformat() if connection.vendor == "sqlite" else day
 
 
-def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
-    """Calls per (agent, day, tool, MCP server) of registered agents' tool calls that name their tool."""
+def _upsert_tool_usage(source_id: int, events: list[Event], agents: dict) -> list:
+    """Calls per (agent, day, tool, MCP server) of registered agents' tool calls that name their tool;
+    for identities no agent claims, calls per (source, identity, tool, MCP server) instead."""
     totals: dict[tuple, list] = {}
+    unclaimed: dict[tuple, list] = {}
     for e in events:
         if not e.tool_name:
             continue
         agent = agents.get(e.identity.value)
         if agent is None:
+            key = (e.identity.value, e.tool_name, e.tool_server)
+            u = unclaimed.get(key)
+            if u is None:
+                unclaimed[key] = [e.count, e.occurred_at, e.occurred_at]
+            else:
+                u[0] += e.count
+                u[1] = min(u[1], e.occurred_at)
+                u[2] = max(u[2], e.occurred_at)
             continue
         key = (agent.pk, e.occurred_at.astimezone(UTC).date(), e.tool_name, e.tool_server)
         t = totals.get(key)
@@ -637,22 +648,40 @@ def _upsert_tool_usage(events: list[Event], agents: dict) -> list:
         [pk, tool, server, calls, _dt(first), _dt(last)]
         for (pk, tool, server), (calls, first, last) in sorted(uses.items())
     ]
-    return _upsert(
-        DailyToolUsage,
-        ["agent_id", "day", "tool_name", "server_address", "calls", "errors", "last_called_at"],
-        ["agent_id", "day", "tool_name", "server_address"],
-        {"calls": _add("calls"), "errors": _add("errors"), "last_called_at": _later("last_called_at")},
-        rows,
-    ) + _upsert(
-        ToolUse,
-        ["agent_id", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"],
-        ["agent_id", "tool_name", "server_address"],
-        {
-            "calls": _add("calls"),
-            "first_called_at": _earlier("first_called_at"),
-            "last_called_at": _later("last_called_at"),
-        },
-        use_rows,
+    unclaimed_rows = [
+        [source_id, identity, tool, server, calls, _dt(first), _dt(last)]
+        for (identity, tool, server), (calls, first, last) in sorted(unclaimed.items())
+    ]
+    return (
+        _upsert(
+            DailyToolUsage,
+            ["agent_id", "day", "tool_name", "server_address", "calls", "errors", "last_called_at"],
+            ["agent_id", "day", "tool_name", "server_address"],
+            {"calls": _add("calls"), "errors": _add("errors"), "last_called_at": _later("last_called_at")},
+            rows,
+        )
+        + _upsert(
+            ToolUse,
+            ["agent_id", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"],
+            ["agent_id", "tool_name", "server_address"],
+            {
+                "calls": _add("calls"),
+                "first_called_at": _earlier("first_called_at"),
+                "last_called_at": _later("last_called_at"),
+            },
+            use_rows,
+        )
+        + _upsert(
+            UnregisteredToolUse,
+            ["source_id", "identity", "tool_name", "server_address", "calls", "first_called_at", "last_called_at"],
+            ["source_id", "identity", "tool_name", "server_address"],
+            {
+                "calls": _add("calls"),
+                "first_called_at": _earlier("first_called_at"),
+                "last_called_at": _later("last_called_at"),
+            },
+            unclaimed_rows,
+        )
     )
 
 
@@ -827,7 +856,7 @@ def store_events(
                 _upsert_sightings(source_id, stored, agents)
                 + _upsert_monitoring(source_id, stored, agents, now)
                 + _upsert_usage(stored, agents)
-                + _upsert_tool_usage(stored, agents)
+                + _upsert_tool_usage(source_id, stored, agents)
                 + _upsert_evaluations(stored, agents)
                 + statements
             )

@@ -485,6 +485,48 @@ class ToolUse(models.Model):
         return f"{self.agent_id} {self.tool_name}{where}"
 
 
+class UnregisteredToolUse(models.Model):
+    """Tools an identity no registered agent claims was seen calling: one row per (source, identity, tool,
+    MCP server), with the first and last call and the calls, summed at ingest like :class:`ToolUse`.
+
+    It lets the short form that claims a shadow agent show the tools and MCP servers it used and ask
+    for them on its first version. Rows stay keyed by identity once it is claimed (the agent's own
+    :class:`ToolUse` rows take over from then on) and go when their last call passes the raw events'
+    retention (``telemetry.purge_old_events``).
+    """
+
+    source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="unregistered_tool_uses")
+    identity = models.CharField(max_length=300)
+    tool_name = models.CharField(max_length=200)
+    server_address = models.CharField(max_length=255, blank=True, default="")
+    calls = models.BigIntegerField(default=0)
+    first_called_at = models.DateTimeField()
+    last_called_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["identity", "tool_name", "server_address", "source"]
+        indexes = [
+            # The claim form (telemetry.services.identity_facts) reads one identity's rows.
+            models.Index(fields=["identity"], name="unreg_tool_use_identity_idx"),
+            # The retention purge (telemetry.purge_old_events) deletes the rows last called before the cutoff.
+            models.Index(fields=["last_called_at"], name="unreg_tool_use_last_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "identity", "tool_name", "server_address"], name="unreg_tool_use_unique"
+            ),
+            models.CheckConstraint(condition=~Q(tool_name=""), name="unreg_tool_use_tool_named"),
+            models.CheckConstraint(
+                condition=Q(calls__gte=0) & Q(last_called_at__gte=models.F("first_called_at")),
+                name="unreg_tool_use_counts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f" on {self.server_address}" if self.server_address else ""
+        return f"{self.identity} {self.tool_name}{where}"
+
+
 class DailyEvaluation(models.Model):
     """One registered agent's evaluation results of one evaluation (``gen_ai.evaluation.name``) on one UTC day.
 

@@ -31,11 +31,14 @@ from telemetry.models import (
     Sighting,
     TelemetryEvent,
     TelemetrySource,
+    UnregisteredToolUse,
 )
 
 INGEST_TOKEN_PREFIX = "ing_"  # noqa: S105 (a public prefix, not a secret)
 # Touch last_used_at at most this often per token, so ingest does not write it on every batch.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# The label of the first version a claim records when it asks for the tools telemetry saw.
+CLAIMED_VERSION_LABEL = "0.1.0"
 SOURCE_FIELDS = ("name", "kind", "description", "owner", "active", "default_environment", "environment_aliases")
 
 
@@ -212,13 +215,16 @@ def link_identity(identity: str, agent: Agent, *, actor) -> IdentityAlias:
 def identity_facts(identity: str) -> dict | None:
     """What telemetry knows about an identity, for the short form that registers it (None: never seen).
 
-    Environments, names and services are gathered over every source that reported it. Telemetry
-    records no per-tool or per-MCP-server detail for an identity, so the form cannot show any.
+    Environments, names and services are gathered over every source that reported it; so are the
+    tools it called (``tools_seen``, one entry per tool and MCP server, each matched to the catalog
+    tool of that name on that server when there is one) and the MCP servers it called them on
+    (``mcp_servers_seen``, with the registered server of that host when there is one).
     """
     sightings = list(Sighting.objects.filter(identity=identity).select_related("agent"))
     if not sightings:
         return None
     environments = sorted({s.environment for s in sightings})
+    tools_seen, mcp_servers_seen = _tools_seen(identity)
     return {
         "identity": identity,
         "agent_name": next((s.agent_name for s in sightings if s.agent_name), ""),
@@ -228,16 +234,85 @@ def identity_facts(identity: str) -> dict | None:
         "last_seen_at": max(s.last_seen_at for s in sightings),
         "event_count": sum(s.event_count for s in sightings),
         "claimed_by": next((s.agent for s in sightings if s.agent_id), None),
+        "tools_seen": tools_seen,
+        "mcp_servers_seen": mcp_servers_seen,
     }
 
 
-def claim_shadow_agent(identity: str, *, actor, owner, **fields) -> Agent:
+def _tools_seen(identity: str) -> tuple[list[dict], list[dict]]:
+    """The identity's tool calls over all sources, matched to the catalog by the rule the
+    ungranted-tool-use check uses: the name is the tool's key, name or MCP name, and an MCP call's
+    server is the tool's server (by host, which the registry keeps in lower case). Three queries,
+    whatever the number of tools."""
+    from registry.models import McpServer, Tool
+
+    seen: dict[tuple[str, str], dict] = {}
+    for use in UnregisteredToolUse.objects.filter(identity=identity).order_by():
+        key = (use.tool_name, use.server_address.lower())
+        row = seen.get(key)
+        if row is None:
+            seen[key] = {
+                "tool_name": use.tool_name,
+                "server_address": key[1],
+                "calls": use.calls,
+                "first_called_at": use.first_called_at,
+                "last_called_at": use.last_called_at,
+                "catalog_tool": None,
+            }
+        else:
+            row["calls"] += use.calls
+            row["first_called_at"] = min(row["first_called_at"], use.first_called_at)
+            row["last_called_at"] = max(row["last_called_at"], use.last_called_at)
+    if not seen:
+        return [], []
+    names = {name for name, _server in seen}
+    hosts = {server for _name, server in seen if server}
+    servers = {m.host.lower(): m for m in McpServer.objects.filter(host__in=hosts)} if hosts else {}
+    candidates = Tool.objects.filter(Q(key__in=names) | Q(name__in=names) | Q(mcp_name__in=names)).select_related(
+        "mcp_server"
+    )
+    for tool in candidates.order_by("key"):
+        tool_server = tool.mcp_server.host.lower() if tool.mcp_server_id else None
+        for (name, server), row in seen.items():
+            if row["catalog_tool"] is not None or name not in (tool.key, tool.name, tool.mcp_name):
+                continue
+            if server == "" or tool_server == server:
+                row["catalog_tool"] = tool
+    tools_seen = sorted(seen.values(), key=lambda r: (r["server_address"], r["tool_name"]))
+    for row in tools_seen:
+        tool = row["catalog_tool"]
+        row["grant_refusal"] = "not in the tool catalog" if tool is None else (tool.grant_refusal() or "")
+    mcp_servers_seen = [
+        {
+            "address": host,
+            "server": servers.get(host),
+            "tools": sorted(r["tool_name"] for r in tools_seen if r["server_address"] == host),
+        }
+        for host in sorted(hosts)
+    ]
+    return tools_seen, mcp_servers_seen
+
+
+def claim_shadow_agent(
+    identity: str,
+    *,
+    actor,
+    owner,
+    tools=(),
+    model_provider: str = "",
+    model_name: str = "",
+    **fields,
+) -> Agent:
     """Register the agent behind an unknown identity with the short form, in one transaction.
 
     The registration takes what telemetry knows (environments seen, name and service, first and
     last seen) and the caller supplies what it cannot know (owner, unit, purpose, pattern,
     autonomy, data). The identity becomes the new agent's (its key, or an alias), so its sightings
     move to the agent and the shadow-agent finding resolves at once.
+
+    ``tools``: catalog tools it was seen calling that the caller kept ticked. They are asked for on
+    the agent's first version (``model_provider`` and ``model_name`` name its model), each at the
+    catalog's access for the tool, and reach the board with that version's release review.
     """
     _ensure(_may_triage(actor), "Only the board or an administrator registers agents from the triage.")
     identity = (identity or "").strip()
@@ -246,6 +321,19 @@ def claim_shadow_agent(identity: str, *, actor, owner, **fields) -> Agent:
         raise ValidationError({"identity": "Telemetry has not reported this identity."})
     if facts["claimed_by"] is not None or IdentityAlias.objects.filter(identity=identity).exists():
         raise ValidationError({"identity": f"{identity} already belongs to a registered agent."})
+    tools = list(tools)
+    seen_tools = {row["catalog_tool"].pk: row for row in facts["tools_seen"] if row["catalog_tool"] is not None}
+    strangers = [tool.key for tool in tools if tool.pk not in seen_tools]
+    if strangers:
+        raise ValidationError({"tools": f"Telemetry did not see {identity} call {', '.join(strangers)}."})
+    if tools and not (model_provider.strip() and model_name.strip()):
+        raise ValidationError(
+            {
+                name: "The first version, which asks for the tools, names its model."
+                for name, value in (("model_provider", model_provider), ("model_name", model_name))
+                if not value.strip()
+            }
+        )
     seen = f"Seen in telemetry as {identity}"
     if facts["service_names"]:
         seen += f" (service {', '.join(facts['service_names'])})"
@@ -260,6 +348,22 @@ def claim_shadow_agent(identity: str, *, actor, owner, **fields) -> Agent:
         agent = registry_services.create_agent(actor=actor, owner=owner, **fields)
         if identity != agent.key:
             link_identity(identity, agent, actor=actor)
+        if tools:
+            called = ", ".join(
+                f"{seen_tools[t.pk]['tool_name']}"
+                + (f" on {seen_tools[t.pk]['server_address']}" if seen_tools[t.pk]["server_address"] else "")
+                for t in tools
+            )
+            registry_services.create_first_version_at_registration(
+                agent,
+                actor=actor,
+                label=CLAIMED_VERSION_LABEL,
+                model_provider=model_provider.strip(),
+                model_name=model_name.strip(),
+                change_summary=f"Registered from the unknown-agents triage, asking for the tools telemetry "
+                f"saw {identity} call: {called}.",
+                tools=[(tool, tool.max_access) for tool in tools],
+            )
     return agent
 
 
@@ -443,9 +547,11 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
 
 def purge_old_events(*, now: datetime | None = None, batch_size: int = 10_000) -> int:
     """Delete raw events past the retention period, in batches so no statement holds locks for long.
-    Sightings, monitoring state and rollups stay."""
+    Sightings, monitoring state and rollups stay, except the tool use of unclaimed identities: it
+    names what an unknown agent did, like the raw events, so it goes once its last call is as old."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    UnregisteredToolUse.objects.filter(last_called_at__lt=cutoff).delete()
     total = 0
     while True:
         ids = list(TelemetryEvent.objects.older_than(cutoff).values_list("pk", flat=True)[:batch_size])

@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry.forms import QuickAgentForm, add_service_errors
+from registry.forms import add_service_errors
 from registry.roles import is_board, is_platform_admin
 from telemetry import services
 from telemetry.choices import DEFAULT_ENVIRONMENT_ALIASES, LIVE_ENVIRONMENTS, TelemetryEnvironment
 from telemetry.forms import (
+    ClaimAgentForm,
     ExternalIdentityForm,
     LinkIdentityForm,
     SourceEnvironmentsForm,
@@ -252,11 +253,15 @@ def identity_register(request):
         messages.info(request, f"{identity} already belongs to {facts['claimed_by'].name}.")
         return redirect("registry:agent-detail", key=facts["claimed_by"].key)
     initial = {"key": suggested_key(identity, facts["agent_name"]), "name": facts["agent_name"] or identity}
-    form = QuickAgentForm(request.POST or None, user=request.user, initial=initial)
+    form = ClaimAgentForm(request.POST or None, user=request.user, initial=initial, tools_seen=facts["tools_seen"])
     if request.method == "POST" and form.is_valid():
         try:
             agent = services.claim_shadow_agent(
-                identity, actor=request.user, owner=form.cleaned_data["owner"], **form.agent_fields()
+                identity,
+                actor=request.user,
+                owner=form.cleaned_data["owner"],
+                **form.claim_fields(),
+                **form.agent_fields(),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -268,7 +273,14 @@ def identity_register(request):
     return render(
         request,
         "telemetry/identity_register.html",
-        {"nav": "telemetry", "identity": identity, "facts": facts, "form": form},
+        {
+            "nav": "telemetry",
+            "identity": identity,
+            "facts": facts,
+            "form": form,
+            "claim_fields": ClaimAgentForm.CLAIM_FIELDS,
+            "claimed_version_label": services.CLAIMED_VERSION_LABEL,
+        },
     )
 
 

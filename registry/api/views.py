@@ -1,5 +1,7 @@
 """Registry API. Every viewset reads through ``for_user`` and writes through services."""
 
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
@@ -513,6 +515,20 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(proposal).data, status=status.HTTP_201_CREATED)
 
 
+@contextmanager
+def _endpoint_errors():
+    """The services speak of a server's ``url``; the API calls it ``endpoint`` (``url`` is the
+    resource's own link), so a service's complaint about the address is reported on ``endpoint``."""
+    try:
+        yield
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "url" in exc.error_dict:
+            errors = dict(exc.error_dict)
+            errors["endpoint"] = errors.pop("url")
+            raise ValidationError(errors) from exc
+        raise
+
+
 class McpServerViewSet(viewsets.ModelViewSet):
     """The MCP server inventory. Every person registers servers; the owner and administrators change
     them; ``scan`` reads the tools again (owner, board, administrators); ``approve`` is the board's."""
@@ -550,7 +566,8 @@ class McpServerViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         fields = serializer.service_fields()
         owner = fields.pop("owner", None)
-        server = services.register_mcp_server(actor=self.request.user, owner=owner, **fields)
+        with _endpoint_errors():
+            server = services.register_mcp_server(actor=self.request.user, owner=owner, **fields)
         serializer.instance = self.get_queryset().get(pk=server.pk)
 
     def perform_update(self, serializer):
@@ -558,7 +575,8 @@ class McpServerViewSet(viewsets.ModelViewSet):
         if "key" in fields and fields.pop("key") != serializer.instance.key:
             raise ValidationError({"key": "A server's key cannot change: telemetry and grants name it."})
         changes = {k: v for k, v in fields.items() if getattr(serializer.instance, k) != v}
-        server = services.update_mcp_server(serializer.instance, actor=self.request.user, **changes)
+        with _endpoint_errors():
+            server = services.update_mcp_server(serializer.instance, actor=self.request.user, **changes)
         serializer.instance = self.get_queryset().get(pk=server.pk)
 
     @extend_schema(request=None, responses=McpServerSerializer)

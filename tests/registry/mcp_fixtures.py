@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 
 from registry import services
@@ -53,7 +54,7 @@ def _free_port() -> int:
 class LiveMcpServer:
     """An MCP server running in a background thread until ``stop()``."""
 
-    def __init__(self, transport: str = "streamable_http"):
+    def __init__(self, transport: str = "streamable_http", host_names: tuple[str, ...] = ()):
         self.mcp = MCPServer("HR tools")
         self.add(read_leave_balance, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False))
         self.add(
@@ -66,7 +67,14 @@ class LiveMcpServer:
         if transport == "sse":
             app, self.url = self.mcp.sse_app(), f"http://127.0.0.1:{self.port}/sse"
         else:
-            app, self.url = self.mcp.streamable_http_app(), f"http://127.0.0.1:{self.port}/mcp"
+            # The SDK's server refuses Host headers it does not know (its own DNS-rebinding protection).
+            security = (
+                TransportSecuritySettings(allowed_hosts=[f"{name}:{self.port}" for name in host_names])
+                if host_names
+                else None
+            )
+            app = self.mcp.streamable_http_app(transport_security=security)
+            self.url = f"http://127.0.0.1:{self.port}/mcp"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
