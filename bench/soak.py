@@ -71,6 +71,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -146,7 +147,18 @@ def start_processes(logs: Path) -> list[subprocess.Popen]:
             f"127.0.0.1:{PORT}",
             "--no-control-socket",
         ],
-        "worker": [str(bin_dir / "celery"), "-A", "config", "worker", "--concurrency", "1", "-l", "INFO"],
+        "worker": [
+            str(bin_dir / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            ",".join(settings.TASK_QUEUES),
+            "--concurrency",
+            "1",
+            "-l",
+            "INFO",
+        ],
         "beat": [
             str(bin_dir / "celery"),
             "-A",

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Exchange, Queue
 
 from config.env import env, envbool, envint, envlist, envmap, envsecret
 
@@ -339,6 +340,53 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Queues, so that work of one kind cannot hold up another: a webhook receiver that answers slowly
+# keeps a `notifications` worker busy, never the sweep in `checks`. Each queue can have workers of
+# its own (docs/operations.md); a worker started without -Q consumes all five (CELERY_TASK_QUEUES),
+# which is what a small install runs.
+#   telemetry      ingest follow-ups: trace joins, monitoring deadlines, retention purge
+#   checks         the governance sweep, each check, attestation enforcement
+#   notifications  owner e-mail, the board digest, webhooks, attestation reminders, report clocks
+#   exports        reporting work: the portfolio snapshot behind the trend charts
+#   celery         the default: everything else (the MCP rescan)
+TASK_QUEUES = ("celery", "telemetry", "checks", "notifications", "exports")
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# One direct exchange per queue, as Celery creates for a queue it was not told about; "celery" keeps
+# Celery's default exchange and routing key, so messages queued before routing existed still run.
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in TASK_QUEUES)
+# Every task is routed here by name, the default queue included: tests/config/test_queues.py fails
+# when a task has no entry, so a new task cannot land in a queue by accident.
+CELERY_TASK_ROUTES = {
+    "telemetry.close_trace_window": {"queue": "telemetry"},
+    "telemetry.refresh_monitoring_deadlines": {"queue": "telemetry"},
+    "telemetry.purge_old_events": {"queue": "telemetry"},
+    "governance.run_all_checks": {"queue": "checks"},
+    "governance.run_check": {"queue": "checks"},
+    # Enforcement is a check: it suspends what is overdue. Its reminders are notifications.
+    "governance.enforce_attestations": {"queue": "checks"},
+    "governance.notify_owners": {"queue": "notifications"},
+    "governance.send_board_digest": {"queue": "notifications"},
+    "governance.deliver_due_webhooks": {"queue": "notifications"},
+    "governance.send_attestation_reminders": {"queue": "notifications"},
+    "governance.notify_report_clocks": {"queue": "notifications"},
+    # A read of the whole portfolio that can take minutes on a large one: with the reporting work,
+    # not in front of a sweep.
+    "portfolio.take_snapshot": {"queue": "exports"},
+    # Outbound reads of MCP servers (each up to MCP_SCAN_TIMEOUT_SECONDS): not a check, not telemetry.
+    "registry.scan_mcp_servers": {"queue": "celery"},
+}
+# Exactly one beat: it holds a lease row in the database (registry.ProcessLease), renewed every
+# BEAT_LEASE_RENEW_SECONDS and valid for BEAT_LEASE_TTL_SECONDS, so a second beat, on this machine
+# or another, refuses to start. No session-level lock: it works through a transaction-pooling PgBouncer.
+CELERY_BEAT_SCHEDULER = "config.beat:LeasedScheduler"
+BEAT_LEASE_TTL_SECONDS = envint("BEAT_LEASE_TTL_SECONDS", 60)
+BEAT_LEASE_RENEW_SECONDS = envint("BEAT_LEASE_RENEW_SECONDS", 15)
+if BEAT_LEASE_RENEW_SECONDS < 1 or BEAT_LEASE_TTL_SECONDS < 2 * BEAT_LEASE_RENEW_SECONDS:
+    raise ImproperlyConfigured(
+        "BEAT_LEASE_RENEW_SECONDS must be at least 1 and BEAT_LEASE_TTL_SECONDS at least twice it, not "
+        f"{BEAT_LEASE_RENEW_SECONDS} and {BEAT_LEASE_TTL_SECONDS}"
+    )
 # Memory each sorting or hashing step of a check may use, in MB (PostgreSQL work_mem, for the check's
 # own transaction only): pairing 50,000 findings in one hash takes ~15 MB.
 CHECKS_WORK_MEM_MB = envint("CHECKS_WORK_MEM_MB", 64)

@@ -1165,3 +1165,25 @@ class HandoverProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} → {self.proposed_to or 'nobody yet'}"
+
+
+class ProcessLease(models.Model):
+    """The right, held by one process at a time, to run a singleton such as Celery beat.
+
+    ``holder`` (host, pid and a random part) holds it until ``expires_at`` and renews it well before.
+    It is taken, renewed and given back only by single conditional UPDATE statements
+    (registry/leases.py): no session-level lock, which a transaction-pooling PgBouncer would hand to
+    another client, and no long transaction. A holder that dies keeps it until ``expires_at``.
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    holder = models.CharField(max_length=255, blank=True, help_text="Empty while nobody holds it.")
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -97,7 +97,9 @@ setsid gunicorn -c config/gunicorn.conf.py config.wsgi --workers 2 --bind "127.0
 PIDS+=($!)
 # The project's logging configuration writes to the console, so each process's
 # output goes to its own file under var/log/.
-setsid celery -A config worker --concurrency 2 --loglevel INFO >>"$LOG_DIR/worker.log" 2>&1 &
+# One worker serves every queue (docs/operations.md has a worker per queue for larger installs).
+setsid celery -A config worker -Q celery,telemetry,checks,notifications,exports --concurrency 2 --loglevel INFO \
+  >>"$LOG_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 # Live heartbeats through the HTTP ingest endpoint, as a gateway would send them.
 setsid python manage.py send_demo_telemetry --url "http://127.0.0.1:$PORT" --interval 60 \

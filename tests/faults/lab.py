@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
@@ -149,7 +150,7 @@ class PrivateRedis:
 
 
 class Worker:
-    """One ``celery worker`` process with one pool process, consuming the default queue."""
+    """One ``celery worker`` process with one pool process, consuming every queue (as a small install does)."""
 
     def __init__(self, root: Path, *, database_url: str, broker_url: str, name: str):
         self.root = root
@@ -186,6 +187,8 @@ class Worker:
                 "worker",
                 "--pool=prefork",
                 "--concurrency=1",
+                "-Q",
+                ",".join(settings.TASK_QUEUES),
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

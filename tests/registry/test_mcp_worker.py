@@ -2,7 +2,7 @@
 live MCP server with the SDK client, records the change, and the mcp_tool_changed check it queues opens
 the finding. Marker ``integration``; skipped when the broker is unreachable, unless CI=true.
 
-The worker consumes its own queue and the default one (where the check is queued on commit), on a
+The worker consumes its own queue and every routed one (the check is queued on commit to `checks`), on a
 Redis database of its own so no other suite's worker takes its messages.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -65,7 +66,8 @@ def mcp_worker(tmp_path):
     log_path = tmp_path / "worker.log"
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", f"{queue},celery"]
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
+        + ["-Q", ",".join([queue, *settings.TASK_QUEUES])]
         + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
         cwd=ROOT,
         env=env,
