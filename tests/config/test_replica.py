@@ -10,8 +10,13 @@ through the second connection.
 
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -25,6 +30,7 @@ from config import db_router
 from registry import services
 from registry.models import Agent, ApiToken, BusinessUnit, Stop
 
+BASE_DIR = Path(__file__).resolve().parents[2]
 BOTH = ["default", "replica"]
 pytestmark = pytest.mark.django_db(databases=BOTH)
 
@@ -369,3 +375,38 @@ def test_a_committed_change_is_read_back_from_the_primary_then_the_replica(repli
     assert [row["name"] for row in first] == [row["name"] for row in second] == ["Renamed"]
     assert within.replica == []
     assert after.read("replica", "registry_agent")
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+def _settings_with(**variables) -> subprocess.CompletedProcess:
+    code = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps([s.DATABASE_REPLICA_ALIAS, s.DATABASES.get('replica', {}).get('HOST'), "
+        "s.DATABASES.get('replica', {}).get('OPTIONS'), s.DATABASE_REPLICA_STICKY_SECONDS]))"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "replica-settings-test",
+        "DATABASE_URL": "postgres://postgres@primary.example:5432/agentreg",
+        **variables,
+    }
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_replica_url_adds_the_replica_alias_with_a_short_connect_timeout():
+    result = _settings_with(DATABASE_REPLICA_URL="postgres://postgres@replica.example:5432/agentreg")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["replica", "replica.example", {"connect_timeout": 2}, 15]
+    alone = _settings_with()
+    assert json.loads(alone.stdout) == ["", None, None, 15]
+
+
+def test_a_sticky_window_shorter_than_the_lag_limit_is_refused_at_start():
+    result = _settings_with(DATABASE_REPLICA_MAX_LAG_SECONDS="30", DATABASE_REPLICA_STICKY_SECONDS="20")
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_STICKY_SECONDS must be at least" in result.stderr
