@@ -24,9 +24,11 @@ from django.db import OperationalError, connections, router
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from config import db_router
+from governance.services import continuity
 from registry import services
 from registry.models import Agent, ApiToken, BusinessUnit, Stop
 
@@ -410,3 +412,18 @@ def test_a_sticky_window_shorter_than_the_lag_limit_is_refused_at_start():
     result = _settings_with(DATABASE_REPLICA_MAX_LAG_SECONDS="30", DATABASE_REPLICA_STICKY_SECONDS="20")
     assert result.returncode != 0
     assert "DATABASE_REPLICA_STICKY_SECONDS must be at least" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_another_apps_export_reads_committed_rows_through_the_replica(replica, agent, board, client_for):
+    # given a committed attestation campaign covering the owner's agent
+    campaign = continuity.open_campaign(actor=board, name="Spring", deadline=timezone.now() + timedelta(days=21))
+    as_board = client_for(board)
+    # when the board downloads who has not answered
+    with watch() as seen:
+        response = as_board.get(f"/governance/campaigns/{campaign.pk}/not-answered.csv")
+        lines = _body(response).decode().strip().splitlines()
+    # then the rows came through the replica's connection
+    assert lines[1].startswith(f"{agent.key},")
+    assert seen.read("replica", "governance_attestation")
+    assert not seen.read("primary", "governance_attestation")
