@@ -40,7 +40,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -202,11 +202,19 @@ def _stamp_key(user_id) -> str:
 def stamp_write(user_id) -> None:
     """Record that this person just changed something: their next reads stay on the primary."""
     window = settings.DATABASE_REPLICA_STICKY_SECONDS
-    cache.set(_stamp_key(user_id), time.time(), timeout=window + 1)
+    try:
+        cache.set(_stamp_key(user_id), time.time(), timeout=window + 1)
+    except Exception:  # noqa: BLE001 (the cache server is away: the change is saved, say so in the log)
+        logger.warning("could not stamp a write for user %s; their next reads may miss it", user_id, exc_info=True)
 
 
 def wrote_recently(user_id) -> bool:
-    stamped = cache.get(_stamp_key(user_id))
+    """Whether this person wrote within the sticky window (True when the cache cannot say: the primary is safe)."""
+    try:
+        stamped = cache.get(_stamp_key(user_id))
+    except Exception:  # noqa: BLE001
+        logger.warning("could not read the write stamp of user %s; reading the primary", user_id, exc_info=True)
+        return True
     return stamped is not None and time.time() - stamped < settings.DATABASE_REPLICA_STICKY_SECONDS
 
 
@@ -223,14 +231,9 @@ class ReadState:
     replica_failed: bool = False
     decision: bool | None = None
     reason: str = ""
-    used: set = field(default_factory=set)
 
 
 _current: contextvars.ContextVar[ReadState | None] = contextvars.ContextVar("replica_read_state", default=None)
-
-
-def current_state() -> ReadState | None:
-    return _current.get()
 
 
 def _primary_only(model) -> bool:
@@ -277,7 +280,6 @@ class ReplicaRouter:
             _decide(state)
         if not state.decision:
             return DEFAULT_DB_ALIAS
-        state.used.add(alias)
         return alias
 
     def db_for_write(self, model, **hints):
@@ -336,7 +338,8 @@ def _routed(request, view_func) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
     actions = getattr(view_func, "actions", None)
-    if actions and actions.get(request.method.lower()) == "list":
+    # A viewset's HEAD answers like its GET.
+    if actions and actions.get("get") == "list":
         return True
     match = request.resolver_match
     return match is not None and match.view_name in REPLICA_VIEWS

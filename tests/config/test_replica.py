@@ -336,6 +336,23 @@ def test_a_replica_failing_mid_request_is_answered_from_the_primary(replica, lea
     assert "registry_replica_up 0.0" in _metrics()
 
 
+def test_a_cache_that_cannot_say_who_wrote_recently_keeps_reads_on_the_primary(
+    replica, owner, leadership, agent, client_for, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise ConnectionError("cache server away")
+
+    monkeypatch.setattr(db_router.cache, "get", refuse)
+    monkeypatch.setattr(db_router.cache, "set", refuse)
+    stopped = client_for(owner).post(f"/agents/{agent.key}/stop/", {"reason": "Paused for review"})
+    as_leadership = client_for(leadership)
+    with watch() as seen:
+        assert as_leadership.get("/portfolio/").status_code == 200
+    assert stopped.status_code == 302
+    assert seen.replica == []
+    assert seen.read("primary", "registry_agent")
+
+
 def test_metrics_show_the_replica_lag(replica, client_for):
     # the mirror is the primary itself: nothing to replay, no lag
     metrics = _metrics()
