@@ -25,8 +25,10 @@ How a read finds its database:
   lost replica never costs a 500. Streamed exports whose first bytes have gone
   out cannot be restarted; they fail like any dropped download.
 - Writes always go to the primary; migrations run only there.
-- Celery tasks read the primary: the snapshot and report tasks read what they
-  then write, in one transaction. ``replica_reads()`` lets a read-only task opt in.
+- Celery tasks read the primary: the portfolio snapshot (every six hours) stores
+  figures the trend charts keep for good, so it reads the freshest data, and
+  the checks read what they then write. ``replica_reads()`` lets a read-only
+  task opt in.
 
 The decision for a routed request is taken at its first routed read, not
 when the request arrives: REST API token clients are only known once the
