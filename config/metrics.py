@@ -22,6 +22,8 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from config import db_router
+
 logger = logging.getLogger(__name__)
 
 REQUESTS = Counter("registry_http_requests_total", "HTTP requests answered", ["method", "status"])
@@ -151,6 +153,34 @@ class DomainCollector:
         yield family
 
 
+class ReplicaCollector:
+    """The read replica, when one is configured: reachable or not, its lag, and whether reads use it.
+
+    The lag is this process's cached reading (measured again when older than
+    DATABASE_REPLICA_LAG_CHECK_SECONDS), the same figure the router decides on.
+    """
+
+    def collect(self):
+        alias = db_router.replica_alias()
+        if not alias:
+            return
+        lag = db_router.replica_lag()
+        up = lag is not None
+        yield GaugeMetricFamily("registry_replica_up", "1 when the read replica answers, else 0", value=int(up))
+        if up:
+            yield GaugeMetricFamily(
+                "registry_replica_lag_seconds",
+                "Seconds the read replica is behind the primary (0 when it has replayed all it received)",
+                value=lag,
+            )
+        in_use = up and lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+        yield GaugeMetricFamily(
+            "registry_replica_in_use",
+            "1 when routed reads go to the replica, 0 when they fall back to the primary (down or lagging)",
+            value=int(in_use),
+        )
+
+
 def _allowed(request) -> bool:
     token = getattr(settings, "METRICS_TOKEN", "")
     header = request.headers.get("Authorization", "")
@@ -175,5 +205,6 @@ def metrics_view(request):
     output = generate_latest(registry)
     domain = CollectorRegistry()
     domain.register(DomainCollector())
+    domain.register(ReplicaCollector())
     output += generate_latest(domain)
     return HttpResponse(output, content_type=CONTENT_TYPE_LATEST)

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it may answer a request a second time (from the primary) when the replica fails mid-way.
+    "config.db_router.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,6 +115,38 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Read replica ---------------------------------------------------------------
+# Optional: a streaming replica of the primary. The portfolio, the exports and the
+# API's lists read it (config/db_router.py); everything else, every write and any
+# read that follows the person's own write, stays on the primary. Without it every
+# read goes to the primary. Past DATABASE_REPLICA_MAX_LAG_SECONDS of lag, or while
+# the replica is unreachable, reads fall back to the primary. After a write the
+# person reads the primary for DATABASE_REPLICA_STICKY_SECONDS (stamped in the
+# cache: set CACHE_URL with more than one web worker).
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_ALIAS = ""
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable replica must cost a routed request seconds, not the operating system's connect timeout.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", envint("DATABASE_REPLICA_CONNECT_TIMEOUT_SECONDS", 2)
+    )
+    DATABASE_REPLICA_ALIAS = "replica"
+DATABASE_REPLICA_MAX_LAG_SECONDS = envint("DATABASE_REPLICA_MAX_LAG_SECONDS", 10)
+DATABASE_REPLICA_LAG_CHECK_SECONDS = envint("DATABASE_REPLICA_LAG_CHECK_SECONDS", 5)
+DATABASE_REPLICA_STICKY_SECONDS = envint(
+    "DATABASE_REPLICA_STICKY_SECONDS", DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_LAG_CHECK_SECONDS
+)
+if DATABASE_REPLICA_STICKY_SECONDS < DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_LAG_CHECK_SECONDS:
+    # The lag may reach the limit, and is only measured every check interval: a shorter window could
+    # send a person to a replica that has not yet replayed their change.
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_STICKY_SECONDS must be at least DATABASE_REPLICA_MAX_LAG_SECONDS + "
+        f"DATABASE_REPLICA_LAG_CHECK_SECONDS ({DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_LAG_CHECK_SECONDS})"
+    )
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 
 # --- Accounts and permissions -------------------------------------------------
 AUTH_USER_MODEL = "registry.User"

@@ -30,3 +30,11 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 # WhiteNoise warns when STATIC_ROOT is missing; tests never collect static files.
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
+# A second alias the way Django tests a replica: the same test database through a connection of its
+# own (TEST MIRROR). Reads stay on the primary (no DATABASE_REPLICA_ALIAS) unless a test turns the
+# replica on (tests/config/test_replica.py); with it on, a test case's data, written inside the test's
+# own transaction on "default", is not visible through the mirror's connection until committed.
+from config.settings import DATABASES  # noqa: E402
+
+DATABASES = {**DATABASES, "replica": {**DATABASES["default"], "TEST": {"MIRROR": "default"}}}
+DATABASE_REPLICA_ALIAS = ""

@@ -22,12 +22,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import QuerySet
 
 from portfolio.sources import SEVERITIES
 from registry.choices import Lifecycle, RiskTier
-from registry.models import User
+from registry.models import Agent, User
 
 # The columns of the scoped agents every statement here may read.
 SCOPED_COLUMNS = (
@@ -94,7 +94,9 @@ def scoped(agents: QuerySet) -> tuple[str, tuple]:
 
 
 def fetch(sql: str, params) -> list[tuple]:
-    with connection.cursor() as cursor:
+    # Raw SQL passes the database router by: ask it where the portfolio's reads go (the read replica
+    # on a routed page, config/db_router.py), as the ORM would.
+    with connections[router.db_for_read(Agent)].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -280,7 +282,7 @@ HAVING COUNT(DISTINCT v.agent_id) >= 2
 def usage_by_month(agents_sql: tuple[str, tuple], start: date, end: date, rollup) -> list[tuple]:
     """(first day of the month, cost, invocations, tokens) per calendar month from ``start`` to ``end``,
     summed over the scoped agents' daily usage rollups (``rollup``, the telemetry model)."""
-    month_sql, month_params = connection.ops.date_trunc_sql("month", "r.day", ())
+    month_sql, month_params = connections[router.db_for_read(Agent)].ops.date_trunc_sql("month", "r.day", ())
     scope_sql, scope_params = agents_sql
     sql = f"""SELECT {month_sql}, SUM(r.cost), SUM(r.invocations), SUM(r.input_tokens + r.output_tokens)
   FROM {rollup._meta.db_table} r
