@@ -110,6 +110,10 @@ start() {
   fi
   write_config
   rm -f "$PIDFILE"
+  if ! as_owner test -r "$INI"; then
+    echo "the postgres user cannot read $INI (as root the pooler runs as postgres): set PGBOUNCER_DIR to a directory it can reach, e.g. under /tmp" >&2
+    exit 1
+  fi
   as_owner "$binary" -d "$INI"
   for _ in $(seq 1 50); do
     if answers; then
@@ -131,13 +135,18 @@ stop() {
   fi
   local pid
   pid="$(cat "$PIDFILE")"
-  kill -INT "$pid"  # SIGINT: fast shutdown, clients are cut off
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { say "stopped (pid $pid)"; return 0; }
-    sleep 0.1
+  # PgBouncer 1.18 (Debian 12) shuts down at once on SIGTERM and after its transactions on SIGINT;
+  # later releases swapped the two. Either way, one of them ends it within a few seconds.
+  local signal
+  for signal in TERM INT KILL; do
+    kill -"$signal" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do
+      kill -0 "$pid" 2>/dev/null || { say "stopped (pid $pid, SIG$signal)"; rm -f "$PIDFILE"; return 0; }
+      sleep 0.1
+    done
   done
-  kill -KILL "$pid" 2>/dev/null || true
-  say "killed (pid $pid)"
+  say "pid $pid did not stop"
+  return 1
 }
 
 status() {
