@@ -97,8 +97,16 @@ EOF
   if [ "$(id -u)" = 0 ]; then chown -R postgres "$DIR"; fi
 }
 
+configured_port() {
+  sed -n 's/^listen_port = //p' "$INI" 2>/dev/null
+}
+
 start() {
   if running; then
+    if [ "$(configured_port)" != "$PORT" ]; then
+      echo "the PgBouncer of $DIR already runs on port $(configured_port), not $PORT: stop it, or give this one a PGBOUNCER_DIR of its own" >&2
+      exit 1
+    fi
     say "already running (pid $(cat "$PIDFILE")) on $LISTEN:$PORT"
     return 0
   fi
@@ -150,6 +158,9 @@ stop() {
 }
 
 status() {
+  local port
+  port="$(configured_port)"
+  PORT="${port:-$PORT}"
   if running && answers; then
     say "running (pid $(cat "$PIDFILE")) on $LISTEN:$PORT in front of $UPSTREAM_HOST:$UPSTREAM_PORT"
   else
