@@ -15,9 +15,15 @@ PostgreSQL and Redis with the checks scheduled every SOAK_CHECKS_EVERY seconds, 
 
 Settings (environment): SOAK_SECONDS (300), SOAK_CLIENTS (50), SOAK_CHECKS_EVERY (60),
 SOAK_WEB_WORKERS (2), SOAK_WEB_THREADS (4), SOAK_BROKER (redis://127.0.0.1:6379/13).
+
+Against processes started elsewhere (scripts/cluster-soak.sh: several web nodes, workers per queue):
+SOAK_BASE_URLS names the web nodes (comma separated; the requests go round robin over them, as a load
+balancer without sticky sessions would send them) and SOAK_LOG_DIR the directory their logs are in
+(web*.log, worker*.log, beat*.log); the soak then starts nothing itself.
 """
 
 import http.cookiejar
+import itertools
 import json
 import os
 import random
@@ -84,8 +90,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+BASE_URLS = [url.strip().rstrip("/") for url in os.environ.get("SOAK_BASE_URLS", "").split(",") if url.strip()]
+EXTERNAL = bool(BASE_URLS)
+if EXTERNAL and not os.environ.get("SOAK_LOG_DIR"):
+    sys.exit("SOAK_BASE_URLS is set: set SOAK_LOG_DIR to the directory the processes log to.")
 PORT = free_port()
-BASE = f"http://127.0.0.1:{PORT}"
+BASE = BASE_URLS[0] if EXTERNAL else f"http://127.0.0.1:{PORT}"
+BASES = BASE_URLS or [BASE]
+_next_base = itertools.cycle(BASES)  # next() on a cycle is atomic under the GIL
+
+
+def next_base() -> str:
+    return next(_next_base)
 
 
 # --- Data -----------------------------------------------------------------------------------------
@@ -266,7 +282,8 @@ class Client:
 
     def request(self, kind: str, path: str, body: bytes | None = None, headers: dict | None = None):
         started = time.perf_counter()
-        request = urllib.request.Request(BASE + path, data=body, headers=headers or {})  # noqa: S310
+        base = next_base()
+        request = urllib.request.Request(base + path, data=body, headers=headers or {})  # noqa: S310
         try:
             with self.opener.open(request, timeout=60) as response:
                 status, text = response.status, response.read().decode("utf-8", "replace")
@@ -274,7 +291,7 @@ class Client:
             status, text = exc.code, exc.read().decode("utf-8", "replace")
         except (urllib.error.URLError, OSError) as exc:
             status, text = 0, str(exc)
-        self.stats.record(kind, status, time.perf_counter() - started, path)
+        self.stats.record(kind, status, time.perf_counter() - started, path, base)
         return status, text
 
     def sign_in(self, username: str, password: str) -> bool:
@@ -368,9 +385,11 @@ class Stats:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, Counter] = defaultdict(Counter)
         self.server_errors: list[str] = []
+        self.per_base: Counter = Counter()
 
-    def record(self, kind, status, seconds, path):
+    def record(self, kind, status, seconds, path, base=""):
         with self.lock:
+            self.per_base[base] += 1
             self.latencies[kind].append(seconds)
             self.statuses[kind][status] += 1
             if status >= 500 or status == 0:
@@ -411,9 +430,11 @@ def idle_pages(data) -> Stats:
 SWEEP_DONE = re.compile(r"Task governance\.run_all_checks\[[^\]]+\] (succeeded|retry|raised).*? in ([0-9.]+)s")
 
 
-def sweeps_in(log: Path) -> list[tuple[str, float]]:
+def sweeps_in(logs: Path) -> list[tuple[str, float]]:
+    """The sweeps every worker logged (worker*.log: one worker per queue set in a cluster)."""
     found = []
-    for line in log.read_text(errors="replace").splitlines():
+    text = "\n".join(log.read_text(errors="replace") for log in sorted(logs.glob("worker*.log")))
+    for line in text.splitlines():
         match = SWEEP_DONE.search(line)
         if match:
             found.append((match.group(1), float(match.group(2))))
@@ -423,12 +444,12 @@ def sweeps_in(log: Path) -> list[tuple[str, float]]:
 def idle_sweep(logs: Path) -> float:
     from config.celery import app
 
-    before = len(sweeps_in(logs / "worker.log"))
+    before = len(sweeps_in(logs))
     app.send_task("governance.run_all_checks")
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(sweeps_in(logs / "worker.log")) <= before:
+    while time.monotonic() < deadline and len(sweeps_in(logs)) <= before:
         time.sleep(0.5)
-    return sweeps_in(logs / "worker.log")[-1][1]
+    return sweeps_in(logs)[-1][1]
 
 
 def deadlocks() -> int:
@@ -467,8 +488,8 @@ def load(data, stats: Stats, run: int) -> None:
 
 def log_problems(logs: Path) -> Counter:
     problems: Counter = Counter()
-    for name in ("web", "worker", "beat"):
-        text = (logs / f"{name}.log").read_text(errors="replace")
+    for log in sorted(logs.glob("*.log")):
+        name, text = log.stem, log.read_text(errors="replace")
         problems[f"{name}: deadlock detected"] = text.count("deadlock detected")
         problems[f"{name}: tracebacks"] = text.count("Traceback (most recent call last)")
         problems[f"{name}: ERROR lines"] = sum(1 for line in text.splitlines() if '"level": "ERROR"' in line)
@@ -479,14 +500,15 @@ def main() -> None:
     random.seed(7)
     data = prepare()
     run = int(time.time())
-    logs = Path(tempfile.mkdtemp(prefix="agentreg-soak-"))
-    print(f"soak: {CLIENTS} clients for {SECONDS}s, checks every {CHECKS_EVERY}s, web {WEB_WORKERS}x{WEB_THREADS}")
+    logs = Path(os.environ["SOAK_LOG_DIR"]) if EXTERNAL else Path(tempfile.mkdtemp(prefix="agentreg-soak-"))
+    web = f"web nodes {', '.join(BASES)}" if EXTERNAL else f"web {WEB_WORKERS}x{WEB_THREADS}"
+    print(f"soak: {CLIENTS} clients for {SECONDS}s, checks every {CHECKS_EVERY}s, {web}")
     print(f"      {len(data['agents'])} agents, {len(data['people'])} people; logs in {logs}", flush=True)
-    processes = start_processes(logs)
+    processes = [] if EXTERNAL else start_processes(logs)
     try:
         idle = idle_pages(data)
         sweep_idle = idle_sweep(logs)
-        sweeps_before = len(sweeps_in(logs / "worker.log"))
+        sweeps_before = len(sweeps_in(logs))
         deadlocks_before = deadlocks()
         stats = Stats()
         started = time.monotonic()
@@ -495,13 +517,15 @@ def main() -> None:
         time.sleep(5)  # let a sweep that started near the end finish
     finally:
         stop_processes(processes)
-    sweeps = sweeps_in(logs / "worker.log")[sweeps_before:]
+    sweeps = sweeps_in(logs)[sweeps_before:]
     from governance.models import CheckRun
 
     failed_runs = CheckRun.objects.filter(status="failed", started_at__gte=datetime.fromtimestamp(run, UTC)).count()
     requests = sum(len(v) for v in stats.latencies.values())
 
     print(f"\n{requests:,} requests in {elapsed:.0f}s ({requests / elapsed:.1f}/s)")
+    if EXTERNAL:
+        print("per web node: " + ", ".join(f"{base} {stats.per_base[base]:,}" for base in BASES))
     print(f"{'request':<20} {'count':>7} {'idle p50':>9} {'idle p95':>9} {'load p50':>9} {'load p95':>9}  statuses")
     for kind in sorted(stats.latencies, key=lambda k: (k not in PAGE_KINDS, k)):
         under = sorted(stats.latencies[kind])

@@ -116,6 +116,37 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Connection pooler ----------------------------------------------------------
+# DATABASE_POOLER=pgbouncer declares that DATABASE_URL names a PgBouncer in transaction pooling mode:
+# each transaction may run on a different server connection, so nothing may outlive a transaction on
+# the server. Django's server-side cursors are WITH HOLD cursors outside a transaction (they would be
+# left on a connection another client gets next) and psycopg's prepared statements live in a server
+# session: both are off. Server-side binding stays off (Django's default), so a statement is sent with
+# its values and never prepared. The rest of the code keeps no session state (docs/deployment.md has
+# the audit): advisory locks are transaction-level, settings are SET LOCAL / set_config(..., true).
+DATABASE_POOLERS = ("pgbouncer",)
+DATABASE_POOLER = env("DATABASE_POOLER", "")
+if DATABASE_POOLER and DATABASE_POOLER not in DATABASE_POOLERS:
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or empty, not {DATABASE_POOLER!r}")
+if DATABASE_POOLER and not DATABASE_URL:
+    raise ImproperlyConfigured("DATABASE_POOLER is set: DATABASE_URL must name the pooler (PostgreSQL).")
+
+
+def behind_pooler(database: dict) -> dict:
+    """A DATABASES entry made safe for a transaction-pooling PgBouncer (every alias it fronts)."""
+    database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    options = database.setdefault("OPTIONS", {})
+    options["prepare_threshold"] = None
+    if options.get("server_side_binding"):
+        raise ImproperlyConfigured("DATABASE_POOLER is set: server-side binding would prepare statements.")
+    if options.get("pool"):
+        raise ImproperlyConfigured("DATABASE_POOLER is set: do not add Django's own pool in front of PgBouncer.")
+    return database
+
+
+if DATABASE_POOLER:
+    behind_pooler(DATABASES["default"])
+
 # --- Read replica ---------------------------------------------------------------
 # Optional: a streaming replica of the primary. The portfolio, the exports and the
 # API's lists read it (config/db_router.py); everything else, every write and any
@@ -133,6 +164,9 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", envint("DATABASE_REPLICA_CONNECT_TIMEOUT_SECONDS", 2)
     )
+    if DATABASE_POOLER:
+        # The replica is read through a PgBouncer of its own in the same mode (docs/deployment.md).
+        behind_pooler(DATABASES["replica"])
     DATABASE_REPLICA_ALIAS = "replica"
 DATABASE_REPLICA_MAX_LAG_SECONDS = envint("DATABASE_REPLICA_MAX_LAG_SECONDS", 10)
 DATABASE_REPLICA_LAG_CHECK_SECONDS = envint("DATABASE_REPLICA_LAG_CHECK_SECONDS", 5)

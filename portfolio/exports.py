@@ -1,7 +1,8 @@
 """Exports: streamed CSVs, the portfolio workbook and the agent inventory (a CycloneDX-style BOM).
 
 CSVs and the inventory are generators read from the database in chunks
-(``iterator(chunk_size=...)``), so 100,000 rows never sit in memory at once.
+(``registry.chunked.in_chunks``: a server-side cursor, or keyset chunks behind a
+transaction pooler), so 100,000 rows never sit in memory at once.
 The workbook is built with openpyxl's write-only mode from the same report
 dataclasses the dashboard shows.
 """
@@ -29,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from portfolio import charts, presenters, reports, sources
 from portfolio.choices import DIMENSIONS
 from registry.choices import DataClassification, Lifecycle, Mode, Pattern, RiskTier, Topology
+from registry.chunked import in_chunks
 from registry.models import AgentVersion, AgentVersionTool, BusinessUnit
 
 
@@ -88,7 +90,7 @@ AGENT_COLUMNS = (
 def agent_rows(agents: QuerySet) -> Iterator[tuple]:
     """The catalog's rows in key order, fetched in chunks."""
     fields = [f for _, f in AGENT_COLUMNS]
-    return agents.order_by("key").values_list(*fields).iterator(chunk_size=_chunk())
+    return in_chunks(agents, by="key", fields=fields, size=_chunk())
 
 
 def _csv(header: list[str], rows) -> Iterator[str]:
@@ -106,7 +108,7 @@ def _generic_csv(qs: QuerySet) -> Iterator[str]:
     """Every concrete column of a lower layer's model plus the agent key, without knowing its fields up front."""
     fields = [f.attname for f in qs.model._meta.concrete_fields]
     header = ["agent_key", *fields]
-    rows = qs.order_by("pk").values_list("agent__key", *fields).iterator(chunk_size=_chunk())
+    rows = in_chunks(qs, by="pk", fields=["agent__key", *fields], size=_chunk())
     return _csv(header, rows)
 
 
@@ -307,7 +309,7 @@ OWNER_FIELDS = ("owner__first_name", "owner__last_name", "owner__username")
 
 def _agent_sheet_rows(agents: QuerySet) -> Iterator[list]:
     fields = [f for _, f, _ in AGENT_SHEET if f] + list(OWNER_FIELDS)
-    for values in agents.order_by("key").values_list(*fields).iterator(chunk_size=_chunk()):
+    for values in in_chunks(agents, by="key", fields=fields, size=_chunk()):
         *own, first, last, username = values
         it = iter(own)
         row = []
@@ -602,7 +604,7 @@ def inventory_bom(agents: QuerySet, now: datetime) -> Iterator[str]:
     tools_seen: dict[str, dict] = {}
     dependencies: list[dict] = []
     first = True
-    ids = agents.order_by("key").values_list("pk", flat=True).iterator(chunk_size=_chunk())
+    ids = in_chunks(agents, by="key", fields=["pk"], flat=True, size=_chunk())
     batch: list[int] = []
 
     def flush(batch_ids):

@@ -10,6 +10,8 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 
+from registry.chunked import in_chunks
+
 OPEN_STATES = ("open", "acknowledged")
 SEVERITIES = ("critical", "high", "medium", "low")
 HIGH_SEVERITIES = ("critical", "high")
@@ -129,7 +131,7 @@ def requirement_rows(agents: QuerySet, now):
         return None
 
     def rows():
-        for agent in agents.select_related("business_unit").order_by("key").iterator(chunk_size=500):
+        for agent in in_chunks(agents.select_related("business_unit"), by="key", size=500):
             for status in compliance.checklist(agent, now):
                 yield agent, status
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from registry.chunked import in_chunks
 from registry.models import Agent, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -247,7 +248,7 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
+    for event in in_chunks(AuditEvent.objects.all(), by="seq", size=batch_size):
         if event.seq != expected_seq:
             return ChainReport(checked, expected_seq, f"entry #{expected_seq} is missing (next is #{event.seq})")
         if event.prev_hash != expected_prev:

@@ -36,7 +36,10 @@ fi
 # The whole suite in two phases: the bulk spread over the machine's cores
 # (pytest-xdist gives each worker its own test database), then the tests that
 # start real workers, brokers and browsers, one at a time so they never
-# compete for the same Redis queue or port.
+# compete for the same Redis queue or port. A third phase runs the integration
+# and fault tests once more through PgBouncer in transaction pooling mode when
+# PGBOUNCER_URL names one (postgres://user@host:port, no database: .ci/run
+# starts it with scripts/pgbouncer.sh); CI=true requires it.
 WORKERS="${TEST_WORKERS:-$(python -c 'import os; print(min(4, max(1, len(os.sched_getaffinity(0)))))')}"
 echo "-- phase 1: unit, API and page tests on $WORKERS workers"
 set +e
@@ -45,6 +48,21 @@ first=$?
 echo "-- phase 2: real Celery worker and browser tests"
 python -m pytest -p no:xdist -m "integration or browser" -q
 second=$?
+third=0
+if [ -n "${PGBOUNCER_URL:-}" ] && [[ "${DATABASE_URL:-}" == postgres* ]]; then
+  name="${DATABASE_URL##*/}"
+  name="${name%%\?*}"
+  echo "-- phase 3: integration and fault tests through PgBouncer (${PGBOUNCER_URL%/}/$name, DATABASE_POOLER=pgbouncer)"
+  started=$SECONDS
+  DATABASE_URL="${PGBOUNCER_URL%/}/$name" DATABASE_POOLER=pgbouncer python -m pytest -p no:xdist -m integration -q
+  third=$?
+  echo "-- phase 3 took $((SECONDS - started)) s"
+elif [ "${CI:-}" = "true" ]; then
+  echo "-- phase 3: CI=true but there is no PgBouncer to run through (PGBOUNCER_URL unset, or no PostgreSQL DATABASE_URL)" >&2
+  third=1
+else
+  echo "-- phase 3 skipped: no PgBouncer (start one with 'bash scripts/pgbouncer.sh start' and set PGBOUNCER_URL=\$(bash scripts/pgbouncer.sh url))"
+fi
 set -e
-if [ "$first" -eq 5 ] || [ "$second" -eq 5 ]; then echo "pytest collected no tests in a phase" >&2; exit 1; fi
-if [ "$first" -ne 0 ] || [ "$second" -ne 0 ]; then exit 1; fi
+if [ "$first" -eq 5 ] || [ "$second" -eq 5 ] || [ "$third" -eq 5 ]; then echo "pytest collected no tests in a phase" >&2; exit 1; fi
+if [ "$first" -ne 0 ] || [ "$second" -ne 0 ] || [ "$third" -ne 0 ]; then exit 1; fi

@@ -16,6 +16,7 @@ from tests.factories import BusinessUnitFactory, ToolFactory, UserFactory
 
 pytest_plugins = [
     "tests.transactional",
+    "tests.pooler",
     "tests.registry.mcp_fixtures",
     "tests.telemetry.fixtures",
     "tests.governance.fixtures",

@@ -7,10 +7,15 @@ can kill, stop and restart them in the middle of a sweep without touching the sh
   survives a hard kill of the broker as it would in production;
 - ``Worker``: ``celery worker`` (prefork, one pool process) with the project's settings pointed at
   both, and the test-only hang switch of ``tests.integration_celery``;
-- ``Receiver``: a webhook endpoint in the test process that counts each delivery it receives.
+- ``Receiver``: a webhook endpoint in the test process that counts each delivery it receives;
+- ``PrivatePgBouncer``: when the run declares ``DATABASE_POOLER=pgbouncer`` (phase 3 of
+  scripts/test.sh), a PgBouncer in transaction mode in front of the lab's cluster
+  (scripts/pgbouncer.sh), and the workers reach their database only through it, so the database
+  restart also goes through the pooler.
 
 The lab's database is read with plain SQL (psycopg): the test process's own Django connection stays
-on the pytest database.
+on the pytest database. The lab itself (creating, migrating and seeding the template it copies, reading
+the results) talks to its cluster directly: only what is under test goes through the pooler.
 """
 
 import json
@@ -56,7 +61,14 @@ def available() -> str | None:
         return "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
     if shutil.which("redis-server") is None:
         return "redis-server is not installed"
+    if pooled() and PrivatePgBouncer.binary() is None:
+        return "DATABASE_POOLER=pgbouncer but pgbouncer is not installed"
     return None
+
+
+def pooled() -> bool:
+    """Whether this run goes through PgBouncer (the workers then do too)."""
+    return os.environ.get("DATABASE_POOLER") == "pgbouncer"
 
 
 class PrivatePostgres:
@@ -100,6 +112,43 @@ class PrivatePostgres:
             self.stop()
         except subprocess.CalledProcessError:
             pass
+
+
+class PrivatePgBouncer:
+    """scripts/pgbouncer.sh on a free port in front of the lab's cluster, its files in the lab."""
+
+    def __init__(self, root: Path, upstream_port: int):
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "PGBOUNCER_PORT": str(self.port),
+            "PGBOUNCER_UPSTREAM_PORT": str(upstream_port),
+            "PGBOUNCER_DIR": str(root / "pgbouncer"),
+            "PGBOUNCER_POOL_SIZE": "10",
+        }
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("pgbouncer") or next((p for p in ["/usr/sbin/pgbouncer"] if Path(p).exists()), None)
+
+    def _script(self, action: str) -> None:
+        subprocess.run(  # noqa: S603
+            ["bash", str(ROOT / "scripts" / "pgbouncer.sh"), action],  # noqa: S607
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def url(self, database_url: str) -> str:
+        """The same database, reached through the pooler."""
+        name = database_url.rsplit("/", 1)[1]
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
 
 class PrivateRedis:
@@ -317,10 +366,13 @@ class Lab:
         self.postgres = PrivatePostgres(self.root)
         self.redis = PrivateRedis(self.root)
         self.receiver = Receiver()
+        self.pgbouncer = PrivatePgBouncer(self.root, self.postgres.port) if pooled() else None
         self.databases = 0
 
     def start(self) -> None:
         self.postgres.init()
+        if self.pgbouncer:
+            self.pgbouncer.start()
         self.redis.start()
         self.postgres.create_database("lab_template")
         seeder = Worker(self.root, database_url=self.postgres.url("lab_template"), broker_url="memory://", name="seed")
@@ -335,6 +387,9 @@ class Lab:
         return self.postgres.url(name)
 
     def worker(self, database_url: str, name: str) -> Worker:
+        """A worker on that database: through the lab's PgBouncer when the run declares one."""
+        if self.pgbouncer:
+            database_url = self.pgbouncer.url(database_url)
         worker = Worker(self.root, database_url=database_url, broker_url=self.redis.url, name=name)
         worker.start()
         return worker
@@ -342,6 +397,11 @@ class Lab:
     def stop(self) -> None:
         self.receiver.stop()
         self.redis.kill()
+        if self.pgbouncer:
+            try:
+                self.pgbouncer.stop()
+            except subprocess.CalledProcessError:
+                pass
         self.postgres.destroy()
         if not os.environ.get("FAULTLAB_KEEP"):  # set it to read the services' and workers' logs afterwards
             shutil.rmtree(self.root, ignore_errors=True)

@@ -205,3 +205,20 @@ def test_a_database_restart_mid_sweep_leaves_no_lost_or_doubled_finding_or_notif
     assert runs[(HELD_CHECK, "failed")] == 1
     assert runs[(HELD_CHECK, "succeeded")] == 1
     assert "Retry in" in worker.log_text()
+
+
+def test_behind_a_declared_pooler_the_workers_sweep_through_the_labs_pgbouncer(lab, undisturbed):
+    # given a run that declares PgBouncer (phase 3 of scripts/test.sh)
+    if not faultlab.pooled():
+        pytest.skip("DATABASE_POOLER is not pgbouncer: the lab's workers connect directly")
+    from tests.pooler import admin_console, console_rows
+
+    # when the undisturbed sweep has run, then the lab's PgBouncer carried its transactions
+    console = {"HOST": "127.0.0.1", "PORT": lab.pgbouncer.port, "USER": "postgres", "PASSWORD": ""}
+    with admin_console(console) as conn:
+        stats = {row["database"]: row for row in console_rows(conn, "SHOW STATS")}
+        pools = {row["database"]: row for row in console_rows(conn, "SHOW POOLS")}
+    lab_databases = [name for name in stats if name.startswith("lab_") and name != "lab_template"]
+    assert lab_databases, stats
+    assert sum(stats[name]["total_xact_count"] for name in lab_databases) > 100
+    assert {pools[name]["pool_mode"] for name in lab_databases} == {"transaction"}
