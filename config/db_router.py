@@ -233,6 +233,7 @@ class ReadState:
     replica_failed: bool = False
     decision: bool | None = None
     reason: str = ""
+    counted: bool = False
 
 
 _current: contextvars.ContextVar[ReadState | None] = contextvars.ContextVar("replica_read_state", default=None)
@@ -370,8 +371,7 @@ class ReplicaReadsMiddleware:
             state = ReadState(request=request, decision=False, reason="unreachable")
             state.routed = True
             response = self._answer(request, state, alias)
-        if state.routed and state.decision is not None:
-            ROUTED.labels(alias if state.decision else DEFAULT_DB_ALIAS, state.reason).inc()
+        _count(state, alias)
         if state.wrote:
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
@@ -382,7 +382,7 @@ class ReplicaReadsMiddleware:
             and not isinstance(response, FileResponse)
             and not response.is_async
         ):
-            response.streaming_content = _streamed(state, response.streaming_content)
+            response.streaming_content = _streamed(state, alias, response.streaming_content)
         return response
 
     def _answer(self, request, state, alias):
@@ -405,11 +405,20 @@ class ReplicaReadsMiddleware:
             state.routed = _routed(request, view_func)
 
 
-def _streamed(state: ReadState, content):
-    """A streamed export reads its rows while it is sent, after the view returned: under the same state."""
+def _count(state: ReadState, alias: str) -> None:
+    """Count a routed request once, by where its reads went, as soon as that is decided."""
+    if state.routed and state.decision is not None and not state.counted:
+        state.counted = True
+        ROUTED.labels(alias if state.decision else DEFAULT_DB_ALIAS, state.reason).inc()
+
+
+def _streamed(state: ReadState, alias: str, content):
+    """A streamed export reads its rows while it is sent, after the view returned: under the same state.
+    Its first read, and so its routing, may come only then: it is counted when the stream ends."""
     previous = _current.get()
     _current.set(state)
     try:
         yield from content
     finally:
         _current.set(previous)
+        _count(state, alias)
