@@ -91,7 +91,8 @@ def partition_days() -> list[date]:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = %s::regclass",
             [TABLE],
         )
         names = [row[0] for row in cursor.fetchall()]
