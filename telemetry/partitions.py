@@ -118,6 +118,10 @@ def _lock(cursor) -> None:
     cursor.execute(
         "SELECT pg_advisory_xact_lock(%s), set_config('lock_timeout', %s, true)", [PARTITION_LOCK_KEY, LOCK_TIMEOUT]
     )
+    # Called inside a longer transaction that wrote events, their deferred foreign-key checks would
+    # make PostgreSQL refuse to drop or move a partition: run them now (a no-op in the task's own
+    # transaction; SET CONSTRAINTS lasts until the transaction ends).
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _create_day(cursor, day: date) -> int:
@@ -221,7 +225,20 @@ def default_partition_rows() -> int | None:
         return cursor.fetchone()[0]
 
 
-def prepared_through() -> date | None:
-    """The last day with a partition (None without partitions)."""
+@dataclass(frozen=True)
+class Storage:
+    """What the operations overview and /metrics show of the partitioned table."""
+
+    first_day: date | None
+    last_day: date | None
+    partitions: int
+    default_rows: int
+
+
+def storage() -> Storage | None:
+    """The day partitions and the default partition's rows (None: the table is not partitioned)."""
+    rows = default_partition_rows()
+    if rows is None:
+        return None
     days = partition_days()
-    return days[-1] if days else None
+    return Storage(days[0] if days else None, days[-1] if days else None, len(days), rows)
