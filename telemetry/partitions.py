@@ -175,29 +175,47 @@ def prepare_partitions(*, now: datetime | None = None) -> PrepareResult:
 
 
 def drop_expired_partitions(cutoff: datetime) -> list[date]:
-    """Detach and drop every day partition whose whole day is before ``cutoff``; returns the days.
+    """Detach and drop every day partition whose whole day is before ``cutoff``; returns the days."""
+    dropped: list[date] = []
+    for day in partition_days():
+        if _start_of(day + timedelta(days=1)) > cutoff:
+            break
+        if drop_day(day):
+            dropped.append(day)
+    return dropped
+
+
+def drop_day(day: date) -> bool:
+    """Detach and drop the partition of ``day`` with every event in it; False if it was not dropped.
 
     ``DETACH PARTITION`` takes a brief exclusive lock on the table (the concurrent form is not
     allowed beside a default partition), so each day goes in its own transaction with the lock
     timeout; a day not dropped now is dropped at the next run.
     """
-    dropped: list[date] = []
-    for day in partition_days():
-        if _start_of(day + timedelta(days=1)) > cutoff:
-            break
-        name = day_partition(day)
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                _lock(cursor)
-                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-                if not cursor.fetchone()[0]:
-                    continue  # another run dropped it
-                cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
-                cursor.execute(f'DROP TABLE "{name}"')
-            dropped.append(day)
-        except OperationalError:
-            logger.warning("telemetry partition %s not dropped (locks not granted); next run", name, exc_info=True)
-    return dropped
+    name = day_partition(day)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _lock(cursor)
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if not cursor.fetchone()[0]:
+                return False  # another run dropped it
+            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
+            cursor.execute(f'DROP TABLE "{name}"')
+    except OperationalError:
+        logger.warning("telemetry partition %s not dropped (locks not granted); next run", name, exc_info=True)
+        return False
+    return True
+
+
+def create_day(day: date) -> int:
+    """Create the partition of one day, in its own transaction (the benchmark builds past days with
+    it); returns the rows moved into it from the default partition (0 if it existed)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock(cursor)
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [day_partition(day)])
+        if cursor.fetchone()[0]:
+            return 0
+        return _create_day(cursor, day)
 
 
 def delete_expired_default_rows(cutoff: datetime, batch_size: int) -> int:
