@@ -134,7 +134,10 @@ class TelemetryEvent(models.Model):
 
     source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(
-        max_length=100, null=True, blank=True, help_text="The sender's id; a repeated id is stored once."
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="The sender's id; the same id sent again with the same time is stored once.",
     )
     identity = models.CharField(max_length=300)
     agent = models.ForeignKey(

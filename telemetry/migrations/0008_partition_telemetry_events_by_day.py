@@ -123,6 +123,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="telemetryevent",
+            name="event_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The sender's id; the same id sent again with the same time is stored once.",
+                max_length=100,
+                null=True,
+            ),
+        ),
         # The dedup constraint goes first (a unique index without the partition key cannot exist on a
         # partitioned table) and comes back with occurred_at, on both databases.
         migrations.RemoveConstraint(model_name="telemetryevent", name="telemetry_event_id_once"),
