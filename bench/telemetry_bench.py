@@ -133,7 +133,7 @@ def populate():
           runs_in_development, runs_in_staging, runs_in_production, external_facing, data_classification,
           handles_personal_data, handles_regulated_data, lifecycle, lifecycle_changed_at, production_since,
           risk_tier, business_outcome, metric_name, metric_unit, metric_target, eligible_users, active_users,
-          created_at, updated_at, row_version, owner_id, business_unit_id)
+          created_at, updated_at, row_version, owner_id, business_unit_id, capabilities, endpoint_url)
         SELECT 'bench.agent-' || g, 'Bench agent ' || g, '', '', '', '', '', '', '', '', 'employee_enablement',
           1 + g %% 5, CASE WHEN 1 + g %% 5 >= 3 THEN 'execute' ELSE 'assist' END, 'service', true, false,
           g %% 10 < 4, false, 'internal', false, false,
@@ -143,7 +143,7 @@ def populate():
           CASE WHEN g %% 10 < 4 THEN now() - interval '100 days' END,
           (ARRAY['low','medium','high','critical'])[1 + g %% 4],
           CASE WHEN g %% 7 = 0 THEN '' ELSE 'Outcome' END, 'Metric', '', 100, 1000, CASE WHEN g %% 9 = 0 THEN 50 ELSE 500 END,
-          now(), now(), 1, CASE WHEN g %% 100 = 0 THEN %s ELSE %s END, %s
+          now(), now(), 1, CASE WHEN g %% 100 = 0 THEN %s ELSE %s END, %s, '[]'::jsonb, ''
         FROM generate_series(1, %s) g
         """,
         [inactive.pk, owner.pk, unit.pk, AGENTS],
