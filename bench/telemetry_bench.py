@@ -69,6 +69,24 @@ AGENTS = int(os.environ.get("BENCH_AGENTS", 50_000))
 EVENTS = int(os.environ.get("BENCH_EVENTS", 1_000_000))
 SHADOWS = int(os.environ.get("BENCH_SHADOWS", 500))
 
+# The daily rollup's latency histogram (telemetry.models.LATENCY_BUCKETS), as ingest counts it: one
+# sample per event with a latency, in the first bucket whose bound it does not exceed.
+_BOUNDS = [(None, 100), (100, 250), (250, 500), (500, 1000), (1000, 2500), (2500, 5000), (5000, 10000), (10000, None)]
+HIST_COLUMNS = (
+    "latency_le_100ms, latency_le_250ms, latency_le_500ms, latency_le_1s, latency_le_2500ms, latency_le_5s, "
+    "latency_le_10s, latency_over_10s"
+)
+HIST_SELECT = ", ".join(
+    "count(*) FILTER (WHERE "
+    + " AND ".join(
+        ([f"latency_ms > {low}"] if low is not None else ["latency_ms IS NOT NULL"])
+        + ([f"latency_ms <= {high}"] if high is not None else [])
+    )
+    + ")"
+    for low, high in _BOUNDS
+)
+HIST_ADD = ", ".join(f"{c} = d.{c} + excluded.{c}" for c in HIST_COLUMNS.split(", "))
+
 
 def _free_port() -> int:
     import socket
@@ -187,9 +205,13 @@ def populate():
     sql(
         """
         INSERT INTO telemetry_dailyusage (agent_id, day, environment, invocations, errors, tool_calls, escalations,
-          heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+          heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max, """
+        + HIST_COLUMNS
+        + """)
         SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
-          sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+          sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms), """
+        + HIST_SELECT
+        + """
         FROM telemetry_telemetryevent WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
         """
     )
@@ -670,12 +692,17 @@ def bench_batch_ingest(token):
         )
         cursor.execute(
             """INSERT INTO telemetry_dailyusage AS d (agent_id, day, environment, invocations, errors, tool_calls, escalations,
-                 heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+                 heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max, """
+            + HIST_COLUMNS
+            + """)
                SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
-                 sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+                 sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms), """
+            + HIST_SELECT
+            + """
                FROM bench_copy WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
                ON CONFLICT (agent_id, day, environment) DO UPDATE SET invocations = d.invocations + excluded.invocations,
-                 input_tokens = d.input_tokens + excluded.input_tokens"""
+                 input_tokens = d.input_tokens + excluded.input_tokens, """
+            + HIST_ADD
         )
     raw_elapsed = time.monotonic() - started
     raw_rate = accepted / raw_elapsed
