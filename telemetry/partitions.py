@@ -175,9 +175,10 @@ def prepare_partitions(*, now: datetime | None = None) -> PrepareResult:
 
 
 def drop_expired_partitions(cutoff: datetime) -> list[date]:
-    """Detach and drop every day partition whose whole day is before ``cutoff``; returns the days."""
+    """Detach and drop every day partition whose whole day is before ``cutoff``; returns the days.
+    A day detached by a run that stopped before dropping it is dropped too."""
     dropped: list[date] = []
-    for day in partition_days():
+    for day in sorted(set(partition_days()) | set(_detached_days())):
         if _start_of(day + timedelta(days=1)) > cutoff:
             break
         if drop_day(day):
@@ -185,22 +186,43 @@ def drop_expired_partitions(cutoff: datetime) -> list[date]:
     return dropped
 
 
+def _detached_days() -> list[date]:
+    """Days whose table exists but is no longer attached (detached, not yet dropped)."""
+    if not is_partitioned():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition AND relname ~ %s",
+            [DAY_PARTITION.pattern],
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    return sorted(
+        datetime.strptime(DAY_PARTITION.match(name).group(1), "%Y%m%d").replace(tzinfo=UTC).date() for name in names
+    )
+
+
 def drop_day(day: date) -> bool:
     """Detach and drop the partition of ``day`` with every event in it; False if it was not dropped.
 
-    ``DETACH PARTITION`` takes a brief exclusive lock on the table (the concurrent form is not
-    allowed beside a default partition), so each day goes in its own transaction with the lock
-    timeout; a day not dropped now is dropped at the next run.
+    Two short transactions. The detach takes a brief exclusive lock on the table (the concurrent
+    form is not allowed beside a default partition), so it waits at most LOCK_TIMEOUT and a day not
+    detached now is dropped at the next run. The drop comes after that commit: PostgreSQL unlinks
+    the day's files when the dropping transaction commits (tens of milliseconds for a large day),
+    and the table's lock is not held meanwhile.
     """
     name = day_partition(day)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             _lock(cursor)
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-            if not cursor.fetchone()[0]:
+            cursor.execute("SELECT relispartition FROM pg_class WHERE oid = to_regclass(%s)", [name])
+            row = cursor.fetchone()
+            if row is None:
                 return False  # another run dropped it
-            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
-            cursor.execute(f'DROP TABLE "{name}"')
+            if row[0]:
+                cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
+        with transaction.atomic(), connection.cursor() as cursor:
+            _lock(cursor)
+            cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
     except OperationalError:
         logger.warning("telemetry partition %s not dropped (locks not granted); next run", name, exc_info=True)
         return False

@@ -162,6 +162,25 @@ def test_retention_drops_exactly_the_expired_days_and_deletes_the_defaults_expir
 
 
 @postgres_only
+def test_a_day_detached_by_an_interrupted_purge_is_dropped_at_the_next(no_days, clock, settings):
+    # given the prepared days, the oldest detached by a purge that stopped before dropping it
+    settings.TELEMETRY_RETENTION_DAYS = 30
+    telemetry_services.prepare_event_partitions()
+    expired = partitions.day_partition(TODAY - timedelta(days=30))
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{partitions.TABLE}" DETACH PARTITION "{expired}"')
+    # when the next purge runs, a day later
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        result = telemetry_services.purge_old_events()
+    # then the detached table is gone, and it was the only expired day
+    assert result.partitions_dropped == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [expired])
+        assert cursor.fetchone()[0] is None
+    assert partitions.partition_days()[0] == TODAY - timedelta(days=29)
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_create_each_day_once():
     # given the day partitions that exist now
