@@ -15,7 +15,7 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
 4. store_events with tool names and evaluation results against the same batches without them
    (in-process; BENCH_PARTS=rollups, not in the default parts).
 5. retention on the day-partitioned raw events table: BENCH_PARTITION_EVENTS (10,000,000) events
-   over 30 days, then dropping the oldest day's partition (the purge's own code) against deleting
+   over BENCH_PARTITION_DAYS (30) days, then dropping the oldest day's partition (the purge's own code) against deleting
    the same rows, from an identical plain copy of the table, in batches of 10,000 the way the purge
    did before partitioning (BENCH_PARTS=partitions; the days are far in the past, so nothing else
    touches them, and everything the part built is dropped at its end).
@@ -100,7 +100,7 @@ PORT = int(os.environ.get("BENCH_PORT", 0)) or _free_port()
 THREADS = int(os.environ.get("BENCH_THREADS", 4))
 PARTS = set(os.environ.get("BENCH_PARTS", "sweep,ingest,partitions").split(","))
 PARTITION_EVENTS = int(os.environ.get("BENCH_PARTITION_EVENTS", 10_000_000))
-PARTITION_DAYS = 30
+PARTITION_DAYS = int(os.environ.get("BENCH_PARTITION_DAYS", 30))
 # Days far from today: no ingest, beat task or other part of the benchmark touches them.
 PARTITION_FIRST_DAY = date(2020, 1, 1)
 PURGE_BATCH = 10_000
