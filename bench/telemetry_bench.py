@@ -14,8 +14,13 @@ raw events and 500 unregistered identities with set-based SQL, then measures:
 
 4. store_events with tool names and evaluation results against the same batches without them
    (in-process; BENCH_PARTS=rollups, not in the default parts).
+5. retention on the day-partitioned raw events table: BENCH_PARTITION_EVENTS (10,000,000) events
+   over BENCH_PARTITION_DAYS (30) days, then dropping the oldest day's partition (the purge's own code) against deleting
+   the same rows, from an identical plain copy of the table, in batches of 10,000 the way the purge
+   did before partitioning (BENCH_PARTS=partitions; the days are far in the past, so nothing else
+   touches them, and everything the part built is dropped at its end).
 
-BENCH_PARTS=sweep (or ingest, or sweep,ingest; default both) runs only those parts; add otlp
+BENCH_PARTS=sweep (or ingest, or sweep,ingest; default sweep,ingest,partitions) runs only those parts; add otlp
 (ingest,otlp) to also post OTLP exports of whole agent runs and of runs split across two exports.
 The sweep includes ungranted_tool_use, with its own line: its share of the sweep, the sweep without
 it, and against its detection written by hand (tools called in 7 days that the running version grants
@@ -34,7 +39,7 @@ import urllib.request
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +69,24 @@ AGENTS = int(os.environ.get("BENCH_AGENTS", 50_000))
 EVENTS = int(os.environ.get("BENCH_EVENTS", 1_000_000))
 SHADOWS = int(os.environ.get("BENCH_SHADOWS", 500))
 
+# The daily rollup's latency histogram (telemetry.models.LATENCY_BUCKETS), as ingest counts it: one
+# sample per event with a latency, in the first bucket whose bound it does not exceed.
+_BOUNDS = [(None, 100), (100, 250), (250, 500), (500, 1000), (1000, 2500), (2500, 5000), (5000, 10000), (10000, None)]
+HIST_COLUMNS = (
+    "latency_le_100ms, latency_le_250ms, latency_le_500ms, latency_le_1s, latency_le_2500ms, latency_le_5s, "
+    "latency_le_10s, latency_over_10s"
+)
+HIST_SELECT = ", ".join(
+    "count(*) FILTER (WHERE "
+    + " AND ".join(
+        ([f"latency_ms > {low}"] if low is not None else ["latency_ms IS NOT NULL"])
+        + ([f"latency_ms <= {high}"] if high is not None else [])
+    )
+    + ")"
+    for low, high in _BOUNDS
+)
+HIST_ADD = ", ".join(f"{c} = d.{c} + excluded.{c}" for c in HIST_COLUMNS.split(", "))
+
 
 def _free_port() -> int:
     import socket
@@ -75,7 +98,12 @@ def _free_port() -> int:
 
 PORT = int(os.environ.get("BENCH_PORT", 0)) or _free_port()
 THREADS = int(os.environ.get("BENCH_THREADS", 4))
-PARTS = set(os.environ.get("BENCH_PARTS", "sweep,ingest").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "sweep,ingest,partitions").split(","))
+PARTITION_EVENTS = int(os.environ.get("BENCH_PARTITION_EVENTS", 10_000_000))
+PARTITION_DAYS = int(os.environ.get("BENCH_PARTITION_DAYS", 30))
+# Days far from today: no ingest, beat task or other part of the benchmark touches them.
+PARTITION_FIRST_DAY = date(2020, 1, 1)
+PURGE_BATCH = 10_000
 SWEEP_RUNS = int(os.environ.get("BENCH_SWEEP_RUNS", 7))
 
 
@@ -123,7 +151,7 @@ def populate():
           runs_in_development, runs_in_staging, runs_in_production, external_facing, data_classification,
           handles_personal_data, handles_regulated_data, lifecycle, lifecycle_changed_at, production_since,
           risk_tier, business_outcome, metric_name, metric_unit, metric_target, eligible_users, active_users,
-          created_at, updated_at, row_version, owner_id, business_unit_id)
+          created_at, updated_at, row_version, owner_id, business_unit_id, capabilities, endpoint_url)
         SELECT 'bench.agent-' || g, 'Bench agent ' || g, '', '', '', '', '', '', '', '', 'employee_enablement',
           1 + g %% 5, CASE WHEN 1 + g %% 5 >= 3 THEN 'execute' ELSE 'assist' END, 'service', true, false,
           g %% 10 < 4, false, 'internal', false, false,
@@ -133,7 +161,7 @@ def populate():
           CASE WHEN g %% 10 < 4 THEN now() - interval '100 days' END,
           (ARRAY['low','medium','high','critical'])[1 + g %% 4],
           CASE WHEN g %% 7 = 0 THEN '' ELSE 'Outcome' END, 'Metric', '', 100, 1000, CASE WHEN g %% 9 = 0 THEN 50 ELSE 500 END,
-          now(), now(), 1, CASE WHEN g %% 100 = 0 THEN %s ELSE %s END, %s
+          now(), now(), 1, CASE WHEN g %% 100 = 0 THEN %s ELSE %s END, %s, '[]'::jsonb, ''
         FROM generate_series(1, %s) g
         """,
         [inactive.pk, owner.pk, unit.pk, AGENTS],
@@ -177,9 +205,13 @@ def populate():
     sql(
         """
         INSERT INTO telemetry_dailyusage (agent_id, day, environment, invocations, errors, tool_calls, escalations,
-          heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+          heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max, """
+        + HIST_COLUMNS
+        + """)
         SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
-          sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+          sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms), """
+        + HIST_SELECT
+        + """
         FROM telemetry_telemetryevent WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
         """
     )
@@ -660,12 +692,17 @@ def bench_batch_ingest(token):
         )
         cursor.execute(
             """INSERT INTO telemetry_dailyusage AS d (agent_id, day, environment, invocations, errors, tool_calls, escalations,
-                 heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max)
+                 heartbeats, input_tokens, output_tokens, cost, latency_ms_total, latency_samples, latency_ms_max, """
+            + HIST_COLUMNS
+            + """)
                SELECT agent_id, (occurred_at AT TIME ZONE 'UTC')::date, environment, sum(count), 0, 0, 0, 0,
-                 sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms)
+                 sum(input_tokens), sum(output_tokens), sum(cost), sum(latency_ms), count(*), max(latency_ms), """
+            + HIST_SELECT
+            + """
                FROM bench_copy WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3
                ON CONFLICT (agent_id, day, environment) DO UPDATE SET invocations = d.invocations + excluded.invocations,
-                 input_tokens = d.input_tokens + excluded.input_tokens"""
+                 input_tokens = d.input_tokens + excluded.input_tokens, """
+            + HIST_ADD
         )
     raw_elapsed = time.monotonic() - started
     raw_rate = accepted / raw_elapsed
@@ -841,10 +878,120 @@ def bench_tool_rollups(batches=20, size=1000):
     return p / n
 
 
+# --- 5. Retention: dropping a day's partition against the batched deletes of before -------------------
+
+PLAIN = "bench_plain_events"
+
+
+def bench_partitions():
+    from telemetry import partitions
+    from telemetry.models import TelemetrySource
+
+    print(
+        f"\n== 5. retention: drop a day's partition vs batched deletes "
+        f"({PARTITION_EVENTS:,} events over {PARTITION_DAYS} days)"
+    )
+    if not partitions.is_partitioned():
+        sys.exit("The raw events table is not partitioned: run the migrations first.")
+    days = [PARTITION_FIRST_DAY + timedelta(days=n) for n in range(PARTITION_DAYS)]
+    # What an interrupted run left behind goes first (dropping days is what partitions are for).
+    for day in days:
+        partitions.drop_day(day)
+    sql(f"DROP TABLE IF EXISTS {PLAIN}")
+    source = TelemetrySource.objects.order_by("pk").first()
+    if source is None:
+        source = TelemetrySource.objects.create(name="Bench gateway", kind="gateway")
+    started = time.monotonic()
+    for day in days:
+        partitions.create_day(day)
+    first = datetime.combine(PARTITION_FIRST_DAY, datetime.min.time(), UTC)
+    # Evenly over the 30 days, in time order (as events arrive), the columns ingest fills.
+    sql(
+        """
+        INSERT INTO telemetry_telemetryevent (source_id, event_id, identity, agent_id, environment, environment_label,
+          kind, occurred_at, received_at, count, is_error, latency_ms, input_tokens, output_tokens, cost)
+        SELECT %s, NULL, 'bench.agent-' || (1 + g %% 50000), NULL, 'production', '', 'invocation', t, t, 1, g %% 50 = 0,
+          900, 800, 120, 0.002
+        FROM generate_series(0, %s - 1) g,
+             LATERAL (SELECT %s::timestamptz + (g::float8 * %s / %s) * interval '1 second' AS t) AS at
+        """,
+        [source.pk, PARTITION_EVENTS, first, PARTITION_DAYS * 86400, PARTITION_EVENTS],
+    )
+    # Vacuumed like the plain copy below (and like a 30-day-old day in production).
+    sql("VACUUM ANALYZE telemetry_telemetryevent")
+    built = time.monotonic() - started
+    print(f"partitioned: {PARTITION_EVENTS:,} events in {PARTITION_DAYS} day partitions, built in {built:.0f}s")
+    # The table as it was before partitioning: one plain table, keyed by id, with the same indexes.
+    started = time.monotonic()
+    sql(f"CREATE TABLE {PLAIN} (LIKE telemetry_telemetryevent INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    end = first + timedelta(days=PARTITION_DAYS)
+    sql(
+        f"INSERT INTO {PLAIN} SELECT * FROM telemetry_telemetryevent WHERE occurred_at >= %s AND occurred_at < %s",  # noqa: S608
+        [first, end],
+    )
+    sql(f"ALTER TABLE {PLAIN} ADD PRIMARY KEY (id)")
+    sql(f"CREATE INDEX {PLAIN}_occurred ON {PLAIN} (occurred_at)")
+    sql(f"CREATE INDEX {PLAIN}_agent ON {PLAIN} (agent_id, occurred_at DESC)")
+    sql(f"CREATE INDEX {PLAIN}_agent_id ON {PLAIN} (agent_id)")
+    sql(f"CREATE INDEX {PLAIN}_source_id ON {PLAIN} (source_id)")
+    sql(f"VACUUM ANALYZE {PLAIN}")
+    print(f"plain copy built in {time.monotonic() - started:.0f}s")
+    cutoff = first + timedelta(days=1)
+    rows = sql(f"SELECT count(*) FROM {PLAIN} WHERE occurred_at < %s", [cutoff])[0][0]  # noqa: S608
+    same = sql(
+        f'SELECT count(*) FROM "{partitions.day_partition(PARTITION_FIRST_DAY)}"'  # noqa: S608
+    )[0][0]
+    assert rows == same, (rows, same)
+    # Each timed step starts from a checkpoint, so neither pays for the other's (or the build's) dirty pages.
+    sql("CHECKPOINT")
+    # Before: the purge's statements (ids by the model's ordering, 10,000 at a time, then DELETE … IN),
+    # each batch committed on its own.
+    started = time.monotonic()
+    batches = deleted = 0
+    while True:
+        ids = [
+            r[0]
+            for r in sql(
+                f"SELECT id FROM {PLAIN} WHERE occurred_at < %s ORDER BY occurred_at DESC, id DESC LIMIT %s",  # noqa: S608
+                [cutoff, PURGE_BATCH],
+            )
+        ]
+        if not ids:
+            break
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {PLAIN} WHERE id = ANY(%s)", [ids])  # noqa: S608
+            deleted += cursor.rowcount
+        batches += 1
+    batched = time.monotonic() - started
+    sql("CHECKPOINT")
+    # After: the purge drops the day's partition.
+    started = time.monotonic()
+    assert partitions.drop_day(PARTITION_FIRST_DAY)
+    dropped = time.monotonic() - started
+    assert deleted == rows
+    left = sql(
+        "SELECT count(*) FROM telemetry_telemetryevent WHERE occurred_at >= %s AND occurred_at < %s", [first, end]
+    )
+    print(f"one day = {rows:,} events; {left[0][0]:,} events left in the other {PARTITION_DAYS - 1} days")
+    print(f"batched deletes (plain table, {batches} batches of {PURGE_BATCH:,}): {batched:.3f}s")
+    print(f"drop the day's partition: {dropped * 1000:.1f} ms")
+    print(f"drop / batched deletes: {dropped / batched:.4%}")
+    # Not part of the comparison: what the deletes leave behind for autovacuum (dead rows in the table
+    # and in every index of the 10 million rows); a dropped day leaves nothing.
+    started = time.monotonic()
+    sql(f"VACUUM {PLAIN}")
+    print(f"(the VACUUM the batched deletes leave behind: {time.monotonic() - started:.2f}s)")
+    for day in days:
+        partitions.drop_day(day)
+    sql(f"DROP TABLE {PLAIN}")
+    return rows, batched, dropped
+
+
 def main():
     call_command("migrate", verbosity=0)
-    populate()
-    populate_tools()
+    if PARTS - {"partitions"}:
+        populate()
+        populate_tools()
     from registry.models import User
     from telemetry import services as telemetry_services
     from telemetry.models import TelemetrySource
@@ -880,6 +1027,12 @@ def main():
                 f"OTLP whole runs {otlp_rates['whole']:,.0f} spans/s, split runs {otlp_rates['split']:,.0f} spans/s "
                 f"({otlp_rates['split'] / otlp_rates['whole']:.2f})"
             )
+    if "partitions" in PARTS:
+        rows, batched, dropped = bench_partitions()
+        summary.append(
+            f"retention of one day ({rows:,} of {PARTITION_EVENTS:,} events): drop {dropped * 1000:.1f} ms vs batched "
+            f"deletes {batched:.2f}s ({dropped / batched:.4%})"
+        )
     if "rollups" in PARTS:
         ratio = bench_tool_rollups()
         summary.append(f"ingest with tool and evaluation rollups: {ratio:.2f} of the throughput without them")

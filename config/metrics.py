@@ -70,7 +70,7 @@ class DomainCollector:
     """Figures read from the database when scraped: agents, audit length, ingest rate, checks, open findings."""
 
     def collect(self):
-        for source in (self._agents, self._audit, self._ingest, self._checks, self._findings):
+        for source in (self._agents, self._audit, self._ingest, self._partitions, self._checks, self._findings):
             try:
                 yield from source()
             except DatabaseError:
@@ -100,6 +100,28 @@ class DomainCollector:
             "registry_telemetry_events_per_second",
             "Telemetry events received per second, averaged over the last five minutes",
             value=count / INGEST_WINDOW.total_seconds(),
+        )
+
+    def _partitions(self):
+        """PostgreSQL's raw-event partitions: events outside every prepared day (held by the default
+        partition; never refused, but normally none) and how many days ahead are prepared."""
+        if not apps.is_installed("telemetry"):
+            return
+        from telemetry import partitions
+
+        storage = partitions.storage()
+        if storage is None:
+            return  # SQLite: a plain table, nothing to count
+        yield GaugeMetricFamily(
+            "registry_telemetry_default_partition_events",
+            "Raw telemetry events outside every prepared day partition (held by the default partition)",
+            value=storage.default_rows,
+        )
+        ahead = (storage.last_day - timezone.now().date()).days if storage.last_day else -1
+        yield GaugeMetricFamily(
+            "registry_telemetry_partition_days_ahead",
+            "Days after today (UTC) that already have a raw telemetry partition",
+            value=ahead,
         )
 
     def _checks(self):

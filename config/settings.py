@@ -429,6 +429,7 @@ CELERY_TASK_ROUTES = {
     "telemetry.close_trace_window": {"queue": "telemetry"},
     "telemetry.refresh_monitoring_deadlines": {"queue": "telemetry"},
     "telemetry.purge_old_events": {"queue": "telemetry"},
+    "telemetry.prepare_event_partitions": {"queue": "telemetry"},
     "governance.run_all_checks": {"queue": "checks"},
     "governance.run_check": {"queue": "checks"},
     # Enforcement is a check: it suspends what is overdue. Its reminders are notifications.
@@ -493,7 +494,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "governance-attestation-enforcement": _every(
         "governance.enforce_attestations", "ATTESTATION_INTERVAL_SECONDS", 3600, 60
     ),
+    # PostgreSQL drops whole expired day partitions (and the few expired rows of the default partition);
+    # SQLite deletes in batches.
     "telemetry-purge-old-events": _every("telemetry.purge_old_events", "TELEMETRY_PURGE_INTERVAL_SECONDS", 3600, 60),
+    # The raw events' day partitions, TELEMETRY_PARTITIONS_AHEAD_DAYS ahead (PostgreSQL; a no-op on SQLite).
+    "telemetry-prepare-event-partitions": _every(
+        "telemetry.prepare_event_partitions", "TELEMETRY_PARTITION_INTERVAL_SECONDS", 3600, 60
+    ),
     # Each MCP server is rescanned MCP_SCAN_INTERVAL_SECONDS after its last scan; the task picks the due ones.
     "registry-scan-mcp-servers": _every("registry.scan_mcp_servers", "MCP_SCAN_POLL_SECONDS", 300, 10),
     # Child spans whose agent span never came within the trace window are counted as rejected.
@@ -537,6 +544,14 @@ BOARD_PACK_CLASSIFICATION = env("BOARD_PACK_CLASSIFICATION", "Confidential: boar
 API_TOKEN_PREFIX = "agr_"  # noqa: S105 (a public prefix, not a secret)
 AUDIT_RETENTION_DAYS = envint("AUDIT_RETENTION_DAYS", 400)
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", 30)
+# Days of raw-event partitions prepared after today (PostgreSQL): events past them land in the default
+# partition, counted in /metrics, until the beat task prepares their day.
+TELEMETRY_PARTITIONS_AHEAD_DAYS = envint("TELEMETRY_PARTITIONS_AHEAD_DAYS", 7)
+if TELEMETRY_PARTITIONS_AHEAD_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"TELEMETRY_PARTITIONS_AHEAD_DAYS must be at least 1 (ingest accepts events a day ahead), "
+        f"not {TELEMETRY_PARTITIONS_AHEAD_DAYS}"
+    )
 
 # --- Agent cards (A2A) -------------------------------------------------------------
 # Fetching a card by URL is a server-side request: only these hosts (exact names, or ".example.com"

@@ -56,6 +56,7 @@ from registry.forms import add_service_errors
 from registry.models import Agent
 from registry.roles import is_board, is_platform_admin
 from registry.views import get_agent_for_user
+from telemetry import partitions as telemetry_partitions
 from telemetry.models import TelemetrySource
 
 
@@ -540,8 +541,9 @@ def governance_index(request):
 
 @login_required
 def operations_overview(request):
-    """Administrators' overview: telemetry sources and when they last reported, the latest run of every
-    check (failures first), and webhook deliveries that gave up."""
+    """Administrators' overview: telemetry sources and when they last reported, the raw events' day
+    partitions (PostgreSQL) and the events outside them, the latest run of every check (failures
+    first), and webhook deliveries that gave up."""
     user = request.user
     if not is_platform_admin(user):
         raise PermissionDenied("The operations overview is for platform administrators.")
@@ -560,6 +562,7 @@ def operations_overview(request):
         .select_related("endpoint", "finding")
         .order_by("-created_at")
     )
+    storage = telemetry_partitions.storage()
     return render(
         request,
         "governance/overview.html",
@@ -570,6 +573,8 @@ def operations_overview(request):
             "failed_runs": sum(1 for run in runs if run.status == "failed"),
             "failed_deliveries": failed[:20],
             "failed_delivery_count": failed.count(),
+            "storage": storage,
+            "days_ahead": (storage.last_day - timezone.now().date()).days if storage and storage.last_day else -1,
         },
     )
 

@@ -370,7 +370,8 @@ def _insert_events(source_id: int, events: list[Event], agents: dict, now: datet
                 continue
             sql = (
                 insert
-                + f" ON CONFLICT ({_q('source_id')}, {_q('event_id')}) WHERE {_q('event_id')} IS NOT NULL"
+                + f" ON CONFLICT ({_q('source_id')}, {_q('event_id')}, {_q('occurred_at')})"
+                + f" WHERE {_q('event_id')} IS NOT NULL"
                 + f" DO NOTHING RETURNING {_q('event_id')}"
             )
             cursor.execute(sql, params)

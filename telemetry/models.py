@@ -125,11 +125,19 @@ class TelemetryEvent(models.Model):
     OpenTelemetry agent id, or ``name@service``); ``agent`` is the registered
     agent it resolved to at ingest, if any. Nothing reads this table on a
     schedule except the purge: the checks read sightings and rollups.
+
+    On PostgreSQL the table is partitioned by UTC day of ``occurred_at`` (see
+    ``telemetry.partitions``): its primary key there is (id, occurred_at), as
+    every unique constraint of a partitioned table must hold the partition
+    key; ``id`` alone still comes from one sequence and stays Django's key.
     """
 
     source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(
-        max_length=100, null=True, blank=True, help_text="The sender's id; a repeated id is stored once."
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="The sender's id; the same id sent again with the same time is stored once.",
     )
     identity = models.CharField(max_length=300)
     agent = models.ForeignKey(
@@ -154,15 +162,20 @@ class TelemetryEvent(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            # The purge task (telemetry.tasks.purge_old_events) deletes by age.
+            # Reads by age across days; the purge task (telemetry.tasks.purge_old_events) deletes by age on
+            # SQLite and in PostgreSQL's default partition.
             models.Index(fields=["occurred_at"], name="telemetry_event_occurred_idx"),
             # An agent's recent events on its page.
             models.Index(fields=["agent", "-occurred_at"], name="telemetry_event_agent_idx"),
         ]
         constraints = [
-            # Collectors retry: the same event id from the same source is stored once.
+            # Collectors retry: the same event id from the same source is stored once. The event's own time
+            # is part of the key because PostgreSQL partitions by it; a retry repeats it (the sender's
+            # timestamp, or the span's end time for OTLP), so retries are still stored once.
             models.UniqueConstraint(
-                fields=["source", "event_id"], condition=Q(event_id__isnull=False), name="telemetry_event_id_once"
+                fields=["source", "event_id", "occurred_at"],
+                condition=Q(event_id__isnull=False),
+                name="telemetry_event_id_once",
             ),
             models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="telemetry_event_kind_valid"),
             models.CheckConstraint(

@@ -7,6 +7,7 @@ keep the monitoring state in step with lifecycles and tiers, and purge.
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from registry import audit
 from registry import services as registry_services
 from registry.models import Agent
 from registry.roles import is_board, is_platform_admin
-from telemetry import hooks
+from telemetry import hooks, partitions
 from telemetry.choices import SourceKind, TelemetryEnvironment
 from telemetry.ingest import deadline_for
 from telemetry.models import (
@@ -545,17 +546,40 @@ def _refresh_deadlines_joined(windows, watched_states) -> int:
         return cursor.rowcount
 
 
-def purge_old_events(*, now: datetime | None = None, batch_size: int = 10_000) -> int:
-    """Delete raw events past the retention period, in batches so no statement holds locks for long.
-    Sightings, monitoring state and rollups stay, except the tool use of unclaimed identities: it
-    names what an unknown agent did, like the raw events, so it goes once its last call is as old."""
+@dataclass
+class PurgeResult:
+    partitions_dropped: int = 0
+    rows_deleted: int = 0
+
+    def as_dict(self) -> dict:
+        return {"partitions_dropped": self.partitions_dropped, "rows_deleted": self.rows_deleted}
+
+
+def purge_old_events(*, now: datetime | None = None, batch_size: int = 10_000) -> PurgeResult:
+    """Remove raw events past the retention period. Sightings, monitoring state and rollups stay.
+
+    PostgreSQL (partitioned by day): each day whose every event is past retention is detached and
+    dropped whole, and the few expired rows of the default partition are deleted in batches; a day
+    is dropped once all of it has expired, so events stay up to a day past the retention period.
+    Elsewhere (SQLite, the demo): batched deletes, so no statement holds locks for long.
+    The tool use of unclaimed identities goes too once its last call is as old: it names what an
+    unknown agent did, like the raw events.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
     UnregisteredToolUse.objects.filter(last_called_at__lt=cutoff).delete()
-    total = 0
+    if partitions.is_partitioned():
+        dropped = partitions.drop_expired_partitions(cutoff)
+        return PurgeResult(len(dropped), partitions.delete_expired_default_rows(cutoff, batch_size))
+    result = PurgeResult()
     while True:
         ids = list(TelemetryEvent.objects.older_than(cutoff).values_list("pk", flat=True)[:batch_size])
         if not ids:
-            return total
+            return result
         deleted, _ = TelemetryEvent.objects.filter(pk__in=ids).delete()
-        total += deleted
+        result.rows_deleted += deleted
+
+
+def prepare_event_partitions(*, now: datetime | None = None) -> partitions.PrepareResult:
+    """Create the raw events' day partitions ahead (PostgreSQL; nothing to do elsewhere)."""
+    return partitions.prepare_partitions(now=now)

@@ -7,7 +7,12 @@ from telemetry import services, traces
 
 @shared_task(name="telemetry.purge_old_events")
 def purge_old_events() -> dict:
-    return {"deleted": services.purge_old_events()}
+    return services.purge_old_events().as_dict()
+
+
+@shared_task(name="telemetry.prepare_event_partitions")
+def prepare_event_partitions() -> dict:
+    return services.prepare_event_partitions().as_dict()
 
 
 @shared_task(name="telemetry.refresh_monitoring_deadlines")

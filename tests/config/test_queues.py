@@ -9,6 +9,7 @@ EXPECTED = {
     "telemetry.close_trace_window": "telemetry",
     "telemetry.refresh_monitoring_deadlines": "telemetry",
     "telemetry.purge_old_events": "telemetry",
+    "telemetry.prepare_event_partitions": "telemetry",
     "governance.run_all_checks": "checks",
     "governance.run_check": "checks",
     "governance.enforce_attestations": "checks",

@@ -148,7 +148,8 @@ def test_the_purge_deletes_only_events_past_retention(source, settings):
     _report(source, "a.bot", now - timedelta(days=29))
     _report(source, "b.bot", now - timedelta(days=1))
     with time_machine.travel(now + timedelta(days=2), tick=False):
-        deleted = telemetry_services.purge_old_events(batch_size=1)
-    assert deleted == 1
+        result = telemetry_services.purge_old_events(batch_size=1)
+    # PostgreSQL drops a.bot's whole day (and any other expired day); SQLite deletes the row
+    assert result.rows_deleted + result.partitions_dropped >= 1
     assert list(TelemetryEvent.objects.values_list("identity", flat=True)) == ["b.bot"]
     assert Sighting.objects.count() == 2  # what the checks read stays
