@@ -11,6 +11,7 @@ themselves, not to Django.
 """
 
 import copy
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from django.db import connection
 from django.utils import timezone
 
 from registry.choices import Environment, Lifecycle, StopScope, widest_access
+
+logger = logging.getLogger(__name__)
 
 ENVIRONMENTS = tuple(Environment.values)
 
@@ -263,7 +266,7 @@ def build(version: tuple[int, int] | None = None) -> Snapshot:
 # --- The per-worker copy ---------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_state = {"snapshot": None, "checked_at": 0.0}
+_state = {"snapshot": None, "checked_at": 0.0, "refreshing": False}
 
 
 def reset() -> None:
@@ -275,7 +278,12 @@ def reset() -> None:
 
 def current(now: float | None = None) -> Snapshot:
     """The worker's snapshot, checked against the database version at most every
-    RUNTIME_VERSION_CHECK_SECONDS and rebuilt when it moved (or when older than the max age)."""
+    RUNTIME_VERSION_CHECK_SECONDS and rebuilt when it moved.
+
+    A snapshot older than RUNTIME_SNAPSHOT_MAX_AGE_SECONDS whose version has not moved is still
+    current as far as anything recorded can tell: it keeps answering while a thread of the worker
+    rebuilds it (the safety net must not stall a gateway's requests for the length of a build).
+    """
     from runtime.versioning import current_version
 
     now = time.monotonic() if now is None else now
@@ -287,15 +295,46 @@ def current(now: float | None = None) -> Snapshot:
         if snap is not None and now - _state["checked_at"] < settings.RUNTIME_VERSION_CHECK_SECONDS:
             return snap
         version = current_version()
-        too_old = snap is not None and now - snap.built_at > settings.RUNTIME_SNAPSHOT_MAX_AGE_SECONDS
-        if snap is None or snap.version != version[0] or too_old:
+        if snap is None or snap.version != version[0]:
             snap = build(version)
             _state["snapshot"] = snap
-        elif snap.stops_version != version[1]:
-            snap = with_stops(snap, version[1])
-            _state["snapshot"] = snap
+        else:
+            if snap.stops_version != version[1]:
+                snap = with_stops(snap, version[1])
+                _state["snapshot"] = snap
+            if now - snap.built_at > settings.RUNTIME_SNAPSHOT_MAX_AGE_SECONDS and not _state["refreshing"]:
+                _state["refreshing"] = True
+                threading.Thread(target=_refresh, args=(version,), name="decision-snapshot", daemon=True).start()
         _state["checked_at"] = now
     return snap
+
+
+def _refresh(version: tuple[int, int]) -> None:
+    """Rebuild the snapshot off the request path; a newer one taken meanwhile by a request wins."""
+    try:
+        fresh = build(version)
+        with _lock:
+            kept = _state["snapshot"]
+            if kept is None or (kept.version, kept.stops_version) == (fresh.version, fresh.stops_version):
+                _state["snapshot"] = fresh
+    except Exception:  # noqa: BLE001 (the worker keeps its snapshot; the next check tries again)
+        logger.warning("the decision snapshot could not be refreshed; keeping the current one", exc_info=True)
+    finally:
+        _state["refreshing"] = False
+        connection.close()  # this thread's own connection
+
+
+def warm() -> None:
+    """Build the worker's snapshot before it takes its first request (gunicorn's post_worker_init), so a
+    worker started or recycled under load does not hold its first decisions for the length of a build."""
+    try:
+        current()
+    except Exception:  # noqa: BLE001 (a worker must start even while the database is away; it builds later)
+        logger.warning(
+            "the decision snapshot could not be built at worker start; the first decision builds it", exc_info=True
+        )
+    finally:
+        connection.close()
 
 
 def lifecycle_allows(agent: AgentFacts, environment: str) -> str | None:

@@ -1,7 +1,15 @@
 """The gateway credential (decisions only, and only it reaches decisions), the decision log buffered and
 written in bulk, unknown subjects as sightings, and no database query per decision."""
 
+import copy
+import runpy
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from django.conf import settings as settings_module
+from django.db import OperationalError
 from django.test import Client
 
 from registry import services as registry_services
@@ -245,3 +253,63 @@ def test_the_credentials_page_mints_once_and_revokes_for_admins_only(client_for,
     client_for(admin).post("/runtime/credentials/", {"revoke": credential.pk})
     credential.refresh_from_db()
     assert credential.revoked_at is not None
+
+
+def test_a_snapshot_past_its_age_keeps_answering_while_a_thread_rebuilds_it(decide, released, settings, monkeypatch):
+    # given a worker whose snapshot is past the safety net's age, with nothing recorded changed since
+    decide(ask(released.key))
+    old = snapshot.current()
+    settings.RUNTIME_SNAPSHOT_MAX_AGE_SECONDS = 60
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build(version):  # a build that takes as long as the test says (and reads nothing)
+        building.set()
+        release.wait(5)
+        fresh = copy.copy(old)
+        fresh.built_at = time.monotonic()
+        return fresh
+
+    monkeypatch.setattr(snapshot, "build", slow_build)
+    later = old.built_at + 61
+    # when a decision arrives, it is answered from the old snapshot without waiting for the build
+    assert snapshot.current(now=later) is old
+    assert building.wait(5)
+    assert snapshot.current(now=later + 1) is old  # one rebuild at a time, still the old one meanwhile
+    # and once the thread's build is done, the fresh snapshot takes over
+    release.set()
+    for _ in range(100):
+        if snapshot._state["snapshot"] is not old:
+            break
+        time.sleep(0.05)
+    assert snapshot._state["snapshot"] is not old
+    assert snapshot._state["snapshot"].version == old.version
+
+
+def test_a_changed_version_is_still_rebuilt_before_answering(decide, released, owner, settings):
+    decide(ask(released.key))
+    old = snapshot.current()
+    registry_services.update_agent(released, actor=owner, name="Renamed at once")
+    # a version that moved is never answered from the old snapshot, however young it is
+    fresh = snapshot.current(now=old.built_at + 1)
+    assert fresh is not old
+    assert fresh.version > old.version
+
+
+def test_a_web_worker_builds_its_snapshot_before_its_first_request(released, caplog):
+    # gunicorn calls post_worker_init before the worker accepts connections
+    hooks = runpy.run_path(str(Path(settings_module.BASE_DIR) / "config" / "gunicorn.conf.py"))
+    snapshot.reset()
+    hooks["post_worker_init"](worker=None)
+    assert snapshot._state["snapshot"] is not None
+    assert released.key in {facts.key for facts in snapshot._state["snapshot"].agents.values()}
+
+
+def test_a_worker_starts_even_when_its_snapshot_cannot_be_built(monkeypatch, caplog):
+    def fail(version):
+        raise OperationalError("the database is away")
+
+    monkeypatch.setattr(snapshot, "build", fail)
+    snapshot.reset()
+    snapshot.warm()  # does not raise
+    assert snapshot._state["snapshot"] is None
+    assert "could not be built at worker start" in caplog.text
