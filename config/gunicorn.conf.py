@@ -12,9 +12,13 @@ graceful_timeout = 30
 # Our JSON logs carry the request id; gunicorn's access log adds nothing the metrics do not.
 accesslog = None
 errorlog = "-"
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak cannot grow without bound, but rarely: a new worker
+# imports the project and builds its decision snapshot before it accepts (post_worker_init), and while
+# it does the other workers carry its share. At 2,000 requests a worker recycled every 8 s at 500
+# requests/s over two workers, which put a second-long stall into every 8 s of a gateway's traffic
+# (bench/runtime_results.md); at 50,000 it is every few minutes at that rate.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
+max_requests_jitter = max_requests // 10
 
 
 def post_worker_init(worker):
