@@ -1497,16 +1497,14 @@ def deprovision_user(user: User, *, actor: User | None = None) -> list[HandoverP
 
 
 def _mail_handover_proposals(former_owner: User, people: list[User]) -> None:
-    from django.core.mail import send_mail
+    from registry.mail import send_after_commit
 
     for person in people:
-        send_mail(
+        send_after_commit(
             f"Agents of {former_owner} are proposed to you",
             f"{former_owner} has left. Some of the agents they owned are proposed to you; accept or decline them at "
             f"{settings.SITE_URL}/handovers/.",
-            settings.DEFAULT_FROM_EMAIL,
-            [person.email],
-            fail_silently=True,
+            person.email,
         )
 
 

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import CharField, F, IntegerField, JSONField, Q, Value
 from django.utils import timezone
@@ -21,6 +20,7 @@ from governance.services._common import ensure, ensure_can_maintain
 from registry import audit
 from registry import services as registry_services
 from registry.choices import RUNNING_STATES, Lifecycle, Pattern, RiskTier
+from registry.mail import send_after_commit
 from registry.models import Agent
 from registry.roles import is_board
 
@@ -278,13 +278,11 @@ def send_campaign_reminders(now: datetime | None = None) -> int:
 
 def _mail_reminders(campaign: AttestationCampaign, recipients: list[str]) -> None:
     for email in recipients:
-        send_mail(
+        send_after_commit(
             f"Please confirm your agents: {campaign.name}",
             f"The attestation campaign {campaign.name} closes on {campaign.deadline:%d %b %Y}. Confirm your agents "
             f"at {settings.SITE_URL}/governance/attestations/.",
-            settings.DEFAULT_FROM_EMAIL,
-            [email],
-            fail_silently=True,
+            email,
         )
 
 

@@ -199,6 +199,27 @@ def test_the_proposed_people_get_one_mail_after_commit(
     assert "proposed to you" in mail.outbox[0].subject
 
 
+def test_a_mail_server_that_refuses_leaves_the_proposals_standing(
+    make_agent, leaver, employee, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from django.core.mail.backends.locmem import EmailBackend
+
+    def refuse(self, messages):
+        raise ConnectionRefusedError("mail server away")
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    employee.email = "erin@example.com"
+    employee.save()
+    _agents(make_agent, leaver, 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deprovision_user(leaver)  # does not raise
+
+    assert HandoverProposal.objects.filter(proposed_to=employee).count() == 2
+    assert "could not send" in caplog.text
+    assert "erin@example.com" in caplog.text
+
+
 def test_an_administrator_maps_a_group_to_a_role_in_the_admin(admin, employee, client_for):
     from registry.models import DirectoryGroup, GroupRoleMapping
     from registry.roles import Role, role_names
