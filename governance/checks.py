@@ -74,7 +74,7 @@ from governance.models import (
 from registry.choices import RUNNING_STATES, Lifecycle, ToolAccess, widest_access
 from registry.models import Agent, AgentVersion, AgentVersionTool, McpServer, Tool
 from telemetry.choices import LIVE_ENVIRONMENTS
-from telemetry.models import ExternalIdentity, IngestDay, Sighting, ToolUse
+from telemetry.models import ExternalIdentity, IngestDay, Sighting, TelemetrySource, ToolUse
 
 logger = logging.getLogger(__name__)
 
@@ -865,36 +865,37 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
+def _by_day(row: dict):
+    return row["day"]
+
+
 def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
     """Telemetry sources that had more than TELEMETRY_REJECTED_PERCENT of what they sent refused on
     today or yesterday (UTC): their agents' reports are being lost. Reads the per-day intake table
     (a row per source and day), never the raw events. The subject is the source, by name."""
     today = now.date() if timezone.is_naive(now) else timezone.localtime(now, UTC).date()
     percent = settings.TELEMETRY_REJECTED_PERCENT
-    worst: dict[int, IngestDay] = {}
-    for day in (
-        IngestDay.objects.since(today - timedelta(days=1))
-        .filter(day__lte=today, received__gt=0, rejected__gt=0)
-        .select_related("source")
-        .order_by("day")
-    ):
+    worst: dict[int, dict] = {}
+    recent = IngestDay.objects.since(today - timedelta(days=1)).filter(day__lte=today).totals("source__name")
+    for day in sorted(recent, key=_by_day):
         # Integers: rejected / received > percent / 100, compared exactly.
-        if day.rejected * 100 > day.received * percent:
-            current = worst.get(day.source_id)
-            if current is None or day.rejected_share > current.rejected_share:
-                worst[day.source_id] = day
+        if day["received"] and day["rejected"] * 100 > day["received"] * percent:
+            current = worst.get(day["source"])
+            if current is None or day["rejected_share"] > current["rejected_share"]:
+                worst[day["source"]] = day
     wanted = {}
     for day in worst.values():
-        share = round(100 * day.rejected_share, 1)
-        wanted[("identity", telemetry_source_subject(day.source))] = Wanted(
+        source = TelemetrySource(pk=day["source"], name=day["source__name"])
+        share = round(100 * day["rejected_share"], 1)
+        wanted[("identity", telemetry_source_subject(source))] = Wanted(
             severity=Severity.HIGH if share >= 25 else Severity.MEDIUM,
-            summary=f"Telemetry source {day.source.name} had {share}% of what it sent refused on {day.day:%d %b %Y} "
-            f"({day.rejected} of {day.received}); the agents behind it go unwatched.",
+            summary=f"Telemetry source {source.name} had {share}% of what it sent refused on {day['day']:%d %b %Y} "
+            f"({day['rejected']} of {day['received']}); the agents behind it go unwatched.",
             details={
-                "source": day.source_id,
-                "day": day.day.isoformat(),
-                "received": day.received,
-                "rejected": day.rejected,
+                "source": source.pk,
+                "day": day["day"].isoformat(),
+                "received": day["received"],
+                "rejected": day["rejected"],
                 "threshold_percent": percent,
             },
         )

@@ -9,6 +9,7 @@ plain ``INSERT … ON CONFLICT``, which PostgreSQL and SQLite both understand.
 
 import functools
 import json
+import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -750,6 +751,9 @@ class Rejection:
 
 # Rejected items kept in full per source (the source page shows them).
 REJECTED_ITEMS_KEPT = 50
+# Rows a source's day of intake is spread over (IngestDay): concurrent requests of one source add to
+# different rows, instead of queueing on one row until each commit before them.
+INGEST_DAY_SHARDS = 16
 
 
 def _tally(source_id: int, now: datetime, received: int, rejections: list[Rejection]) -> list:
@@ -759,10 +763,10 @@ def _tally(source_id: int, now: datetime, received: int, rejections: list[Reject
     day_value = day.isoformat() if connection.vendor == "sqlite" else day
     statements = _upsert(
         IngestDay,
-        ["source_id", "day", "received", "rejected"],
-        ["source_id", "day"],
+        ["source_id", "day", "shard", "received", "rejected"],
+        ["source_id", "day", "shard"],
         {"received": _add("received"), "rejected": _add("rejected")},
-        [[source_id, day_value, received, len(rejections)]],
+        [[source_id, day_value, random.randrange(INGEST_DAY_SHARDS), received, len(rejections)]],  # noqa: S311
     )
     if not rejections:
         return statements

@@ -15,7 +15,7 @@ from telemetry.querysets import (
     DailyUsageQuerySet,
     ExternalIdentityQuerySet,
     IdentityAliasQuerySet,
-    IngestDayQuerySet,
+    IngestDayTotalsQuerySet,
     IngestTokenQuerySet,
     MonitoringStateQuerySet,
     PendingSpanQuerySet,
@@ -590,14 +590,20 @@ class IngestDay(models.Model):
     ``received`` counts the items the source sent (batch events, GenAI spans); ``rejected`` those
     refused, whatever the reason (per reason in RejectionCount). The telemetry_rejected check reads
     this small table, never the raw events.
+
+    Every ingest request adds to it in its own transaction, so one row per source and day would be
+    a row every concurrent request of a busy source waits on until the one before it commits. The
+    day is therefore kept in INGEST_DAY_SHARDS rows (``shard``, picked at random per request) and
+    read summed: ``IngestDay.objects.totals()``.
     """
 
     source = models.ForeignKey(TelemetrySource, on_delete=models.CASCADE, related_name="ingest_days")
     day = models.DateField()
+    shard = models.PositiveSmallIntegerField(default=0, db_default=0)
     received = models.BigIntegerField(default=0)
     rejected = models.BigIntegerField(default=0)
 
-    objects = IngestDayQuerySet.as_manager()
+    objects = IngestDayTotalsQuerySet.as_manager()
 
     class Meta:
         ordering = ["-day", "source"]
@@ -606,16 +612,12 @@ class IngestDay(models.Model):
             models.Index(fields=["-day", "source"], name="ingest_day_recent_idx")
         ]
         constraints = [
-            models.UniqueConstraint(fields=["source", "day"], name="ingest_day_unique"),
+            models.UniqueConstraint(fields=["source", "day", "shard"], name="ingest_day_shard_unique"),
             models.CheckConstraint(condition=Q(received__gte=0, rejected__gte=0), name="ingest_day_counts_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.source_id} {self.day}: {self.rejected}/{self.received} rejected"
-
-    @property
-    def rejected_share(self) -> float:
-        return self.rejected / self.received if self.received else 0.0
+        return f"{self.source_id} {self.day} (part {self.shard}): {self.rejected}/{self.received} rejected"
 
 
 class RejectionCount(models.Model):

@@ -144,6 +144,32 @@ class IngestDayQuerySet(RestrictedQuerySet):
         return self.filter(day__gte=day)
 
 
+class IngestDayTotalsQuerySet(IngestDayQuerySet):
+    def totals(self, *fields: str):
+        """One dict per source and day, its shards summed: source, day, received, rejected and
+        rejected_share (0 when nothing was received), plus any ``fields`` of the source asked for
+        (``"source__name"``), newest day first. One query."""
+        from django.db.models import Sum
+
+        rows = (
+            self.order_by()
+            .values("source", "day", *fields)
+            .annotate(received_total=Sum("received"), rejected_total=Sum("rejected"))
+            .order_by("-day", "source")
+        )
+        return [
+            {
+                **{name: row[name] for name in fields},
+                "source": row["source"],
+                "day": row["day"],
+                "received": row["received_total"],
+                "rejected": row["rejected_total"],
+                "rejected_share": row["rejected_total"] / row["received_total"] if row["received_total"] else 0.0,
+            }
+            for row in rows
+        ]
+
+
 class RejectionCountQuerySet(IngestDayQuerySet):
     pass
 

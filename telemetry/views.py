@@ -84,7 +84,7 @@ def _rejections(source, user, today):
     """The source's intake per day (received, rejected, per reason) over the last REJECTION_DAYS, newest
     first, and its last rejected items in full."""
     since = today - timedelta(days=REJECTION_DAYS - 1)
-    days = {d.day: d for d in IngestDay.objects.for_user(user).filter(source=source).since(since)}
+    days = {d["day"]: d for d in IngestDay.objects.for_user(user).filter(source=source).since(since).totals()}
     reasons: dict = {}
     for row in RejectionCount.objects.for_user(user).filter(source=source).since(since):
         reasons.setdefault(row.day, []).append(row)
@@ -94,9 +94,9 @@ def _rejections(source, user, today):
         rows.append(
             {
                 "day": day,
-                "received": intake.received if intake else 0,
-                "rejected": intake.rejected if intake else 0,
-                "share": round(100 * intake.rejected_share, 1) if intake else 0,
+                "received": intake["received"] if intake else 0,
+                "rejected": intake["rejected"] if intake else 0,
+                "share": round(100 * intake["rejected_share"], 1) if intake else 0,
                 "reasons": sorted(reasons.get(day, []), key=lambda r: -r.count),
             }
         )

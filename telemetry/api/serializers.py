@@ -9,7 +9,6 @@ from telemetry.models import (
     DailyToolUsage,
     DailyUsage,
     IdentityAlias,
-    IngestDay,
     IngestToken,
     RejectedItem,
     RejectionCount,
@@ -173,13 +172,13 @@ class RejectionCountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class IngestDaySerializer(serializers.ModelSerializer):
-    rejected_share = serializers.FloatField(read_only=True)
+class IngestDaySerializer(serializers.Serializer):
+    """One day of a source's intake (``IngestDay.objects.totals()``: its parts summed)."""
 
-    class Meta:
-        model = IngestDay
-        fields = ["day", "received", "rejected", "rejected_share"]
-        read_only_fields = fields
+    day = serializers.DateField(read_only=True)
+    received = serializers.IntegerField(read_only=True)
+    rejected = serializers.IntegerField(read_only=True)
+    rejected_share = serializers.FloatField(read_only=True)
 
 
 class RejectedItemSerializer(serializers.ModelSerializer):

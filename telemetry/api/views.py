@@ -96,7 +96,7 @@ class TelemetrySourceViewSet(viewsets.ModelViewSet):
         since = timezone.now().date() - timedelta(days=13)
         user = request.user
         data = {
-            "days": IngestDay.objects.for_user(user).filter(source=source).since(since),
+            "days": IngestDay.objects.for_user(user).filter(source=source).since(since).totals(),
             "reasons": RejectionCount.objects.for_user(user).filter(source=source).since(since),
             "items": RejectedItem.objects.for_user(user).filter(source=source)[:REJECTED_ITEMS_KEPT],
             "held_spans": PendingSpan.objects.for_user(user).filter(source=source).count(),

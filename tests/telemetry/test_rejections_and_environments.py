@@ -10,6 +10,7 @@ from django.utils import timezone
 from governance import checks
 from governance.models import Finding
 from registry.models import AuditEvent
+from telemetry import ingest as ingest_module
 from telemetry import services as telemetry_services
 from telemetry.environments import DEFAULT_TABLE, table_for
 from telemetry.ingest import REJECTED_ITEMS_KEPT
@@ -120,12 +121,31 @@ def test_the_source_page_shows_rejections_per_day_and_reason_and_the_items(
     assert {i["payload"].get("timestamp") for i in body["items"]} == {"soon", "2026-03-02T11:00:00Z"}
 
 
+def test_a_day_of_intake_spread_over_its_parts_reads_as_one_day(
+    frozen, client_for, admin, board, source, ingest, agent, monkeypatch
+):
+    # given a busy source whose requests add to different parts of the day (so none waits on another)
+    parts = iter(range(100))
+    monkeypatch.setattr(ingest_module.random, "randrange", lambda n: next(parts) % n)
+    for _ in range(3):
+        ingest([event(), event(timestamp="soon")])
+    ingest([event(timestamp="later")])
+    assert IngestDay.objects.filter(source=source).count() == 4
+    # then the page, the API and the check all read the one day: 7 received, 4 refused
+    assert [(d["received"], d["rejected"]) for d in IngestDay.objects.filter(source=source).totals()] == [(7, 4)]
+    assert "57.1%" in client_for(board).get(f"/telemetry/sources/{source.pk}/").content.decode()
+    body = client_for(admin).get(f"/api/v1/telemetry/sources/{source.pk}/rejections/").json()
+    assert body["days"] == [{"day": "2026-03-02", "received": 7, "rejected": 4, "rejected_share": 4 / 7}]
+    wanted = checks.telemetry_rejected(timezone.now())
+    assert [w.details["received"] for w in wanted.values()] == [7]
+
+
 def test_only_the_last_50_rejected_items_are_kept(frozen, ingest, source, agent):
     ingest([event(timestamp="later") for _ in range(40)])
     ingest([event(timestamp=f"later {n}") for n in range(30)])
     assert RejectedItem.objects.filter(source=source).count() == REJECTED_ITEMS_KEPT
     assert RejectedItem.objects.filter(source=source, payload__timestamp="later 29").exists()
-    assert IngestDay.objects.get(source=source).rejected == 70
+    assert [d["rejected"] for d in IngestDay.objects.filter(source=source).totals()] == [70]
 
 
 def test_the_sightings_api_shows_and_filters_the_raw_label(frozen, api_for, admin, ingest, agent):
