@@ -43,6 +43,10 @@ SHADOWS = (
     ("vendor.helpdesk-bot", "", "", "production", 60),
 )
 EXTERNAL = "vendor.helpdesk-bot"
+SHADOW_TOOLS = {
+    "marketing.copy-helper": (("web_search", ""), ("create_ticket", "mcp.servicedesk.aldermoor.example")),
+    "legal.contract-summariser": (("create_ticket", "mcp.servicedesk.aldermoor.example"),),
+}
 # Tool calls and evaluations: every agent calls the tools its newest version grants and reports two
 # evaluations; a few also call what nothing grants (raising ungranted_tool_use when the checks run).
 TOOL_HISTORY_DAYS = 30
@@ -165,6 +169,19 @@ def build(stdout) -> None:
                     kind="invocation",
                     occurred_at=at,
                     count=rng.randint(5, 60),
+                )
+            )
+        # What an unregistered agent called is kept for its claim form (tools and MCP servers seen).
+        for tool, server in SHADOW_TOOLS.get(agent_id or name, ()):
+            shadow_events.append(
+                Event(
+                    identity=identity,
+                    environment=environment,
+                    kind="tool_call",
+                    occurred_at=now - timedelta(hours=rng.randint(1, 30)),
+                    count=rng.randint(3, 40),
+                    tool_name=tool,
+                    tool_server=server,
                 )
             )
     store_events(collector.pk, shadow_events, now=now)

@@ -51,6 +51,11 @@ def test_load_demo_builds_a_believable_enterprise_and_a_second_run_changes_nothi
     assert from_card.card.pending_card is not None
     assert len(from_card.capabilities) == 2
     assert Agent.objects.get(key=DEMO_SHORT_KEY).topology == ""
+    # and a shadow agent whose claim form has tools and an MCP server to show
+    from telemetry.models import UnregisteredToolUse
+
+    seen = set(UnregisteredToolUse.objects.filter(identity="marketing.copy-helper").values_list("tool_name", flat=True))
+    assert seen == {"web_search", "create_ticket"}
     planned = Agent.objects.exclude(key__in=[DEMO_CARD_KEY, DEMO_SHORT_KEY])
 
     # then: every value of the classification appears, and every agent reached its target
