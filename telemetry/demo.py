@@ -43,9 +43,14 @@ SHADOWS = (
     ("vendor.helpdesk-bot", "", "", "production", 60),
 )
 EXTERNAL = "vendor.helpdesk-bot"
+# What two shadow agents called: a catalog tool, a tool of a registered MCP server and one nothing knows.
 SHADOW_TOOLS = {
-    "marketing.copy-helper": (("web_search", ""), ("create_ticket", "mcp.servicedesk.aldermoor.example")),
-    "legal.contract-summariser": (("create_ticket", "mcp.servicedesk.aldermoor.example"),),
+    "marketing.copy-helper": (
+        ("confluence-search", ""),
+        ("search_employees", "mcp.aldermoor.example"),
+        ("web_search", ""),
+    ),
+    "legal.contract-summariser": (("clm-read-contract", ""), ("create_ticket", "mcp.servicedesk.aldermoor.example")),
 }
 # Tool calls and evaluations: every agent calls the tools its newest version grants and reports two
 # evaluations; a few also call what nothing grants (raising ungranted_tool_use when the checks run).
