@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -865,10 +866,6 @@ def ungranted_tool_use(now: datetime) -> dict[Subject, Wanted]:
     return wanted
 
 
-def _by_day(row: dict):
-    return row["day"]
-
-
 def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
     """Telemetry sources that had more than TELEMETRY_REJECTED_PERCENT of what they sent refused on
     today or yesterday (UTC): their agents' reports are being lost. Reads the per-day intake table
@@ -877,7 +874,7 @@ def telemetry_rejected(now: datetime) -> dict[Subject, Wanted]:
     percent = settings.TELEMETRY_REJECTED_PERCENT
     worst: dict[int, dict] = {}
     recent = IngestDay.objects.since(today - timedelta(days=1)).filter(day__lte=today).totals("source__name")
-    for day in sorted(recent, key=_by_day):
+    for day in sorted(recent, key=itemgetter("day")):
         # Integers: rejected / received > percent / 100, compared exactly.
         if day["received"] and day["rejected"] * 100 > day["received"] * percent:
             current = worst.get(day["source"])
