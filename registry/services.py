@@ -862,7 +862,9 @@ def record_mcp_scan(
         was_status = current.scan_status
         current.last_scanned_at = now
         current.next_scan_at = now + timedelta(seconds=settings.MCP_SCAN_INTERVAL_SECONDS)
-        summary: dict = {"added": [], "changed": [], "removed": [], "restored": []}
+        # "skipped": tools the server listed that cannot be kept (no name, a repeated or over-long one):
+        # not in the inventory, so said in the scan's message and its audit entry rather than dropped.
+        summary: dict = {"added": [], "changed": [], "removed": [], "restored": [], "skipped": []}
         if listed is None:
             current.scan_status = McpScanStatus.UNREACHABLE
             current.scan_error = (error or "The server did not answer.")[:500]
@@ -873,8 +875,8 @@ def record_mcp_scan(
             _record_tools(current, listed, now, summary)
         current.full_clean()
         current.save()
-        changed = any(summary.values())
-        if changed or current.scan_status != was_status:
+        changed = any(summary[k] for k in ("added", "changed", "removed", "restored"))
+        if changed or summary["skipped"] or current.scan_status != was_status:
             audit.record(
                 AuditEventType.MCP_SERVER_SCANNED,
                 actor=actor,
@@ -901,8 +903,12 @@ def _record_tools(server: McpServer, listed, now: datetime, summary: dict) -> No
     taken: set[str] | None = None
     seen: set[str] = set()
     for item in listed:
-        # A nameless or absurdly named tool cannot be matched from one scan to the next: left out.
-        if item.name in seen or not item.name or len(item.name) > Tool._meta.get_field("mcp_name").max_length:
+        # A nameless, repeated or absurdly named tool cannot be matched from one scan to the next: left
+        # out of the inventory, and named in the scan's summary.
+        limit = Tool._meta.get_field("mcp_name").max_length
+        if not item.name or item.name in seen or len(item.name) > limit:
+            reason = "no name" if not item.name else "listed twice" if item.name in seen else f"over {limit} characters"
+            summary["skipped"].append(f"{(item.name or '')[:80]} ({reason})".strip())
             continue
         seen.add(item.name)
         observed = _observed(item)

@@ -489,3 +489,20 @@ def test_a_server_moved_to_a_new_address_is_recorded_afresh_for_the_boards_new_a
     balance = tools_of(server)["read_leave_balance"]
     assert balance.description == "Read leave days, v3."
     assert (balance.mcp_change, balance.mcp_observed) == (McpToolChange.NONE, None)
+
+
+def test_tools_a_scan_cannot_keep_are_named_not_dropped_in_silence(mcp_server):
+    # given a server that lists a tool without a name, one twice, and one with an absurd name
+    server = services.record_mcp_scan(
+        mcp_server,
+        [listed("read_leave_balance", "Read."), listed(""), listed("read_leave_balance", "Again."), listed("x" * 500)],
+    )
+    # then the one that can be kept is in the inventory, and the others are named in the scan's record
+    assert set(tools_of(server)) == {"read_leave_balance"}
+    assert server.scan_summary["skipped"] == [
+        "(no name)",
+        "read_leave_balance (listed twice)",
+        f"{'x' * 80} (over 200 characters)",
+    ]
+    entry = AuditEvent.objects.filter(event_type="mcp_server.scanned").latest("id")
+    assert len(entry.after["skipped"]) == 3
