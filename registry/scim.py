@@ -132,7 +132,20 @@ def _body(request) -> dict:
         raise ScimError(400, "The body is not valid JSON.", "invalidSyntax") from exc
     if not isinstance(data, dict):
         raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
+    if _holds_nul(data):
+        # PostgreSQL cannot store or compare text holding NUL: refused here, named, not a 500 later.
+        raise ScimError(400, "Strings may not contain NUL characters.", "invalidValue")
     return data
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -175,9 +188,13 @@ def scim_endpoint(view):
     return wrapper
 
 
+MAX_START_INDEX = 2**31
+
+
 def _paging(request) -> tuple[int, int]:
     try:
-        start = max(int(request.GET.get("startIndex", 1)), 1)
+        # Bounded: an OFFSET past PostgreSQL's bigint is an error, and no directory is that large.
+        start = min(max(int(request.GET.get("startIndex", 1)), 1), MAX_START_INDEX)
         count = min(max(int(request.GET.get("count", 100)), 0), MAX_RESULTS)
     except ValueError as exc:
         raise ScimError(400, "startIndex and count must be integers.", "invalidValue") from exc

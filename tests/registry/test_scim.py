@@ -144,6 +144,22 @@ def test_a_bad_filter_or_a_duplicate_is_an_error_document_not_a_500(scim):
     assert duplicate.value.to_error().status == 409
 
 
+def test_a_nul_character_or_an_absurd_start_index_is_an_error_document_not_a_500(scim):
+    scim.create(person("ann"))
+
+    with pytest.raises(SCIMException) as nul_name:
+        scim.create(person("bob", given="B\x00b"))
+    with pytest.raises(SCIMException) as nul_department:
+        scim.create(person("cy", department="Finance\x00"))
+    far = scim.query(UserE, query_parameters={"startIndex": 10**25})
+
+    assert (nul_name.value.to_error().status, nul_name.value.to_error().scim_type) == (400, "invalidValue")
+    assert nul_department.value.to_error().status == 400
+    assert not Account.objects.filter(username__in=["bob", "cy"]).exists()
+    assert far.total_results == 1
+    assert far.resources in (None, [])
+
+
 def test_a_revoked_or_personal_token_is_refused(scim, admin, scim_token):
     from registry.models import ScimToken
 
