@@ -28,7 +28,7 @@ class EnvironmentTable:
         """(environment, raw label as sent) for a label, or for None / a non-string."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return self.default, ""
-        label = str(value).strip()[:LABEL_MAX_LENGTH]
+        label = str(value).replace("\x00", "").strip()[:LABEL_MAX_LENGTH]
         key = label.lower()
         environment = self.exact.get(key)
         if environment is None:

@@ -159,6 +159,8 @@ def _string(raw: dict, name: str, max_length: int) -> str:
     value = value.strip()
     if len(value) > max_length:
         raise EventError({name: f"At most {max_length} characters."})
+    if "\x00" in value:
+        raise EventError({name: "Must not contain NUL characters."})
     return value
 
 
@@ -803,8 +805,27 @@ def _tally(source_id: int, now: datetime, received: int, rejections: list[Reject
     return statements
 
 
+# A rejected item is kept as sent up to this many characters of JSON; past it, its beginning only.
+PAYLOAD_MAX_CHARS = 20000
+
+
 def _json(value) -> str:
-    return json.dumps(value if value is not None else {}, default=str)[:20000]
+    """An item as sent, as JSON PostgreSQL stores: NUL characters removed (jsonb cannot hold them) and a
+    large item kept as the beginning of its text, never cut mid-document (cut JSON is not JSON)."""
+    text = json.dumps(_without_nul(value if value is not None else {}), default=str)
+    if len(text) > PAYLOAD_MAX_CHARS:
+        text = json.dumps({"truncated": True, "size": len(text), "head": text[: PAYLOAD_MAX_CHARS - 100]})
+    return text
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def record_rejections(source_id: int, rejections: list[Rejection], *, received: int = 0, now=None) -> None:

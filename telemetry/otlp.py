@@ -169,14 +169,14 @@ def _events_json(items) -> list:
 def _nanos(value) -> int:
     try:
         return int(value or 0)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise OtlpDecodeError("Span times must be integers (nanoseconds since the epoch).") from exc
 
 
 def _flags(value) -> int:
     try:
         return int(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
@@ -259,7 +259,8 @@ IDENTITY_ATTRIBUTES = (
 
 
 def _text(value) -> str:
-    return str(value).strip() if value is not None and not isinstance(value, (dict, list)) else ""
+    # NUL is removed: PostgreSQL text cannot hold it, and no name or id means it.
+    return str(value).replace("\x00", "").strip() if value is not None and not isinstance(value, (dict, list)) else ""
 
 
 def _own_identity(span: Span):
@@ -455,8 +456,32 @@ def chain_of(span: Span, by_id: dict, own: dict) -> Chain:
     return chain
 
 
+# What the agent said and was told: never kept with a rejected or held span. Ingest stores counts, and
+# a source page (administrators, the board) must not become a store of prompts and tool results.
+CONTENT_ATTRIBUTES = frozenset(
+    {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+    }
+)
+CONTENT_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
+CONTENT_NOT_KEPT = "(content not kept)"
+
+
+def _without_content(attributes: dict) -> dict:
+    return {
+        key: CONTENT_NOT_KEPT if key in CONTENT_ATTRIBUTES or key.startswith(CONTENT_PREFIXES) else value
+        for key, value in attributes.items()
+    }
+
+
 def span_payload(span: Span) -> dict:
-    """A span as sent, for the rejected items a source page shows."""
+    """A span as sent, for the rejected items a source page shows, without message or tool content."""
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
@@ -465,7 +490,7 @@ def span_payload(span: Span) -> dict:
         "start_time_unix_nano": span.start_ns,
         "end_time_unix_nano": span.end_ns,
         "status_code": span.status_code,
-        "attributes": span.attributes,
+        "attributes": _without_content(span.attributes),
         "resource": span.resource,
     }
 
@@ -558,6 +583,10 @@ def spans_to_events(spans: list[Span], now: datetime, environments: EnvironmentT
             tool_server=tools.get(id(s), ("", ""))[1],
             evaluations=evaluations,
         )
+        if chain.identity is None and not (s.trace_id and s.span_id):
+            # Held spans are found again by trace and span id: without them this one could never be.
+            _reject(conversion, s, RejectionReason.INVALID_FIELD, "a span whose agent is elsewhere needs its ids")
+            continue
         if chain.identity is None:
             # Its agent span is in another export (earlier or later): held, see telemetry.traces.
             conversion.pending.append(

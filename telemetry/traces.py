@@ -205,8 +205,7 @@ def store_conversion(source_id: int, conversion, *, now: datetime | None = None)
         )
         if completed:
             PendingSpan.objects.filter(pk__in=completed).delete()
-        for row in moved:
-            PendingSpan.objects.filter(pk=row.pk).update(waiting_for=row.waiting_for, agent_totals=row.agent_totals)
+        PendingSpan.objects.bulk_update(moved, ["waiting_for", "agent_totals"], batch_size=1000)
         _hold(source_id, still_pending, now)
 
 
@@ -277,7 +276,6 @@ def _hold(source_id: int, pending: list, now: datetime) -> None:
                 payload=p.payload,
             )
             for p in pending
-            if p.trace_id and p.span_id
         ],
         # A re-sent export holds its children once.
         ignore_conflicts=True,

@@ -264,3 +264,37 @@ def test_it_refuses_exports_without_a_token_or_too_large(db, post_otlp, settings
     assert post_otlp(b"", token=None).status_code == 401
     settings.TELEMETRY_MAX_BODY_BYTES = 100
     assert post_otlp(b"x" * 200).status_code == 413
+
+
+def test_a_refused_span_keeps_no_message_content_and_a_nul_or_an_absurd_number_is_no_500(db, post_otlp, source):
+    # given an export with a span without identity that carries the conversation, a span naming a tool
+    # with a NUL in it, and flags too large for any integer
+    refused = _span(
+        "ccc19b7ec3c1b175",
+        "invoke_agent",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.input.messages": "SECRET patient record"},
+    )
+    tool = _span(
+        "ccc19b7ec3c1b176",
+        "execute_tool",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.agent.id": "ok.agent", "gen_ai.tool.name": "look\x00up"},
+    )
+    tool["flags"] = 1e400
+    body = json.dumps(_json_export([refused, tool])).replace("Infinity", "1e400").encode()
+    response = post_otlp(body, content_type="application/json")
+    # then the export is answered, the tool call stored under its name without the NUL
+    assert response.status_code == 200
+    assert TelemetryEvent.objects.get().identity == "ok.agent"
+    # and the refused span is kept for the source page without what the agent was told
+    item = RejectedItem.objects.get(source=source)
+    assert item.payload["attributes"]["gen_ai.input.messages"] == "(content not kept)"
+    assert "SECRET" not in json.dumps(item.payload)
+
+
+def test_a_child_span_without_ids_whose_agent_is_elsewhere_is_counted_as_refused(db, post_otlp, source):
+    orphan = _span("", "chat gpt-5", {"gen_ai.operation.name": "chat"}, parent="ddd19b7ec3c1b170")
+    response = post_otlp(json.dumps(_json_export([orphan])).encode(), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert [(d["received"], d["rejected"]) for d in IngestDay.objects.filter(source=source).totals()] == [(1, 1)]
+    assert RejectedItem.objects.get(source=source).reason == "invalid_field"

@@ -218,3 +218,19 @@ def test_the_trace_window_task_is_scheduled_and_runs(settings, source):
     # then
     assert result == {"attributed": 0, "unattributed": 1, "forgotten_owners": 0}
     assert RejectedItem.objects.get(source=source).reason == "unattributed"
+
+
+def test_a_large_or_nul_bearing_item_is_refused_or_kept_never_a_500(frozen, ingest, source, agent):
+    # given a batch with a good event, a refused one carrying 30,000 characters, a tool name with a NUL
+    # and a label with a NUL
+    big = event(kind="bogus", note="x" * 30000)
+    nul_tool = event(kind="tool_call", tool="look\x00up")
+    response = ingest([event(), big, nul_tool, event(environment="prod\x00uction")])
+    # then the good events are stored and the two refusals counted and kept
+    assert response.status_code in (200, 207)
+    assert Sighting.objects.filter(environment_label="production").exists()
+    assert [d["rejected"] for d in IngestDay.objects.filter(source=source).totals()] == [2]
+    assert list(RejectedItem.objects.filter(source=source).values_list("reason", flat=True)) == ["invalid_field"] * 2
+    kept = [item.payload for item in RejectedItem.objects.filter(source=source)]
+    assert any(payload.get("truncated") for payload in kept)
+    assert any("tool" in item.message for item in RejectedItem.objects.filter(source=source))
