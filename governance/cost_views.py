@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from governance import services
 from governance.drift import PARAMETER_FIELDS, budget_status, current_parameters
+from governance.models import Budget
 from registry import services as registry_services
 from registry.models import Agent, BusinessUnit
 from registry.roles import is_platform_admin
@@ -50,6 +51,12 @@ def agent_budget(request, key):
     agent = get_agent_for_user(request.user, key)
     if not registry_services.can_change_agent(request.user, agent):
         raise PermissionDenied("Only the agent's maintainers may set its budget.")
+    budget = Budget.objects.filter(agent=agent).first()
+    if request.POST.get("remove"):
+        if budget is not None:
+            services.remove_budget(budget, actor=request.user)
+        messages.success(request, f"{agent.name} has no monthly budget now.")
+        return redirect("registry:agent-detail", key=agent.key)
     try:
         services.set_agent_budget(agent, request.POST.get("monthly_amount", ""), actor=request.user)
         messages.success(request, f"Monthly budget of {agent.name} set.")

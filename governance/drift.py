@@ -16,7 +16,7 @@ from django.db.models import Sum
 
 from governance.choices import Severity
 from governance.models import Budget, DriftPolicy
-from registry.models import Agent, BusinessUnit
+from registry.models import Agent
 from telemetry.models import LATENCY_BUCKET_FIELDS, DailyEvaluation, DailyUsage, latency_percentile
 
 # --- Parameters -----------------------------------------------------------------------------------
@@ -485,7 +485,3 @@ def budget_findings(now: datetime, params: DriftParameters | None = None) -> dic
             "unit": b.business_unit if b.business_unit_id else None,
         }
     return out
-
-
-def units_under(unit: BusinessUnit):
-    return BusinessUnit.objects.filter(path__startswith=unit.path)

@@ -56,6 +56,8 @@ def parse_month(value: str | None, today: date) -> date:
     if value:
         try:
             year, month = (int(p) for p in value.split("-"))
+            if not 1 <= year < 9999:  # month_bounds needs the month after it
+                raise ValueError
             return date(year, month, 1)
         except ValueError:
             pass

@@ -62,10 +62,6 @@ def _agents_url(params: dict) -> str:
     return reverse("portfolio:agents") + "?" + urlencode(params, doseq=True)
 
 
-def _unit(r: dict) -> tuple[str, str, str]:
-    return r["agent__business_unit__slug"], r["agent__business_unit__name"], r["agent__business_unit__slug"]
-
-
 def quality(agents: QuerySet, today: date) -> Quality:
     """Four queries: usage and evaluations grouped by pattern and unit (two), the open drift findings (one),
     and the units' slugs come with the grouping."""

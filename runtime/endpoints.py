@@ -56,7 +56,7 @@ def _json(request):
         raise BadRequest({"body": f"The body is larger than {MAX_BODY_BYTES} bytes."})
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and an integer past Python's digit limit
         raise BadRequest({"body": f"The body is not valid JSON: {exc}"}) from exc
 
 

@@ -115,6 +115,10 @@ def _str(obj: dict, key: str, name: str, errors: dict, required: bool = True) ->
     if len(value) > MAX_ID_LENGTH:
         errors[name] = f"At most {MAX_ID_LENGTH} characters."
         return ""
+    if "\x00" in value:
+        # Refused here: the decision log stores subjects, and PostgreSQL text cannot hold NUL.
+        errors[name] = "Must not contain NUL characters."
+        return ""
     return value
 
 
@@ -163,7 +167,7 @@ def parse(body, prefix: str = "") -> Ask:
             errors[f"{prefix}context.environment"] = "Use development, staging (or pilot) or production."
     ask = Ask(
         subject=subject_id,
-        subject_name=str(props["subject"].get("name") or "")[:200],
+        subject_name=str(props["subject"].get("name") or "").replace("\x00", "")[:200],
         action=action_name.lower() if action_name.lower() in RUN_ACTIONS | set(ACCESS_ACTIONS) else action_name,
         resource_type=resource_type.lower(),
         resource_id=resource_id,
@@ -173,7 +177,7 @@ def parse(body, prefix: str = "") -> Ask:
     if ask.action in ACCESS_ACTIONS:
         ask.needed_access = ACCESS_ACTIONS[ask.action]
     elif access is not None:
-        if access not in ACCESS_ACTIONS:
+        if not isinstance(access, str) or access not in ACCESS_ACTIONS:
             errors[f"{prefix}action.properties.access"] = "Use read, write or execute."
         else:
             ask.needed_access = access

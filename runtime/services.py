@@ -30,6 +30,8 @@ def create_gateway_credential(source, *, actor, name: str) -> tuple[GatewayCrede
     """Mint a decision credential for a gateway (a telemetry source). Returns the row and the raw
     value, which is shown once and never stored."""
     _ensure_perm(actor, "runtime.add_gatewaycredential", "Only platform administrators manage gateway credentials.")
+    if "\x00" in (name or ""):
+        raise ValidationError({"name": "Null characters are not allowed."})
     raw = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         credential = GatewayCredential(

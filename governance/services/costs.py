@@ -1,5 +1,6 @@
 """Drift and budget parameters (administrators) and monthly budgets (owners for agents, administrators for units)."""
 
+import math
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -28,6 +29,12 @@ def update_drift_policy(values: dict, *, actor, notes: str = "") -> DriftPolicy:
         current = DriftPolicy.objects.select_for_update().order_by("-version").first()
         before = _parameters_of(current)
         fields = {**before, **values}
+        if "\x00" in (notes or ""):
+            raise ValidationError({"notes": "Null characters are not allowed."})
+        # NaN passes every bound (each comparison is false) and would silently switch the drift tests off.
+        endless = {name: "Give a finite number." for name in PARAMETER_FIELDS if not _finite(name, fields[name])}
+        if endless:
+            raise ValidationError(endless)
         policy = DriftPolicy(version=(current.version + 1) if current else 1, notes=notes, created_by=actor, **fields)
         policy.full_clean()
         policy.save()
@@ -39,6 +46,18 @@ def update_drift_policy(values: dict, *, actor, notes: str = "") -> DriftPolicy:
             after=_parameters_of(policy),
         )
     return policy
+
+
+def _finite(name: str, value) -> bool:
+    """False only for a number that is NaN or infinite; what is not a number at all full_clean names."""
+    field = DriftPolicy._meta.get_field(name)
+    try:
+        number = field.to_python(value)
+    except ValidationError:
+        return True
+    return not isinstance(number, (float, Decimal)) or (
+        math.isfinite(number) if isinstance(number, float) else number.is_finite()
+    )
 
 
 def _amount(value) -> Decimal:

@@ -69,6 +69,6 @@ class CedarExportView(APIView):
         user = request.user
         if not user.is_active:
             raise PermissionDenied()
-        snap = snapshot.build()
+        snap = snapshot.current()
         visible = set(Agent.objects.for_user(user, "view").values_list("pk", flat=True))
         return Response(cedar.export(snap, agent_ids=visible))

@@ -149,3 +149,28 @@ def test_owner_sets_the_budget_on_the_agent_page_and_bad_input_is_named(agent, c
     assert costs.status_code == 200
     assert "9000.00" in costs.text
     assert "version 1" in costs.text
+
+
+def test_the_owner_removes_the_budget_and_an_outsider_may_not(agent, client_for, owner, outsider):
+    url = reverse("governance:agent-budget", args=[agent.key])
+    client_for(owner).post(url, {"monthly_amount": "750"})
+    # an outsider's removal is refused and the budget stays
+    assert client_for(outsider).post(url, {"remove": "1"}).status_code in (403, 404)
+    assert Budget.objects.filter(agent=agent).exists()
+    # the owner's removal takes it away, audited, and the page says so
+    page = client_for(owner).post(url, {"remove": "1"}, follow=True)
+    assert not Budget.objects.filter(agent=agent).exists()
+    assert "No monthly budget." in page.text
+    assert AuditEvent.objects.filter(event_type="budget.removed").exists()
+
+
+def test_parameters_that_are_not_finite_or_notes_with_nul_are_refused(admin, client_for):
+    with pytest.raises(ValidationError) as not_finite:
+        services.update_drift_policy({"mads": "nan", "min_relative_move": "inf"}, actor=admin)
+    assert set(not_finite.value.message_dict) == {"mads", "min_relative_move"}
+    with pytest.raises(ValidationError) as nul:
+        services.update_drift_policy({"mads": "4"}, actor=admin, notes="a\x00b")
+    assert "notes" in nul.value.message_dict
+    page = client_for(admin).post(reverse("governance:drift-parameters"), {"mads": "nan"}, follow=True)
+    assert page.status_code == 200
+    assert "mads:" in page.text

@@ -98,3 +98,9 @@ def test_owner_sees_only_their_agents_charged(usage, client_for, owner, outsider
     assert page.context["chargeback"].agents == []
     page = client_for(owner).get(reverse("portfolio:dashboard"), {"month": "2026-03"})
     assert {r.label for r in page.context["chargeback"].agents} == {"Alpha", "Beta", "Gamma"}
+
+
+def test_a_month_past_the_calendar_reads_as_this_month_not_a_500(usage, client_for, board):
+    client = client_for(board)
+    assert client.get(reverse("portfolio:dashboard"), {"month": "9999-12"}).status_code == 200
+    assert client.get(reverse("portfolio:export-chargeback"), {"month": "9999-12"}).status_code == 200

@@ -113,6 +113,11 @@ def test_evaluations_without_items_answer_as_one_evaluation(decide, released):
         ({**ask("a"), "context": {"category": "sporting"}}, "context.category"),
         ({**ask("a"), "resource": {"type": "mcp_tool", "id": "no-slash"}}, "resource.id"),
         ([1, 2], "body"),
+        ({**ask("ghost\x00agent")}, "subject.id"),
+        (
+            {**ask("a"), "action": {"name": "call", "properties": {"access": ["write"]}}},
+            "action.properties.access",
+        ),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(decide, db, body, field):
@@ -124,6 +129,7 @@ def test_bad_input_is_a_400_naming_the_field(decide, db, body, field):
 
 def test_bad_json_and_bad_batch_items_are_400s(decide, db):
     assert decide(None, raw_body="{not json").status_code == 400
+    assert decide(None, raw_body='{"subject": ' + "9" * 5000 + "}").status_code == 400
     response = decide({"evaluations": [{"subject": {"type": "agent", "id": "a"}}, 3]}, path="/access/v1/evaluations")
     assert response.status_code == 400
     errors = response.json()["errors"]

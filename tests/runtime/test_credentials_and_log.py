@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as settings_module
+from django.core.exceptions import ValidationError
 from django.db import OperationalError
 from django.test import Client
 
@@ -313,3 +314,13 @@ def test_a_worker_starts_even_when_its_snapshot_cannot_be_built(monkeypatch, cap
     snapshot.warm()  # does not raise
     assert snapshot._state["snapshot"] is None
     assert "could not be built at worker start" in caplog.text
+
+
+def test_a_credential_name_with_a_nul_is_refused_by_name(admin):
+    from telemetry import services as telemetry_services
+
+    source, _ = telemetry_services.create_source(actor=admin, name="Edge gateway", kind="gateway")
+    with pytest.raises(ValidationError) as refused:
+        services.create_gateway_credential(source, actor=admin, name="edge\x00one")
+    assert "name" in refused.value.message_dict
+    assert not GatewayCredential.objects.exists()
