@@ -243,6 +243,9 @@ def send_campaign_reminders(now: datetime | None = None) -> int:
         # Only the latest offset reached: an owner who missed the 7-day window is not sent two at once.
         offset = min(due)
         with transaction.atomic():
+            # Two runs at once (a beat tick overlapping a slow one) take turns on the campaign, so the
+            # second reads the first's reminders as sent and mails nobody twice.
+            AttestationCampaign.objects.select_for_update().get(pk=campaign.pk)
             owners = set(
                 Attestation.objects.filter(campaign=campaign, answer=AttestationAnswer.PENDING).values_list(
                     "owner_id", flat=True
