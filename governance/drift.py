@@ -195,11 +195,8 @@ def judge(metric: str, baseline_days: list[float], current: float, params: Drift
     floor for rates at zero), so the relative-move test decides."""
     if len(baseline_days) < MIN_BASELINE_DAYS:
         return None
-    centre = median(baseline_days)
-    spread = mad(baseline_days, centre)
+    centre, spread = _centre_and_spread(metric, baseline_days, params)
     is_rate = METRICS.get(metric, ("", ""))[1] == "%"
-    floor = max(abs(centre) * 0.01, RATE_FLOOR / params.mads if is_rate and centre == 0 else 1e-9)
-    spread = max(spread, floor)
     distance = abs(current - centre)
     outside = distance / spread
     if centre:
@@ -212,12 +209,20 @@ def judge(metric: str, baseline_days: list[float], current: float, params: Drift
     return None
 
 
-def band(baseline_days: list[float], params: DriftParameters) -> tuple[float, float, float] | None:
-    """(low, median, high) of a baseline, for the charts."""
+def _centre_and_spread(metric: str, baseline_days: list[float], params: DriftParameters) -> tuple[float, float]:
+    """The baseline's median and the spread the band is measured in: its MAD, at least 1% of the median
+    (or, for a rate whose baseline is zero, the rate floor spread over the band)."""
+    centre = median(baseline_days)
+    is_rate = METRICS.get(metric, ("", ""))[1] == "%"
+    floor = max(abs(centre) * 0.01, RATE_FLOOR / params.mads if is_rate and centre == 0 else 1e-9)
+    return centre, max(mad(baseline_days, centre), floor)
+
+
+def band(metric: str, baseline_days: list[float], params: DriftParameters) -> tuple[float, float, float] | None:
+    """(low, median, high) of a baseline, for the charts: the same band :func:`judge` tests against."""
     if len(baseline_days) < MIN_BASELINE_DAYS:
         return None
-    centre = median(baseline_days)
-    spread = max(mad(baseline_days, centre), abs(centre) * 0.01, 1e-9)
+    centre, spread = _centre_and_spread(metric, baseline_days, params)
     return centre - params.mads * spread, centre, centre + params.mads * spread
 
 

@@ -111,7 +111,7 @@ def _charts_for(environment, days, today, params, metrics) -> list[MetricChart]:
             for _, day, v in values
             if params.recent_days <= (today - day).days < params.recent_days + params.baseline_days
         ]
-        limits = band(baseline, params)
+        limits = band(metric, baseline, params)
         flags = [bool(limits) and not (limits[0] <= v <= limits[2]) for _, _, v in values]
         where = "" if environment == ALL_ENVIRONMENTS else f" ({environment})"
         title = f"{metric_label(metric).capitalize()}{where}, last {CHART_DAYS} days"

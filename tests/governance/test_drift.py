@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from governance import checks, services
-from governance.drift import METRICS, DriftParameters, drift_findings, judge, latency_percentile
+from governance.drift import METRICS, DriftParameters, band, drift_findings, judge, latency_percentile
 from governance.models import DriftPolicy, Finding
 from registry.models import AuditEvent
 from telemetry.models import LATENCY_BUCKET_FIELDS, DailyEvaluation, DailyUsage
@@ -231,3 +231,14 @@ def test_agent_page_charts_each_metric_with_its_band_and_the_days_outside(agents
     assert "<desc id=" in body
     assert "Table view" in body
     assert panel["context"]["finding"].summary in body
+
+
+def test_the_chart_draws_the_band_the_test_judges_by_even_for_a_rate_that_was_zero():
+    params = DriftParameters()
+    steady_zero = [0.0] * 28
+    # half a percent of errors after none: under the rate floor, so not drift
+    assert judge("error_rate", steady_zero, 0.005, params) is None
+    low, centre, high = band("error_rate", steady_zero, params)
+    # and the chart does not draw that day outside the band
+    assert low <= 0.005 <= high
+    assert centre == 0.0
