@@ -15,6 +15,8 @@ A name can resolve to a harmless address when it is checked and to a forbidden o
 (DNS rebinding). :func:`guarded_network_backend` closes that gap for the MCP client: it resolves the
 name itself right before each TCP connection, checks every address and connects to the checked
 address, never resolving again (TLS still verifies the certificate against the host name).
+The agent-card fetch does not use it yet: it checks the addresses right before its request, and its
+hosts must be on AGENT_CARD_ALLOWED_HOSTS, so a rebinding card host is one the administrators listed.
 """
 
 import ipaddress
