@@ -585,6 +585,9 @@ WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 3600)
 TELEMETRY_INGEST_RATE_PER_MINUTE = envint("TELEMETRY_INGEST_RATE_PER_MINUTE", 600)
 # Largest ingest body accepted (JSON batch or OTLP export, after gunzip); larger -> 413.
 TELEMETRY_MAX_BODY_BYTES = envint("TELEMETRY_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# How long a worker keeps an ingest token it found usable (0: read it on every request). A token revoked,
+# or a source deactivated, in another process is refused by every worker within this many seconds.
+TELEMETRY_TOKEN_CACHE_SECONDS = envint("TELEMETRY_TOKEN_CACHE_SECONDS", 5)
 # How long a child span (chat, execute_tool) waits for its invoke_agent span to arrive in another export;
 # children still unattributed when it closes are counted as rejected for their source.
 TELEMETRY_TRACE_WINDOW_SECONDS = envint("TELEMETRY_TRACE_WINDOW_SECONDS", 900)

@@ -14,13 +14,11 @@ def monitoring_windows() -> dict:
     from governance.models import RiskPolicy
 
     try:
-        policy = RiskPolicy.objects.current()
+        cadences = RiskPolicy.objects.current_cadences()
     except DatabaseError:
         return {}
-    if policy is None:
-        return {}
     windows = {}
-    for tier, cadence in (policy.cadences or {}).items():
+    for tier, cadence in (cadences or {}).items():
         windows[tier] = {
             "production": timedelta(hours=cadence["silence_production_hours"]),
             "pilot": timedelta(hours=cadence["silence_pilot_hours"]),

@@ -15,6 +15,11 @@ class RiskPolicyQuerySet(RestrictedQuerySet):
         """The policy in force: the newest published version."""
         return self.order_by("-version").first()
 
+    def current_cadences(self) -> dict | None:
+        """The cadences of the policy in force, read alone: telemetry ingest reads them on every
+        request, and a whole policy row (weights, notes, maturity rules) costs it a millisecond."""
+        return self.order_by("-version").values_list("cadences", flat=True).first()
+
 
 class ControlQuerySet(RiskPolicyQuerySet):
     def current(self):

@@ -6,10 +6,13 @@ class TelemetryConfig(AppConfig):
     verbose_name = "Telemetry"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from registry import hooks as registry_hooks
         from registry.roles import ROLE_PERMISSIONS, Role
         from registry.templatetags.registry_tags import EXTRA_BADGES
         from telemetry import choices, panels, services
+        from telemetry.models import IngestToken, TelemetrySource
 
         # A newly registered agent claims what telemetry already saw under its key;
         # a lifecycle or risk tier change moves its monitoring deadline at once.
@@ -20,6 +23,16 @@ class TelemetryConfig(AppConfig):
         registry_hooks.agent_detail_panels.append(panels.agent_telemetry_panel)
         registry_hooks.agent_detail_panels.append(panels.agent_tools_panel)
         registry_hooks.agent_detail_panels.append(panels.agent_evaluations_panel)
+
+        # A worker keeps usable ingest tokens for a few seconds; any change to one, or to its source,
+        # made in this process drops them at once (other workers: within TELEMETRY_TOKEN_CACHE_SECONDS).
+        for model in (IngestToken, TelemetrySource):
+            post_save.connect(
+                services.forget_ingest_tokens, sender=model, dispatch_uid=f"forget-tokens-save-{model.__name__}"
+            )
+            post_delete.connect(
+                services.forget_ingest_tokens, sender=model, dispatch_uid=f"forget-tokens-delete-{model.__name__}"
+            )
 
         EXTRA_BADGES.update(
             {

@@ -7,6 +7,8 @@ keep the monitoring state in step with lifecycles and tiers, and purge.
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -163,18 +165,72 @@ def revoke_ingest_token(token: IngestToken, *, actor) -> IngestToken:
 
 
 def authenticate_ingest_token(raw: str, *, now: datetime | None = None) -> IngestToken | None:
-    """The usable token for this raw value, or None. Stamps last-used at most once a minute."""
+    """The usable token for this raw value, or None. Stamps last-used at most once a minute.
+
+    A worker keeps a token it found usable for TELEMETRY_TOKEN_CACHE_SECONDS (default 5): a
+    single-event request then reads no token row. Revoking a token or changing its source forgets
+    every token in the process that made the change at once (``forget_ingest_tokens``); the other
+    workers refuse the token within that interval."""
     if not raw or not raw.startswith(INGEST_TOKEN_PREFIX):
         return None
     now = now or timezone.now()
-    # The digest is unique: order by pk alone (the default ordering would join the source to sort).
-    token = IngestToken.objects.usable().select_related("source").filter(digest=hash_token(raw)).order_by("pk").first()
+    digest = hash_token(raw)
+    token = _known_tokens.get(digest)
     if token is None:
-        return None
+        # The digest is unique: order by pk alone (the default ordering would join the source to sort).
+        token = IngestToken.objects.usable().select_related("source").filter(digest=digest).order_by("pk").first()
+        if token is None:
+            return None
+        _known_tokens.put(digest, token)
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         IngestToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+class _TokenCache:
+    """Usable tokens by digest, each for TELEMETRY_TOKEN_CACHE_SECONDS (0: none kept)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, IngestToken]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> IngestToken | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        expires, token = entry
+        if time.monotonic() >= expires:
+            with self._lock:
+                self._entries.pop(digest, None)
+            return None
+        return token
+
+    def put(self, digest: str, token: IngestToken) -> None:
+        seconds = settings.TELEMETRY_TOKEN_CACHE_SECONDS
+        if seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + seconds, token)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_known_tokens = _TokenCache()
+
+
+def forget_ingest_tokens(**kwargs) -> None:
+    """Forget the tokens this worker keeps, now and again when the change commits (a request that
+    read the old row in between would otherwise keep it). Connected to every save and delete of a
+    token or a source (``TelemetryConfig.ready``)."""
+    _known_tokens.clear()
+    transaction.on_commit(_known_tokens.clear)
 
 
 # --- Identities ----------------------------------------------------------------------
