@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from governance.choices import Severity
 from governance.models import Budget, DriftPolicy
@@ -409,48 +409,66 @@ def forecast(month_to_date: Decimal, today_cost: Decimal, last_7: Decimal, now: 
     )
 
 
-def cost_by_agent(now: datetime, agent_ids=None) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
-    """agent id -> (month to date, today so far, the 7 full days before today) cost, in one query."""
+def _cost_sums(now: datetime):
+    """The usage rows a forecast reads, and the three sums it needs, for grouping in SQL: month to date,
+    today so far, and the 7 full days before today."""
     today = now.date()
     month_start = today.replace(day=1)
-    since = min(month_start, today - timedelta(days=7))
-    totals: dict[int, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
-    usage = DailyUsage.objects.filter(day__gte=since, day__lte=today)
+    week_start = today - timedelta(days=7)
+    usage = DailyUsage.objects.filter(day__gte=min(month_start, week_start), day__lte=today).order_by()
+    sums = {
+        "mtd": Sum("cost", filter=Q(day__gte=month_start)),
+        "today": Sum("cost", filter=Q(day=today)),
+        "week": Sum("cost", filter=Q(day__gte=week_start, day__lt=today)),
+    }
+    return usage, sums
+
+
+def _decimals(*values) -> tuple[Decimal, Decimal, Decimal]:
+    return tuple(Decimal(v or 0) for v in values)
+
+
+def cost_by_agent(now: datetime, agent_ids=None) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    """agent id -> (month to date, today so far, the 7 full days before today) cost, in one query
+    returning a row per agent (summed by PostgreSQL, not per agent and day in Python)."""
+    usage, sums = _cost_sums(now)
     if agent_ids is not None:
         usage = usage.filter(agent_id__in=agent_ids)
-    rows = usage.order_by().values("agent_id", "day").annotate(cost=Sum("cost")).values_list("agent_id", "day", "cost")
-    for agent_id, day, cost in rows:
-        day = date.fromisoformat(day) if isinstance(day, str) else day
-        cost = Decimal(cost or 0)
-        t = totals[agent_id]
-        if day >= month_start:
-            t[0] += cost
-        if day == today:
-            t[1] += cost
-        if 1 <= (today - day).days <= 7:
-            t[2] += cost
-    return {k: tuple(v) for k, v in totals.items()}
+    rows = usage.values("agent_id").annotate(**sums).values_list("agent_id", "mtd", "today", "week")
+    return {agent_id: _decimals(mtd, today, week) for agent_id, mtd, today, week in rows}
+
+
+def cost_by_unit(now: datetime) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """business unit path -> the same three costs of the agents filed directly under it, in one query."""
+    usage, sums = _cost_sums(now)
+    rows = (
+        usage.values("agent__business_unit__path")
+        .annotate(**sums)
+        .values_list("agent__business_unit__path", "mtd", "today", "week")
+    )
+    return {path or "": _decimals(mtd, today, week) for path, mtd, today, week in rows}
 
 
 def budget_status(now: datetime) -> list[dict]:
-    """Every budget with its forecast: [{"budget", "agent"/"unit", "forecast"}], in a constant number of queries."""
-    costs = cost_by_agent(now)
+    """Every budget with its forecast: [{"budget", "agent"/"unit", "forecast"}], in at most three queries
+    whatever the number of budgets and agents: only budgeted agents' costs are read, and a unit's
+    budget sums its units' totals (a row per unit, not per agent)."""
     budgets = list(Budget.objects.select_related("agent", "business_unit"))
     if not budgets:
         return []
-    unit_paths = {}
-    if any(b.business_unit_id for b in budgets):
-        unit_of = dict(Agent.objects.filter(pk__in=list(costs)).values_list("pk", "business_unit__path"))
-        unit_paths = unit_of
+    agent_ids = [b.agent_id for b in budgets if b.agent_id]
+    costs = cost_by_agent(now, agent_ids=agent_ids) if agent_ids else {}
+    unit_costs = cost_by_unit(now) if len(agent_ids) < len(budgets) else {}
     out = []
     for b in budgets:
         if b.agent_id:
             mtd, today, week = costs.get(b.agent_id, (Decimal(0),) * 3)
         else:
+            # A unit's budget covers its own agents and those of every unit below it (paths share the prefix).
             prefix = b.business_unit.path
             mtd = today = week = Decimal(0)
-            for agent_id, (m, t, w) in costs.items():
-                if (unit_paths.get(agent_id) or "").startswith(prefix):
+            for path, (m, t, w) in unit_costs.items():
+                if path.startswith(prefix):
                     mtd += m
                     today += t
                     week += w

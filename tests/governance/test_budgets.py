@@ -174,3 +174,33 @@ def test_parameters_that_are_not_finite_or_notes_with_nul_are_refused(admin, cli
     page = client_for(admin).post(reverse("governance:drift-parameters"), {"mads": "nan"}, follow=True)
     assert page.status_code == 200
     assert "mads:" in page.text
+
+
+def test_forecasts_are_summed_by_the_database_in_a_fixed_number_of_queries(
+    make_agent, admin, owner, unit, other_unit, django_assert_num_queries
+):
+    """Early in a month the 7-day run rate reaches into the last one, the month to date does not; and
+    the number of agents does not change the number of queries (nor what is read: only budgeted
+    agents, and one row per unit)."""
+    # given: the 3rd of May; 4 a day for two weeks on each of 12 agents in Finance, one budgeted agent in HR
+    now = datetime(2026, 5, 3, 12, tzinfo=UTC)
+    budgeted = make_agent("hr.budgeted")
+    others = [make_agent(f"fin.agent-{i}", business_unit=other_unit) for i in range(12)]
+    for days_ago in range(14):
+        day = now.date() - timedelta(days=days_ago)
+        for a in (budgeted, *others):
+            DailyUsage.objects.create(agent=a, day=day, environment="production", cost=Decimal("4"))
+    services.set_agent_budget(budgeted, 100, actor=owner)
+    # when: only agent budgets
+    with django_assert_num_queries(2):
+        (entry,) = budget_status(now)
+    # then: month to date is the 1st to the 3rd; the 7 full days before today span April and May
+    f = entry["forecast"]
+    assert f.month_to_date == Decimal("12.00")
+    assert f.at_7_day_rate == forecast(Decimal("12"), Decimal("4"), Decimal("28"), now).at_7_day_rate
+    # when: a unit's budget too
+    services.set_unit_budget(other_unit, 1000, actor=admin)
+    with django_assert_num_queries(3):
+        status = {s["budget"].business_unit_id: s["forecast"] for s in budget_status(now)}
+    assert status[other_unit.pk].month_to_date == Decimal("144.00")
+    assert status[None].month_to_date == Decimal("12.00")
