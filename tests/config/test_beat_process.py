@@ -5,7 +5,6 @@ publishes), the database is this run's test database, so it needs PostgreSQL (a 
 cannot see an in-memory SQLite test database).
 """
 
-import os
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from django.db import connection
 
 from config import beat
 from registry import leases
-from tests.governance.test_worker import _database_url, _wait_for
+from tests.governance.test_worker import _wait_for, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,20 +28,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def beat_env(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("two beat processes share the test database, which needs PostgreSQL")
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url(),
-        "DB_CONN_MAX_AGE": "0",
-        "CELERY_BROKER_URL": "filesystem://",
-        "CELERY_FILESYSTEM_DIR": str(tmp_path / "broker"),
-        "VAR_DIR": str(tmp_path / "var"),
-        "SECRET_KEY": "integration-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DEBUG": "false",
-        "LOG_FORMAT": "plain",
-        "BEAT_LEASE_RENEW_SECONDS": "1",
-        "BEAT_LEASE_TTL_SECONDS": "5",
-    }
+    return process_env(
+        CELERY_BROKER_URL="filesystem://",
+        CELERY_FILESYSTEM_DIR=str(tmp_path / "broker"),
+        VAR_DIR=str(tmp_path / "var"),
+        LOG_FORMAT="plain",
+        BEAT_LEASE_RENEW_SECONDS="1",
+        BEAT_LEASE_TTL_SECONDS="5",
+    )
 
 
 def _beat_command(schedule: Path) -> list[str]:

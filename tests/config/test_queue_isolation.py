@@ -25,7 +25,7 @@ from django.utils import timezone
 from governance.checks import available_checks
 from governance.choices import DeliveryStatus, FindingKind
 from governance.models import CheckRun, Finding, WebhookDelivery, WebhookEndpoint
-from tests.governance.test_worker import _database_url, _shadows, _wait_for
+from tests.governance.test_worker import _shadows, _wait_for, process_env
 
 BROKER = os.environ.get("CELERY_QUEUES_INTEGRATION_BROKER", "redis://127.0.0.1:6379/11")
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,16 +67,7 @@ def start_worker(tmp_path):
     def start(queues: str):
         log_path = tmp_path / f"worker-{queues}.log"
         log = open(log_path, "w")  # noqa: SIM115 (closed below)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": _database_url(),
-            "DB_CONN_MAX_AGE": "0",
-            "CELERY_BROKER_URL": BROKER,
-            "SECRET_KEY": "integration-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "EMAIL_BACKEND": "locmem",
-            "DEBUG": "false",
-        }
+        env = process_env(CELERY_BROKER_URL=BROKER)
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queues, "-n", queues]
             + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],

@@ -54,12 +54,10 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path):
-    """Start `celery worker` (prefork, one process) on a queue of its own; yield (process, queue, flag path)."""
-    queue = f"it-{uuid.uuid4().hex[:8]}"
-    flag = tmp_path / "slow"
-    env = {
+def process_env(**overrides: str) -> dict:
+    """The environment of a worker or beat process these tests start: production settings on the
+    test database and the integration broker, mail kept in memory; ``overrides`` win."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _database_url(),
@@ -68,8 +66,16 @@ def worker(tmp_path):
         "SECRET_KEY": "integration-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "EMAIL_BACKEND": "locmem",
         "DEBUG": "false",
-        "INTEGRATION_SLOW_FLAG": str(flag),
+        **overrides,
     }
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """Start `celery worker` (prefork, one process) on a queue of its own; yield (process, queue, flag path)."""
+    queue = f"it-{uuid.uuid4().hex[:8]}"
+    flag = tmp_path / "slow"
+    env = process_env(INTEGRATION_SLOW_FLAG=str(flag))
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [

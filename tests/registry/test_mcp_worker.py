@@ -23,7 +23,7 @@ from django.utils import timezone
 from governance.models import Finding
 from registry import services
 from registry.models import McpServer
-from tests.governance.test_worker import _database_url, _wait_for
+from tests.governance.test_worker import _wait_for, process_env
 from tests.registry.mcp_fixtures import listed
 
 BROKER = os.environ.get("CELERY_MCP_INTEGRATION_BROKER", "redis://127.0.0.1:6379/12")
@@ -53,16 +53,7 @@ def mcp_worker(tmp_path):
             pytest.fail(f"CI=true but the Celery broker {BROKER} is unreachable")
         pytest.skip(f"Celery broker {BROKER} unreachable")
     queue = f"mcp-it-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url(),
-        "DB_CONN_MAX_AGE": "0",
-        "CELERY_BROKER_URL": BROKER,
-        "SECRET_KEY": "integration-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "EMAIL_BACKEND": "locmem",
-        "DEBUG": "false",
-    }
+    env = process_env(CELERY_BROKER_URL=BROKER)
     log_path = tmp_path / "worker.log"
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
