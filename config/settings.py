@@ -121,9 +121,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # each transaction may run on a different server connection, so nothing may outlive a transaction on
 # the server. Django's server-side cursors are WITH HOLD cursors outside a transaction (they would be
 # left on a connection another client gets next) and psycopg's prepared statements live in a server
-# session: both are off. Server-side binding stays off (Django's default), so a statement is sent with
-# its values and never prepared. The rest of the code keeps no session state (docs/deployment.md has
-# the audit): advisory locks are transaction-level, settings are SET LOCAL / set_config(..., true).
+# session: both are off. Server-side binding stays off for Django's own queries (its default); telemetry
+# ingest binds its own statements server-side, unnamed: with prepare_threshold off nothing is prepared.
+# The rest of the code keeps no session state (docs/deployment.md has the audit): advisory locks are
+# transaction-level, settings are SET LOCAL / set_config(..., true).
 DATABASE_POOLERS = ("pgbouncer",)
 DATABASE_POOLER = env("DATABASE_POOLER", "")
 if DATABASE_POOLER and DATABASE_POOLER not in DATABASE_POOLERS:

@@ -427,9 +427,9 @@ def _statement_cursor(*, pipelined: bool = False):
     """A cursor for the ingest statements. On PostgreSQL its values travel apart from the statement
     (server-side binding): psycopg sends a 1,000-row column array in binary, where Django's
     client-side binding spells out and quotes every element in Python (a third of a batch's time,
-    measured). Statements repeated with the same shape (every single-event request) get prepared
-    after a few runs, unless a transaction-pooling PgBouncer is in front (``prepare_threshold``
-    off). ``pipelined``: the statements are sent together and their results read at the end, one
+    measured). Nothing is prepared: Django opens its connections with psycopg's ``prepare_threshold``
+    off, so each statement is sent unnamed with its values, which a transaction-pooling PgBouncer
+    needs. ``pipelined``: the statements are sent together and their results read at the end, one
     round trip for all; errors surface when the block ends, as Django's database errors.
     Elsewhere (SQLite) Django's own cursor."""
     if connection.vendor != "postgresql":

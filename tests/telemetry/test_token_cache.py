@@ -114,3 +114,16 @@ def test_last_used_is_still_stamped_once_a_minute(ingest, agent, source, clock, 
     assert ingest([event(3)]).status_code == 200
     token.refresh_from_db()
     assert token.last_used_at > first
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_same_statements_sent_again_and_again_are_never_prepared(ingest, agent):
+    """A transaction-pooling PgBouncer hands each transaction another server session, where a
+    prepared statement would not exist: ingest binds its values server-side but never prepares."""
+    for n in range(8):
+        assert ingest([event(n)]).status_code == 200
+        assert ingest([event(kind="invocation")]).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
+    assert TelemetryEvent.objects.count() == 16
